@@ -1,0 +1,352 @@
+//! The ingest handler, pure over its ports: SQS batch in, partial batch failures out.
+//!
+//! Per message: parse → dedupe lock on `NotificationId` → `getOrder` → order record + PII
+//! classes → seal each class → conditional write (newer `lastUpdatedTime` wins) → for MFN +
+//! UNSHIPPED a shipment request (no PII) → complete the lock. Any failure releases the lock and
+//! reports the message failed so SQS redelivers it; what can never succeed is quarantined in the
+//! DLQ with its reason (or, for notification types we do not handle, acknowledged and counted).
+
+use std::future::Future;
+use std::time::{Duration as StdDuration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use tracing::{Instrument, info, info_span, warn};
+
+use orderseal::classes::ClassPayload;
+use orderseal::clock::Clock;
+use orderseal::idempotency::{Acquire, IdempotencyStore, Lease, payload_hash};
+use orderseal::mapping::{self, OrderPii};
+use orderseal::notification::{self, Notification, OrderChangeNotification};
+use orderseal::seal::{KeyProvider, SealContext, Sealer};
+use orderseal::shipments::{ShipmentQueue, ShipmentRequestMessage};
+use orderseal::spapi::{OrderSource, SpApiError};
+use orderseal::store::{OrderStore, SealedPii, ShipmentRequest, WriteOutcome};
+
+use crate::config::IngestConfig;
+
+/// Port: where messages that can never succeed are parked with their reason (the DLQ).
+pub trait Quarantine: Send + Sync {
+    fn quarantine(
+        &self,
+        body: &str,
+        reason: &'static str,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Everything the handler talks to.
+pub struct Ingest<S, I, K, Q, O, D> {
+    pub store: S,
+    pub idempotency: I,
+    pub sealer: Sealer<K>,
+    pub shipments: Q,
+    pub orders: O,
+    pub quarantine: D,
+    pub clock: std::sync::Arc<dyn Clock>,
+    pub config: IngestConfig,
+}
+
+/// What became of one message (logged as `outcome`, stored on the dedupe record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written; no shipment needed (AFN, shipped, canceled...).
+    Stored,
+    /// Written and a shipment request enqueued.
+    StoredShipmentRequested,
+    /// The stored record was as new or newer: nothing changed.
+    Stale,
+    /// A shipment request left pending by an earlier crash was enqueued.
+    ShipmentRequestRepaired,
+    /// The same notification was already processed.
+    Duplicate,
+    /// A known notification type orderseal does not act on.
+    IgnoredKnownType,
+    /// A notification type orderseal does not know.
+    IgnoredUnknownType,
+    /// Can never succeed: moved to the DLQ with its reason.
+    Quarantined(&'static str),
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Stored => "stored",
+            Outcome::StoredShipmentRequested => "stored_shipment_requested",
+            Outcome::Stale => "stale_noop",
+            Outcome::ShipmentRequestRepaired => "shipment_request_repaired",
+            Outcome::Duplicate => "duplicate",
+            Outcome::IgnoredKnownType => "ignored_known_type",
+            Outcome::IgnoredUnknownType => "ignored_unknown_type",
+            Outcome::Quarantined(_) => "quarantined",
+        }
+    }
+}
+
+/// Why a message goes back to the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum Retry {
+    #[error("another invocation is processing this notification")]
+    InProgress,
+    #[error(transparent)]
+    SpApi(#[from] SpApiError),
+    #[error(transparent)]
+    Seal(#[from] orderseal::seal::SealError),
+    #[error(transparent)]
+    Store(#[from] orderseal::store::StoreError),
+    #[error(transparent)]
+    Idempotency(#[from] orderseal::idempotency::IdempotencyError),
+    #[error(transparent)]
+    Queue(#[from] orderseal::shipments::QueueError),
+    #[error(transparent)]
+    Unmappable(#[from] mapping::MappingError),
+    #[error("quarantine failed: {0}")]
+    Quarantine(String),
+}
+
+impl Retry {
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Retry::InProgress => "in_progress",
+            Retry::SpApi(e) => e.reason_code(),
+            Retry::Seal(_) => "seal_failed",
+            Retry::Store(_) => "store_failed",
+            Retry::Idempotency(_) => "idempotency_store_failed",
+            Retry::Queue(_) => "shipment_queue_failed",
+            Retry::Unmappable(_) => "order_unmappable",
+            Retry::Quarantine(_) => "quarantine_failed",
+        }
+    }
+}
+
+/// The invocation failed as a whole: every message in the batch failed.
+#[derive(Debug, thiserror::Error)]
+#[error("all {0} messages of the batch failed")]
+pub struct BatchFailed(pub usize);
+
+impl<S, I, K, Q, O, D> Ingest<S, I, K, Q, O, D>
+where
+    S: OrderStore,
+    I: IdempotencyStore,
+    K: KeyProvider,
+    Q: ShipmentQueue,
+    O: OrderSource,
+    D: Quarantine,
+{
+    /// Process a batch. Every message is attempted; only failed ids are reported; if all
+    /// failed the invocation errors so Lambda retries the batch.
+    pub async fn handle_batch(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, BatchFailed> {
+        let total = event.records.len();
+        let mut response = SqsBatchResponse::default();
+        for message in event.records {
+            let message_id = message.message_id.clone().unwrap_or_default();
+            let span = info_span!("message", message_id = %message_id);
+            let failed = self
+                .handle_message(&message, deadline)
+                .instrument(span)
+                .await
+                .is_err();
+            if failed {
+                if message_id.is_empty() {
+                    // An empty identifier would fail the whole batch anyway; say so explicitly.
+                    return Err(BatchFailed(total));
+                }
+                response.add_failure(message_id);
+            }
+        }
+        if total > 0 && response.batch_item_failures.len() == total {
+            return Err(BatchFailed(total));
+        }
+        Ok(response)
+    }
+
+    async fn handle_message(
+        &self,
+        message: &SqsMessage,
+        deadline: Instant,
+    ) -> Result<Outcome, Retry> {
+        let body = message.body.as_deref().unwrap_or("");
+        let result = self.process(body, deadline).await;
+        match &result {
+            Ok(Outcome::Quarantined(reason)) => {
+                warn!(outcome = "quarantined", reason, "message quarantined")
+            }
+            Ok(o @ (Outcome::IgnoredKnownType | Outcome::IgnoredUnknownType)) => {
+                info!(outcome = o.as_str(), "message acknowledged")
+            }
+            Ok(o) => info!(outcome = o.as_str(), "message processed"),
+            Err(e) => {
+                warn!(outcome = "retry", reason = e.reason_code(), error = %e, "message failed")
+            }
+        }
+        result
+    }
+
+    async fn process(&self, body: &str, deadline: Instant) -> Result<Outcome, Retry> {
+        let parsed = match notification::parse(body) {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(reason = e.reason_code(), error = %e, "notification rejected");
+                return self.quarantine(body, e.reason_code()).await;
+            }
+        };
+        match parsed {
+            Notification::OrderChange(n) => {
+                let span = info_span!(
+                    "order_change",
+                    notification_id = %n.metadata.notification_id,
+                    order_id = %n.payload.amazon_order_id,
+                    seller_id = %n.payload.seller_id,
+                );
+                self.order_change(body, &n, deadline).instrument(span).await
+            }
+            Notification::Known { kind, .. } => {
+                info!(notification_type = %kind, "notification type not handled by ingest");
+                Ok(Outcome::IgnoredKnownType)
+            }
+            Notification::Unknown { kind, .. } => {
+                warn!(notification_type = %kind, reason = "unknown_notification_type", "notification type unknown");
+                Ok(Outcome::IgnoredUnknownType)
+            }
+        }
+    }
+
+    async fn quarantine(&self, body: &str, reason: &'static str) -> Result<Outcome, Retry> {
+        self.quarantine
+            .quarantine(body, reason)
+            .await
+            .map_err(Retry::Quarantine)?;
+        Ok(Outcome::Quarantined(reason))
+    }
+
+    async fn order_change(
+        &self,
+        body: &str,
+        n: &OrderChangeNotification,
+        deadline: Instant,
+    ) -> Result<Outcome, Retry> {
+        let now = self.clock.now();
+        let lease = Lease {
+            notification_id: n.metadata.notification_id.clone(),
+            payload_hash: payload_hash(body.as_bytes()),
+            now,
+            in_progress_until: now + time_until(deadline),
+            expires_after: self.config.dedupe_window,
+        };
+        match self.idempotency.acquire(&lease).await? {
+            Acquire::Acquired => {}
+            Acquire::Completed { .. } => return Ok(Outcome::Duplicate),
+            Acquire::InProgress => return Err(Retry::InProgress),
+            Acquire::PayloadMismatch => {
+                return self.quarantine(body, "notification_id_reused").await;
+            }
+        }
+        match self.fetch_and_store(n, deadline).await {
+            Ok(outcome) => {
+                self.idempotency.complete(&lease, outcome.as_str()).await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                // Let the retry run again; a failed release only delays it to the lock expiry.
+                if let Err(release) = self.idempotency.release(&lease).await {
+                    warn!(error = %release, "idempotency release failed");
+                }
+                match e {
+                    Retry::SpApi(ref api) if api.is_permanent() => {
+                        self.quarantine(body, api.reason_code()).await
+                    }
+                    Retry::Unmappable(_) => self.quarantine(body, e.reason_code()).await,
+                    e => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn fetch_and_store(
+        &self,
+        n: &OrderChangeNotification,
+        deadline: Instant,
+    ) -> Result<Outcome, Retry> {
+        let seller = &n.payload.seller_id;
+        let order_id = &n.payload.amazon_order_id;
+        let response = self.orders.get_order(seller, order_id, deadline).await?;
+        let (record, pii) = mapping::build(&response, seller, order_id, &self.config.retention)?;
+        let sealed = self.seal_all(seller, order_id, &pii).await?;
+        let outcome = self.store.upsert_if_newer(&record, &sealed).await?;
+        let (pending, written) = match outcome {
+            WriteOutcome::Written { shipment } => {
+                (shipment == Some(ShipmentRequest::Pending), true)
+            }
+            WriteOutcome::Unchanged {
+                shipment,
+                stored_needs_shipment,
+            } => (
+                stored_needs_shipment && shipment == Some(ShipmentRequest::Pending),
+                false,
+            ),
+        };
+        if pending {
+            self.shipments
+                .send(&ShipmentRequestMessage {
+                    version: ShipmentRequestMessage::VERSION,
+                    seller_id: seller.clone(),
+                    order_id: order_id.clone(),
+                    order_last_updated: record
+                        .last_updated
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                })
+                .await?;
+            self.store.mark_shipment_sent(seller, order_id).await?;
+        }
+        Ok(match (written, pending) {
+            (true, true) => Outcome::StoredShipmentRequested,
+            (true, false) => Outcome::Stored,
+            (false, true) => Outcome::ShipmentRequestRepaired,
+            (false, false) => Outcome::Stale,
+        })
+    }
+
+    async fn seal_all(
+        &self,
+        seller: &str,
+        order_id: &str,
+        pii: &OrderPii,
+    ) -> Result<SealedPii, Retry> {
+        let mut sealed = SealedPii::new();
+        let classes: [(
+            orderseal::seal::PiiClass,
+            Option<zeroize::Zeroizing<Vec<u8>>>,
+        ); 3] = [
+            seal_input(&pii.shipping),
+            seal_input(&pii.contact),
+            seal_input(&pii.gift),
+        ];
+        for (class, plaintext) in classes {
+            if let Some(plaintext) = plaintext {
+                let ctx = SealContext::new(seller, order_id, class);
+                sealed.insert(class, self.sealer.seal(&ctx, &plaintext).await?);
+            }
+        }
+        Ok(sealed)
+    }
+}
+
+fn seal_input<P: ClassPayload>(
+    payload: &P,
+) -> (
+    orderseal::seal::PiiClass,
+    Option<zeroize::Zeroizing<Vec<u8>>>,
+) {
+    (
+        P::CLASS,
+        (!payload.is_empty()).then(|| payload.to_plaintext()),
+    )
+}
+
+fn time_until(deadline: Instant) -> time::Duration {
+    let left: StdDuration = deadline.saturating_duration_since(Instant::now());
+    time::Duration::try_from(left).unwrap_or(time::Duration::ZERO)
+}

@@ -1,0 +1,125 @@
+//! orderseal ingest: SP-API `ORDER_CHANGE` notifications (SQS) become sealed order records.
+//!
+//! `main.rs` reads the configuration and builds the clients once per container; [`handler`]
+//! is pure over ports, so the same code runs in Lambda, under the local stack, and in tests.
+
+pub mod config;
+pub mod handler;
+
+use std::sync::Arc;
+
+use aws_sdk_sqs::types::MessageAttributeValue;
+use orderseal::clock::{Clock, SystemClock};
+use orderseal::idempotency::DynamoIdempotencyStore;
+use orderseal::seal::{KmsKeyProvider, Sealer};
+use orderseal::shipments::SqsShipmentQueue;
+use orderseal::spapi::SecretsManagerCredentials;
+use orderseal::spapi::client::{SpApiClient, SpApiConfig};
+use orderseal::spapi::ratelimit::DynamoRateLimiter;
+use orderseal::store::DynamoOrderStore;
+
+pub use config::IngestConfig;
+pub use handler::{Ingest, Outcome, Quarantine};
+
+/// The production wiring.
+pub type LambdaIngest = Ingest<
+    DynamoOrderStore,
+    DynamoIdempotencyStore,
+    KmsKeyProvider,
+    SqsShipmentQueue,
+    SpApiClient<SecretsManagerCredentials, DynamoRateLimiter>,
+    SqsQuarantine,
+>;
+
+/// The AWS clients ingest uses (built once per container from one `SdkConfig`).
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Clients {
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+        }
+    }
+}
+
+/// Wire the handler to AWS and SP-API.
+pub fn build(
+    config: IngestConfig,
+    clients: Clients,
+    clock: Arc<dyn Clock>,
+) -> Result<LambdaIngest, orderseal::spapi::SpApiError> {
+    let orders = SpApiClient::new(
+        SpApiConfig::new(&config.spapi_endpoint, &config.lwa_endpoint),
+        SecretsManagerCredentials::new(clients.secrets.clone(), &config.lwa_secret_id),
+        DynamoRateLimiter::new(clients.dynamodb.clone(), &config.table, clock.clone()),
+    )?;
+    Ok(Ingest {
+        store: DynamoOrderStore::new(clients.dynamodb.clone(), &config.table),
+        idempotency: DynamoIdempotencyStore::new(clients.dynamodb.clone(), &config.table),
+        sealer: Sealer::new(KmsKeyProvider::new(clients.kms.clone(), &config.pii_key_id)),
+        shipments: SqsShipmentQueue::new(clients.sqs.clone(), &config.shipments_queue_url),
+        orders,
+        quarantine: SqsQuarantine {
+            client: clients.sqs,
+            queue_url: config.quarantine_queue_url.clone(),
+        },
+        clock,
+        config,
+    })
+}
+
+pub fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+/// Moves a message that can never succeed to the notifications DLQ with its reason as a
+/// message attribute. Without a configured DLQ the failure is reported instead, so SQS redrive
+/// takes it there after `maxReceiveCount` — either way nothing is dropped.
+#[derive(Debug, Clone)]
+pub struct SqsQuarantine {
+    pub client: aws_sdk_sqs::Client,
+    pub queue_url: Option<String>,
+}
+
+impl Quarantine for SqsQuarantine {
+    async fn quarantine(&self, body: &str, reason: &'static str) -> Result<(), String> {
+        let Some(url) = &self.queue_url else {
+            return Err("no quarantine queue configured".into());
+        };
+        // A body over the SQS limit cannot be sent whole; park a marker so it is not lost from
+        // sight (the original stays visible in the source queue's metrics and redrive).
+        let body = if body.len() > orderseal::notification::MAX_BODY_BYTES {
+            format!(
+                "{{\"orderseal_quarantine\":\"{reason}\",\"original_bytes\":{}}}",
+                body.len()
+            )
+        } else if body.is_empty() {
+            "{}".to_owned()
+        } else {
+            body.to_owned()
+        };
+        let reason_attr = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(|_| "attribute".to_owned())?;
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .message_attributes("orderseal-reason", reason_attr)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| orderseal::aws::error_code(&e))
+    }
+}

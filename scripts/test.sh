@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, the template lint, then every test — unit tests and the
+# integration tests against the local stack (moto on 127.0.0.1, started here if it is not up).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+scripts/bootstrap.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cfn-lint infra/template.yaml"
+.local/venv/bin/cfn-lint --regions us-east-1 -- infra/template.yaml
+
+echo "== local stack"
+cargo build --quiet -p orderseal-local -p spapi-sandbox
+started=0
+if ! target/debug/orderseal-local queues >/dev/null 2>&1; then
+  target/debug/orderseal-local up >/dev/null
+  started=1
+fi
+cleanup() { if [ "$started" = 1 ]; then target/debug/orderseal-local down >/dev/null || true; fi; }
+trap cleanup EXIT
+
+echo "== cargo test"
+ORDERSEAL_MOTO_URL="$(python3 -c 'import json;print(json.load(open(".local/stack.json"))["moto_url"])')" \
+  cargo test --workspace

@@ -1,0 +1,23 @@
+//! orderseal core crate.
+//!
+//! Everything a function needs that is not wiring: the domain (orders, PII classes),
+//! parsing of SP-API notifications and Orders API responses, envelope sealing of PII,
+//! the order store, idempotency, and the SP-API client. Ports are traits; the AWS and HTTP
+//! adapters sit behind cargo features so each function compiles only the clients it uses.
+
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod classes;
+pub mod clock;
+pub mod idempotency;
+pub mod mapping;
+pub mod notification;
+pub mod order;
+pub mod pii;
+pub mod seal;
+pub mod secret;
+pub mod shipments;
+pub mod spapi;
+pub mod store;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;

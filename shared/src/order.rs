@@ -1,0 +1,150 @@
+//! The order as orderseal keeps it: business facts in the clear, no PII. PII travels beside it
+//! as sealed class blobs (see [`crate::classes`] and [`crate::seal`]).
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// Fulfilment statuses of Orders v2026-01-01 that drive our decisions.
+pub mod status {
+    pub const UNSHIPPED: &str = "UNSHIPPED";
+    pub const PARTIALLY_SHIPPED: &str = "PARTIALLY_SHIPPED";
+    pub const SHIPPED: &str = "SHIPPED";
+    pub const CANCELLED: &str = "CANCELLED";
+    pub const UNFULFILLABLE: &str = "UNFULFILLABLE";
+    pub const MERCHANT: &str = "MERCHANT";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: String,
+    pub currency_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub order_item_id: String,
+    pub seller_sku: Option<String>,
+    pub asin: Option<String>,
+    pub quantity: u32,
+    pub unit_price: Option<Money>,
+    pub is_gift: bool,
+}
+
+/// Non-PII order facts. Safe to log by field, to show, and to keep as a business record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    pub seller_id: String,
+    pub order_id: String,
+    pub marketplace_id: String,
+    /// `fulfillment.fulfillmentStatus`, e.g. `UNSHIPPED`.
+    pub fulfillment_status: String,
+    /// `fulfillment.fulfilledBy`: `MERCHANT` (MFN) or `AMAZON` (AFN).
+    pub fulfilled_by: String,
+    pub created_time: OffsetDateTime,
+    /// `lastUpdatedTime` from getOrder: the ordering guard (newer wins).
+    pub last_updated: OffsetDateTime,
+    pub ship_by: Option<OffsetDateTime>,
+    pub deliver_by: Option<OffsetDateTime>,
+    /// Destination country (ISO 3166-1 alpha-2): needed to pick a carrier, not identifying.
+    pub ship_country: Option<String>,
+    pub programs: Vec<String>,
+    pub items: Vec<OrderLine>,
+    pub order_total: Option<Money>,
+    /// When the PII of this order must be gone (provisional until delivery).
+    pub pii_expires_at: OffsetDateTime,
+}
+
+impl OrderRecord {
+    /// MFN and waiting to be shipped: dispatch has work to do.
+    pub fn needs_shipment(&self) -> bool {
+        self.fulfilled_by == status::MERCHANT && self.fulfillment_status == status::UNSHIPPED
+    }
+}
+
+/// How long PII may live (ARCHITECTURE §4). Delivery (issue: carrier callbacks) replaces the
+/// provisional expiry computed here with `delivered_at + retention`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// After (latest) delivery; the DPP maximum is 30 days.
+    pub after_delivery: Duration,
+    /// For canceled or unfulfillable orders, counted from the last update.
+    pub canceled_grace: Duration,
+}
+
+pub const DPP_MAX_RETENTION: Duration = Duration::days(30);
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            after_delivery: DPP_MAX_RETENTION,
+            canceled_grace: Duration::days(7),
+        }
+    }
+}
+
+impl RetentionPolicy {
+    /// A policy clamped to the DPP: retention never above 30 days after delivery.
+    pub fn new(after_delivery: Duration, canceled_grace: Duration) -> Self {
+        Self {
+            after_delivery: after_delivery.clamp(Duration::ZERO, DPP_MAX_RETENTION),
+            canceled_grace: canceled_grace.clamp(Duration::ZERO, DPP_MAX_RETENTION),
+        }
+    }
+
+    /// Provisional expiry before delivery is known:
+    /// canceled/unfulfillable → last update + grace; otherwise latest delivery date + retention;
+    /// without a delivery window → latest ship date + 14 days transit + retention; without
+    /// either → creation + 30 days + retention.
+    pub fn provisional_expiry(
+        &self,
+        fulfillment_status: &str,
+        created: OffsetDateTime,
+        last_updated: OffsetDateTime,
+        ship_by: Option<OffsetDateTime>,
+        deliver_by: Option<OffsetDateTime>,
+    ) -> OffsetDateTime {
+        if matches!(
+            fulfillment_status,
+            status::CANCELLED | status::UNFULFILLABLE
+        ) {
+            return last_updated + self.canceled_grace;
+        }
+        let delivery = deliver_by
+            .or_else(|| ship_by.map(|s| s + Duration::days(14)))
+            .unwrap_or(created + Duration::days(30));
+        delivery + self.after_delivery
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn provisional_expiry_follows_the_policy() {
+        let p = RetentionPolicy::default();
+        let created = datetime!(2026-05-01 10:00 UTC);
+        let updated = datetime!(2026-05-02 10:00 UTC);
+        let deliver = datetime!(2026-05-08 23:59 UTC);
+        assert_eq!(
+            p.provisional_expiry("UNSHIPPED", created, updated, None, Some(deliver)),
+            deliver + Duration::days(30)
+        );
+        assert_eq!(
+            p.provisional_expiry("CANCELLED", created, updated, None, Some(deliver)),
+            updated + Duration::days(7)
+        );
+        assert_eq!(
+            p.provisional_expiry("UNSHIPPED", created, updated, Some(updated), None),
+            updated + Duration::days(44)
+        );
+    }
+
+    #[test]
+    fn retention_is_never_above_the_dpp_maximum() {
+        let p = RetentionPolicy::new(Duration::days(90), Duration::days(60));
+        assert_eq!(p.after_delivery, Duration::days(30));
+        assert_eq!(p.canceled_grace, Duration::days(30));
+    }
+}

@@ -1,0 +1,339 @@
+//! The order table: keys, item layout, and the conditional writes that make duplicates and
+//! reordering harmless.
+//!
+//! Order item: `pk = ORDER#<sellerId>#<orderId>`, `sk = ORDER`; non-PII attributes in the
+//! clear; one binary attribute per sealed PII class (`pii_shipping`, `pii_contact`,
+//! `pii_gift`); `pii_expires_at` and the TTL backstop `ttl` in epoch seconds; `ship_req`
+//! (`PENDING` → `SENT`) tracks the shipment request so a crash between the write and the
+//! enqueue is repaired by the retry. Attribute names never hold PII.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::order::OrderRecord;
+use crate::seal::{PiiClass, SealedBlob};
+
+pub const ORDER_SK: &str = "ORDER";
+
+pub fn order_pk(seller_id: &str, order_id: &str) -> String {
+    format!("ORDER#{seller_id}#{order_id}")
+}
+
+pub fn pii_attribute(class: PiiClass) -> &'static str {
+    match class {
+        PiiClass::Shipping => "pii_shipping",
+        PiiClass::Contact => "pii_contact",
+        PiiClass::Gift => "pii_gift",
+    }
+}
+
+/// Sealed class blobs of one order.
+pub type SealedPii = BTreeMap<PiiClass, SealedBlob>;
+
+/// Where the order's shipment request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentRequest {
+    /// Due, not yet confirmed as enqueued.
+    Pending,
+    /// Enqueued.
+    Sent,
+}
+
+impl ShipmentRequest {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentRequest::Pending => "PENDING",
+            ShipmentRequest::Sent => "SENT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "PENDING" => Some(Self::Pending),
+            "SENT" => Some(Self::Sent),
+            _ => None,
+        }
+    }
+}
+
+/// What the conditional write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The record was new or older than ours and now holds our version.
+    Written { shipment: Option<ShipmentRequest> },
+    /// The stored record is as new or newer (or its PII was erased): nothing changed.
+    Unchanged {
+        shipment: Option<ShipmentRequest>,
+        stored_needs_shipment: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("order table {operation} failed: {code}")]
+    Service {
+        operation: &'static str,
+        code: String,
+    },
+    #[error("stored item is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+/// Port: the order records.
+pub trait OrderStore: Send + Sync {
+    /// Write `record` + `sealed` unless the stored record is as new or newer.
+    fn upsert_if_newer(
+        &self,
+        record: &OrderRecord,
+        sealed: &SealedPii,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// `ship_req` PENDING → SENT.
+    fn mark_shipment_sent(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(feature = "dynamodb")]
+pub use dynamo::DynamoOrderStore;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamo {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::{
+        AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    };
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    use super::*;
+    use crate::clock::unix_millis;
+    use crate::order::{Money, OrderLine, status};
+
+    #[derive(Debug, Clone)]
+    pub struct DynamoOrderStore {
+        client: Client,
+        table: String,
+    }
+
+    impl DynamoOrderStore {
+        pub fn new(client: Client, table: impl Into<String>) -> Self {
+            Self {
+                client,
+                table: table.into(),
+            }
+        }
+
+        pub fn client(&self) -> &Client {
+            &self.client
+        }
+
+        pub fn table(&self) -> &str {
+            &self.table
+        }
+    }
+
+    fn s(v: impl Into<String>) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    fn n(v: impl ToString) -> AttributeValue {
+        AttributeValue::N(v.to_string())
+    }
+
+    fn iso(t: OffsetDateTime) -> AttributeValue {
+        s(t.format(&Rfc3339).expect("UTC timestamps format"))
+    }
+
+    fn money(m: &Money) -> AttributeValue {
+        AttributeValue::M(HashMap::from([
+            ("amount".to_owned(), s(&m.amount)),
+            ("currency_code".to_owned(), s(&m.currency_code)),
+        ]))
+    }
+
+    fn line(l: &OrderLine) -> AttributeValue {
+        let mut m = HashMap::from([
+            ("order_item_id".to_owned(), s(&l.order_item_id)),
+            ("quantity".to_owned(), n(l.quantity)),
+            ("is_gift".to_owned(), AttributeValue::Bool(l.is_gift)),
+        ]);
+        if let Some(v) = &l.seller_sku {
+            m.insert("seller_sku".into(), s(v));
+        }
+        if let Some(v) = &l.asin {
+            m.insert("asin".into(), s(v));
+        }
+        if let Some(v) = &l.unit_price {
+            m.insert("unit_price".into(), money(v));
+        }
+        AttributeValue::M(m)
+    }
+
+    /// The non-key attributes written for a record (names → values).
+    pub fn record_attributes(r: &OrderRecord) -> Vec<(&'static str, AttributeValue)> {
+        let expires = r.pii_expires_at.unix_timestamp();
+        let mut attrs = vec![
+            ("seller_id", s(&r.seller_id)),
+            ("order_id", s(&r.order_id)),
+            ("marketplace_id", s(&r.marketplace_id)),
+            ("fulfillment_status", s(&r.fulfillment_status)),
+            ("fulfilled_by", s(&r.fulfilled_by)),
+            ("created_time", iso(r.created_time)),
+            ("last_updated", iso(r.last_updated)),
+            ("last_updated_ms", n(unix_millis(r.last_updated))),
+            (
+                "items",
+                AttributeValue::L(r.items.iter().map(line).collect()),
+            ),
+            (
+                "programs",
+                AttributeValue::L(r.programs.iter().map(s).collect()),
+            ),
+            ("pii_expires_at", n(expires)),
+            // TTL is the backstop; the retention sweep erases on time.
+            ("ttl", n(expires)),
+            ("record_version", n(1)),
+        ];
+        if let Some(t) = r.ship_by {
+            attrs.push(("ship_by", iso(t)));
+        }
+        if let Some(t) = r.deliver_by {
+            attrs.push(("deliver_by", iso(t)));
+        }
+        if let Some(c) = &r.ship_country {
+            attrs.push(("ship_country", s(c)));
+        }
+        if let Some(m) = &r.order_total {
+            attrs.push(("order_total", money(m)));
+        }
+        attrs
+    }
+
+    fn shipment_of(item: Option<&HashMap<String, AttributeValue>>) -> Option<ShipmentRequest> {
+        item?
+            .get("ship_req")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|v| ShipmentRequest::parse(v))
+    }
+
+    impl OrderStore for DynamoOrderStore {
+        async fn upsert_if_newer(
+            &self,
+            record: &OrderRecord,
+            sealed: &SealedPii,
+        ) -> Result<WriteOutcome, StoreError> {
+            let mut names = HashMap::new();
+            let mut values = HashMap::new();
+            let mut sets = Vec::new();
+            let mut removes = Vec::new();
+            for (i, (name, value)) in record_attributes(record).into_iter().enumerate() {
+                names.insert(format!("#a{i}"), name.to_owned());
+                values.insert(format!(":a{i}"), value);
+                sets.push(format!("#a{i} = :a{i}"));
+            }
+            for class in PiiClass::ALL {
+                let attr = pii_attribute(class);
+                match sealed.get(&class) {
+                    Some(blob) => {
+                        values.insert(
+                            format!(":{attr}"),
+                            AttributeValue::B(Blob::new(blob.to_bytes())),
+                        );
+                        sets.push(format!("{attr} = :{attr}"));
+                    }
+                    None => removes.push(attr),
+                }
+            }
+            if record.needs_shipment() {
+                values.insert(":pending".into(), s(ShipmentRequest::Pending.as_str()));
+                sets.push("ship_req = if_not_exists(ship_req, :pending)".into());
+            }
+            values.insert(":lu".into(), n(unix_millis(record.last_updated)));
+            let mut expr = format!("SET {}", sets.join(", "));
+            if !removes.is_empty() {
+                expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(&record.seller_id, &record.order_id)))
+                .key("sk", s(ORDER_SK))
+                .update_expression(expr)
+                .condition_expression(
+                    "(attribute_not_exists(pk) OR last_updated_ms < :lu) AND attribute_not_exists(pii_erased_at)",
+                )
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match result {
+                Ok(out) => Ok(WriteOutcome::Written {
+                    shipment: shipment_of(out.attributes()),
+                }),
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                        let old = c.item();
+                        let stored_needs_shipment = old.is_some_and(|i| {
+                            let get =
+                                |k: &str| i.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
+                            get("fulfilled_by") == Some(status::MERCHANT)
+                                && get("fulfillment_status") == Some(status::UNSHIPPED)
+                                && !i.contains_key("pii_erased_at")
+                        });
+                        Ok(WriteOutcome::Unchanged {
+                            shipment: shipment_of(old),
+                            stored_needs_shipment,
+                        })
+                    }
+                    _ => Err(StoreError::Service {
+                        operation: "UpdateItem",
+                        code: crate::aws::error_code(&e),
+                    }),
+                },
+            }
+        }
+
+        async fn mark_shipment_sent(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+        ) -> Result<(), StoreError> {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(seller_id, order_id)))
+                .key("sk", s(ORDER_SK))
+                .update_expression("SET ship_req = :sent")
+                .condition_expression("ship_req = :pending")
+                .expression_attribute_values(":sent", s(ShipmentRequest::Sent.as_str()))
+                .expression_attribute_values(":pending", s(ShipmentRequest::Pending.as_str()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                // Already SENT (a concurrent duplicate got there first): the goal holds.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(StoreError::Service {
+                    operation: "UpdateItem",
+                    code: crate::aws::error_code(&e),
+                }),
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The local stack: moto (DynamoDB, SQS, KMS, Secrets Manager) and the SP-API sandbox on
+//! loopback, resources created from `infra/template.yaml`, and the functions run as the same
+//! handlers Lambda runs, wired by configuration only.
+//!
+//! Used by the `orderseal-local` command and by the integration tests.
+
+pub mod inspect;
+pub mod notify;
+pub mod provision;
+pub mod pump;
+pub mod stack;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use orderseal::aws::CallCounter;
+
+pub use provision::{ProvisionOptions, Resources};
+
+/// The emulator's default port.
+pub const DEFAULT_MOTO_PORT: u16 = 4566;
+/// The SP-API sandbox's default port.
+pub const DEFAULT_SANDBOX_PORT: u16 = 8477;
+/// Region used against the emulator.
+pub const REGION: &str = "us-east-1";
+/// The seller of the demo and of the sandbox's generated orders.
+pub const DEMO_SELLER: &str = "A3TH9S8BH6GOGM";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("{0}")]
+    Template(#[from] template::TemplateError),
+    #[error("AWS emulator {operation} failed: {code}")]
+    Aws {
+        operation: &'static str,
+        code: String,
+    },
+    #[error("resource {0} is not in the local stack")]
+    MissingResource(String),
+    #[error("{0}")]
+    Stack(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl LocalError {
+    pub fn aws<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
+        operation: &'static str,
+        e: &aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> Self {
+        LocalError::Aws {
+            operation,
+            code: orderseal::aws::error_code(e),
+        }
+    }
+}
+
+/// The repository root (where `infra/template.yaml` lives).
+pub fn repo_root() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+pub fn template_path() -> PathBuf {
+    repo_root().join("infra/template.yaml")
+}
+
+/// AWS clients pointed at the emulator, each counting its requests.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub calls: CallCounter,
+}
+
+impl AwsClients {
+    pub async fn for_endpoint(endpoint: &str) -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "orderseal-local",
+            ))
+            .load()
+            .await;
+        let calls = CallCounter::default();
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            kms: aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            calls,
+        }
+    }
+
+    pub fn ingest_clients(&self) -> orderseal_ingest::Clients {
+        orderseal_ingest::Clients {
+            dynamodb: self.dynamodb.clone(),
+            kms: self.kms.clone(),
+            sqs: self.sqs.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+}
+
+/// LWA credentials matching the sandbox's defaults, as the secret holds them.
+pub fn sandbox_lwa_secret(sandbox: &spapi_sandbox::SandboxConfig, seller: &str) -> String {
+    serde_json::json!({
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "refresh_tokens": { seller: sandbox.refresh_tokens.first().cloned().unwrap_or_default() },
+    })
+    .to_string()
+}
+
+/// The ingest configuration for resources provisioned in the emulator.
+pub fn ingest_config(
+    resources: &Resources,
+    sandbox_url: &str,
+) -> Result<orderseal_ingest::IngestConfig, LocalError> {
+    let env: BTreeMap<&str, String> = BTreeMap::from([
+        (
+            "ORDERSEAL_TABLE",
+            resources.table("OrdersTable")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_PII_KEY_ID",
+            resources.key("PiiSealKey")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_SHIPMENTS_QUEUE_URL",
+            resources.queue("ShipmentsQueue")?.url.clone(),
+        ),
+        (
+            "ORDERSEAL_QUARANTINE_QUEUE_URL",
+            resources.queue("NotificationsDlq")?.url.clone(),
+        ),
+        (
+            "ORDERSEAL_LWA_SECRET_ID",
+            resources.secret("LwaCredentialsSecret")?.to_owned(),
+        ),
+        ("ORDERSEAL_SPAPI_ENDPOINT", sandbox_url.to_owned()),
+        (
+            "ORDERSEAL_LWA_ENDPOINT",
+            format!("{sandbox_url}/auth/o2/token"),
+        ),
+    ]);
+    orderseal_ingest::IngestConfig::from_lookup(|k| env.get(k).cloned())
+        .map_err(|e| LocalError::Stack(e.to_string()))
+}

@@ -1,0 +1,293 @@
+//! `orderseal-local`: run orderseal on this machine.
+//!
+//! `up` starts moto and the SP-API sandbox on 127.0.0.1 and creates the template's resources;
+//! `send` puts notification files on the notifications queue as SP-API would; `drain` runs the
+//! ingest handler until the queue is empty; `show` prints an order's status and its stored item
+//! exactly as DynamoDB holds it; `demo` does all of it with the sample notifications.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use orderseal_local::inspect::{self, sealed_classes};
+use orderseal_local::pump::{self, PumpOptions};
+use orderseal_local::stack::{self, StackState};
+use orderseal_local::{AwsClients, LocalError, ingest_config, notify};
+
+/// Fixtures the demo sends beside the generated order notifications: a type ingest does not
+/// handle, one it does not know, a duplicate-free malformed body, and a DeliveryTipChange.
+const DEMO_EXTRAS: &[&str] = &[
+    "fba-outbound-shipment-status.json",
+    "shipment-tracking-milestone-changed.json",
+    "unknown-type.json",
+    "malformed.json",
+];
+
+#[derive(Parser)]
+#[command(
+    name = "orderseal-local",
+    about = "Run orderseal locally on moto and the SP-API sandbox"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start moto and the SP-API sandbox (idempotent) and create the template's resources.
+    Up {
+        #[arg(long, env = "ORDERSEAL_MOTO_PORT", default_value_t = orderseal_local::DEFAULT_MOTO_PORT)]
+        moto_port: u16,
+        #[arg(long, env = "ORDERSEAL_SANDBOX_PORT", default_value_t = orderseal_local::DEFAULT_SANDBOX_PORT)]
+        sandbox_port: u16,
+    },
+    /// Stop what `up` started.
+    Down,
+    /// Send notification JSON files to the notifications queue, as SP-API would.
+    Send { files: Vec<PathBuf> },
+    /// Run the ingest function over the notifications queue until it is empty.
+    Drain {
+        /// Seconds to wait for in-flight messages (failed ones come back after the visibility timeout).
+        #[arg(long, default_value_t = 0)]
+        settle: u64,
+    },
+    /// Print an order's status and its stored item as DynamoDB holds it.
+    Show {
+        order_id: String,
+        #[arg(long)]
+        seller: Option<String>,
+    },
+    /// Print every order: status, sealed PII classes, PII expiry.
+    Orders,
+    /// Messages waiting in each queue (DLQs included).
+    Queues,
+    /// up + send the sample notifications + drain + orders.
+    Demo {
+        #[arg(long, default_value = "fixtures/notifications")]
+        fixtures: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber_init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orderseal-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn tracing_subscriber_init() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        orderseal::telemetry::init();
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), LocalError> {
+    match cli.command {
+        Cmd::Up {
+            moto_port,
+            sandbox_port,
+        } => {
+            let s = stack::up(moto_port, sandbox_port).await?;
+            println!("moto          {}", s.moto_url);
+            println!("SP-API sandbox {}", s.sandbox_url);
+            for (id, q) in &s.resources.queues {
+                println!("queue {id:<20} {}", q.url);
+            }
+            for (id, t) in &s.resources.tables {
+                println!("table {id:<20} {t}");
+            }
+            Ok(())
+        }
+        Cmd::Down => {
+            for s in stack::down()? {
+                println!("stopped {s}");
+            }
+            Ok(())
+        }
+        Cmd::Send { files } => {
+            let (state, aws) = connect().await?;
+            let url = &state.resources.queue("NotificationsQueue")?.url;
+            for f in files {
+                send_file(&aws, url, &f).await?;
+            }
+            Ok(())
+        }
+        Cmd::Drain { settle } => {
+            let (state, aws) = connect().await?;
+            drain(&state, &aws, Duration::from_secs(settle)).await
+        }
+        Cmd::Show { order_id, seller } => {
+            let (state, aws) = connect().await?;
+            let seller = seller.unwrap_or_else(|| state.seller_id.clone());
+            let table = state.resources.table("OrdersTable")?;
+            match inspect::get_order(&aws, table, &seller, &order_id).await? {
+                None => {
+                    println!("order {order_id}: not stored");
+                }
+                Some(item) => {
+                    print_summary(&item);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&inspect::item_json(&item)).expect("json")
+                    );
+                }
+            }
+            Ok(())
+        }
+        Cmd::Orders => {
+            let (state, aws) = connect().await?;
+            print_orders(&state, &aws).await
+        }
+        Cmd::Queues => {
+            let (state, aws) = connect().await?;
+            for (id, q) in &state.resources.queues {
+                let (visible, in_flight) = pump::depth(&aws, &q.url).await?;
+                println!("{id:<20} visible {visible:>4}  in flight {in_flight:>4}");
+            }
+            Ok(())
+        }
+        Cmd::Demo { fixtures } => {
+            let state = stack::up(
+                orderseal_local::DEFAULT_MOTO_PORT,
+                orderseal_local::DEFAULT_SANDBOX_PORT,
+            )
+            .await?;
+            let aws = AwsClients::for_endpoint(&state.moto_url).await;
+            let url = state.resources.queue("NotificationsQueue")?.url.clone();
+            // One ORDER_CHANGE per sandbox order, written out so they can be read and re-sent...
+            let dir = stack::local_dir().join("demo-notifications");
+            std::fs::create_dir_all(&dir)?;
+            let mut files = Vec::new();
+            for order in notify::sandbox_orders(&state.sandbox_url).await? {
+                let n = notify::order_change_for(
+                    &order,
+                    &state.seller_id,
+                    &notify::notification_id_for(&order),
+                );
+                let path = dir.join(format!(
+                    "{}.json",
+                    order["orderId"].as_str().unwrap_or("order")
+                ));
+                std::fs::write(&path, serde_json::to_string_pretty(&n).expect("json"))?;
+                files.push(path);
+            }
+            // ...plus the sample notifications that exercise the other paths.
+            for name in DEMO_EXTRAS {
+                files.push(fixtures.join(name));
+            }
+            println!(
+                "== sending {} notifications ({} orders + {} other)",
+                files.len(),
+                files.len() - DEMO_EXTRAS.len(),
+                DEMO_EXTRAS.len()
+            );
+            for f in &files {
+                send_file(&aws, &url, f).await?;
+            }
+            println!("== running ingest until the queue is drained");
+            drain(&state, &aws, Duration::ZERO).await?;
+            println!("== orders");
+            print_orders(&state, &aws).await
+        }
+    }
+}
+
+async fn connect() -> Result<(StackState, AwsClients), LocalError> {
+    let state = stack::load_state()?;
+    let aws = AwsClients::for_endpoint(&state.moto_url).await;
+    Ok((state, aws))
+}
+
+async fn send_file(aws: &AwsClients, url: &str, f: &PathBuf) -> Result<(), LocalError> {
+    let body = std::fs::read_to_string(f)?;
+    let id = pump::send(aws, url, &body).await?;
+    println!("sent {} as message {id}", f.display());
+    Ok(())
+}
+
+async fn drain(state: &StackState, aws: &AwsClients, settle: Duration) -> Result<(), LocalError> {
+    let config = ingest_config(&state.resources, &state.sandbox_url)?;
+    let ingest = orderseal_ingest::build(
+        config,
+        aws.ingest_clients(),
+        orderseal_ingest::system_clock(),
+    )
+    .map_err(|e| LocalError::Stack(e.to_string()))?;
+    let q = state.resources.queue("NotificationsQueue")?;
+    let options = PumpOptions {
+        settle,
+        ..PumpOptions::default()
+    };
+    let report = pump::drain(
+        aws,
+        &q.url,
+        &q.arn,
+        Duration::from_secs(60),
+        &options,
+        |event, deadline| ingest.handle_batch(event, deadline),
+    )
+    .await?;
+    println!(
+        "ingest: {} invocations, {} messages received, {} acknowledged, {} failed (retried after the visibility timeout), {} left in queue",
+        report.invocations,
+        report.received,
+        report.acknowledged,
+        report.failed,
+        report.left_in_queue
+    );
+    Ok(())
+}
+
+fn print_summary(item: &inspect::Item) {
+    let classes: Vec<&str> = sealed_classes(item).iter().map(|c| c.as_str()).collect();
+    let g = |k| inspect::s(item, k).unwrap_or("-");
+    let expiry = item
+        .get("pii_expires_at")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok())
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .map(|t| t.date().to_string())
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "{:<20} {:<8} {:<18} sealed [{}]  pii expires {}  shipment request {}",
+        g("order_id"),
+        g("fulfilled_by"),
+        g("fulfillment_status"),
+        classes.join(", "),
+        expiry,
+        g("ship_req"),
+    );
+}
+
+async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalError> {
+    let table = state.resources.table("OrdersTable")?;
+    let mut orders: Vec<_> = inspect::scan_all(aws, table)
+        .await?
+        .into_iter()
+        .filter(|i| inspect::s(i, "sk") == Some(orderseal::store::ORDER_SK))
+        .collect();
+    orders.sort_by(|a, b| inspect::s(a, "order_id").cmp(&inspect::s(b, "order_id")));
+    println!(
+        "{:<20} {:<8} {:<18} PII (sealed classes, expiry) / SHIPMENT REQUEST",
+        "ORDER", "BY", "STATUS"
+    );
+    for item in &orders {
+        print_summary(item);
+    }
+    let dlq = &state.resources.queue("NotificationsDlq")?.url;
+    let (dlq_visible, _) = pump::depth(aws, dlq).await?;
+    let shipments = &state.resources.queue("ShipmentsQueue")?.url;
+    let (ship_visible, _) = pump::depth(aws, shipments).await?;
+    println!(
+        "{} orders; shipment requests queued: {ship_visible}; notifications quarantined in the DLQ: {dlq_visible}",
+        orders.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Creates the template's resources in the emulator, under `<prefix>-<LogicalId>` names.
+//! Idempotent: an existing resource of the same name is reused.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde::{Deserialize, Serialize};
+
+use crate::template::{TableSpec, TemplateSpec};
+use crate::{AwsClients, LocalError};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueRef {
+    pub url: String,
+    pub arn: String,
+}
+
+/// Names and addresses of what was created.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Resources {
+    pub tables: BTreeMap<String, String>,
+    pub queues: BTreeMap<String, QueueRef>,
+    pub keys: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl Resources {
+    pub fn table(&self, id: &str) -> Result<&str, LocalError> {
+        self.tables
+            .get(id)
+            .map(String::as_str)
+            .ok_or(LocalError::MissingResource(id.to_owned()))
+    }
+
+    pub fn queue(&self, id: &str) -> Result<&QueueRef, LocalError> {
+        self.queues
+            .get(id)
+            .ok_or(LocalError::MissingResource(id.to_owned()))
+    }
+
+    pub fn key(&self, id: &str) -> Result<&str, LocalError> {
+        self.keys
+            .get(id)
+            .map(String::as_str)
+            .ok_or(LocalError::MissingResource(id.to_owned()))
+    }
+
+    pub fn secret(&self, id: &str) -> Result<&str, LocalError> {
+        self.secrets
+            .get(id)
+            .map(String::as_str)
+            .ok_or(LocalError::MissingResource(id.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProvisionOptions {
+    /// Overrides every queue's visibility timeout (tests use a short one to watch redrive).
+    pub visibility_timeout: Option<i64>,
+}
+
+pub async fn provision(
+    aws: &AwsClients,
+    spec: &TemplateSpec,
+    prefix: &str,
+    secret_values: &BTreeMap<String, String>,
+    options: &ProvisionOptions,
+) -> Result<Resources, LocalError> {
+    let mut out = Resources::default();
+    for t in &spec.tables {
+        let name = format!("{prefix}-{}", t.logical_id);
+        create_table(aws, t, &name).await?;
+        out.tables.insert(t.logical_id.clone(), name);
+    }
+    // Dead-letter queues first: the source queues' redrive policies point at them.
+    let mut queues = spec.queues.clone();
+    queues.sort_by_key(|q| q.redrive.is_some());
+    for q in &queues {
+        let name = format!("{prefix}-{}", q.logical_id);
+        let mut req = aws.sqs.create_queue().queue_name(&name);
+        if let Some(v) = options.visibility_timeout.or(q.visibility_timeout) {
+            req = req.attributes(QueueAttributeName::VisibilityTimeout, v.to_string());
+        }
+        if let Some(v) = q.message_retention {
+            req = req.attributes(QueueAttributeName::MessageRetentionPeriod, v.to_string());
+        }
+        if let Some((target, max)) = &q.redrive {
+            let dlq = out.queue(target)?;
+            req = req.attributes(
+                QueueAttributeName::RedrivePolicy,
+                serde_json::json!({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": max})
+                    .to_string(),
+            );
+        }
+        let url = req
+            .send()
+            .await
+            .map_err(|e| LocalError::aws("CreateQueue", &e))?
+            .queue_url
+            .ok_or(LocalError::MissingResource(name.clone()))?;
+        let arn = aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| LocalError::aws("GetQueueAttributes", &e))?
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .ok_or(LocalError::MissingResource(name.clone()))?;
+        out.queues
+            .insert(q.logical_id.clone(), QueueRef { url, arn });
+    }
+    for k in &spec.keys {
+        let alias = format!("alias/{prefix}-{k}");
+        let existing = aws
+            .kms
+            .describe_key()
+            .key_id(&alias)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.key_metadata.map(|m| m.arn.unwrap_or(m.key_id)));
+        let arn = match existing {
+            Some(arn) => arn,
+            None => {
+                let meta = aws
+                    .kms
+                    .create_key()
+                    .description(format!("orderseal local {k}"))
+                    .send()
+                    .await
+                    .map_err(|e| LocalError::aws("CreateKey", &e))?
+                    .key_metadata
+                    .ok_or(LocalError::MissingResource(k.clone()))?;
+                aws.kms
+                    .create_alias()
+                    .alias_name(&alias)
+                    .target_key_id(&meta.key_id)
+                    .send()
+                    .await
+                    .map_err(|e| LocalError::aws("CreateAlias", &e))?;
+                meta.arn.unwrap_or(meta.key_id)
+            }
+        };
+        out.keys.insert(k.clone(), arn);
+    }
+    for s in &spec.secrets {
+        let name = format!("{prefix}-{s}");
+        let value = secret_values.get(s).cloned().unwrap_or_else(|| "{}".into());
+        let arn = match aws
+            .secrets
+            .create_secret()
+            .name(&name)
+            .secret_string(&value)
+            .send()
+            .await
+        {
+            Ok(out) => out.arn.unwrap_or(name.clone()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_exists_exception()) =>
+            {
+                let out = aws
+                    .secrets
+                    .put_secret_value()
+                    .secret_id(&name)
+                    .secret_string(&value)
+                    .send()
+                    .await
+                    .map_err(|e| LocalError::aws("PutSecretValue", &e))?;
+                out.arn.unwrap_or(name.clone())
+            }
+            Err(e) => return Err(LocalError::aws("CreateSecret", &e)),
+        };
+        out.secrets.insert(s.clone(), arn);
+    }
+    Ok(out)
+}
+
+fn key_type(k: &str) -> KeyType {
+    if k == "RANGE" {
+        KeyType::Range
+    } else {
+        KeyType::Hash
+    }
+}
+
+fn key_schema(pairs: &[(String, String)]) -> Result<Vec<KeySchemaElement>, LocalError> {
+    pairs
+        .iter()
+        .map(|(name, kind)| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type(kind))
+                .build()
+                .map_err(|_| LocalError::MissingResource(name.clone()))
+        })
+        .collect()
+}
+
+async fn create_table(aws: &AwsClients, t: &TableSpec, name: &str) -> Result<(), LocalError> {
+    let mut req = aws
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(&t.key_schema)?));
+    for (attr, ty) in &t.attributes {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::from(ty.as_str()))
+                .build()
+                .map_err(|_| LocalError::MissingResource(attr.clone()))?,
+        );
+    }
+    for g in &t.global_secondary_indexes {
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&g.name)
+                .set_key_schema(Some(key_schema(&g.key_schema)?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(g.projection.as_str()))
+                        .build(),
+                )
+                .build()
+                .map_err(|_| LocalError::MissingResource(g.name.clone()))?,
+        );
+    }
+    match req.send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(LocalError::aws("CreateTable", &e)),
+    }
+    if let Some(attr) = &t.ttl_attribute {
+        aws.dynamodb
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attr)
+                    .enabled(true)
+                    .build()
+                    .map_err(|_| LocalError::MissingResource(attr.clone()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| LocalError::aws("UpdateTimeToLive", &e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Starting and stopping the local stack: moto from the project's venv and the SP-API sandbox,
+//! both on 127.0.0.1, as background processes whose pids and addresses are kept in
+//! `.local/stack.json`. `up` is idempotent; a port held by something else is a clear error.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::provision::{ProvisionOptions, Resources, provision};
+use crate::{AwsClients, LocalError, repo_root, template};
+
+pub const PREFIX: &str = "orderseal-local";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StackState {
+    pub moto_url: String,
+    pub moto_pid: Option<u32>,
+    pub sandbox_url: String,
+    pub sandbox_pid: Option<u32>,
+    pub seller_id: String,
+    pub resources: Resources,
+}
+
+pub fn local_dir() -> PathBuf {
+    repo_root().join(".local")
+}
+
+fn state_path() -> PathBuf {
+    local_dir().join("stack.json")
+}
+
+pub fn load_state() -> Result<StackState, LocalError> {
+    let text = std::fs::read_to_string(state_path()).map_err(|_| {
+        LocalError::Stack("the local stack is not up: run `orderseal-local up`".into())
+    })?;
+    serde_json::from_str(&text).map_err(|_| {
+        LocalError::Stack("corrupt .local/stack.json: run `orderseal-local down`".into())
+    })
+}
+
+fn answers(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Refuse to start on a port that another process holds.
+fn ensure_free(addr: SocketAddr, what: &str, env: &str) -> Result<(), LocalError> {
+    TcpListener::bind(addr).map(drop).map_err(|_| {
+        LocalError::Stack(format!(
+            "port {} is taken by another process, so {what} cannot start there; stop that process or set {env} to another port",
+            addr.port()
+        ))
+    })
+}
+
+fn wait_until_up(addr: SocketAddr, what: &str, pid: u32, log: &Path) -> Result<(), LocalError> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if answers(addr) {
+            return Ok(());
+        }
+        if !pid_alive(pid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(LocalError::Stack(format!(
+        "{what} did not start on {addr}; see {}",
+        log.display()
+    )))
+}
+
+fn spawn(mut cmd: Command, log_name: &str) -> Result<(u32, PathBuf), LocalError> {
+    use std::os::unix::process::CommandExt;
+    let log = local_dir().join(log_name);
+    let file = std::fs::File::create(&log)?;
+    cmd.stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .process_group(0);
+    let child = cmd
+        .spawn()
+        .map_err(|e| LocalError::Stack(format!("cannot start {log_name}: {e}")))?;
+    Ok((child.id(), log))
+}
+
+pub fn venv_moto() -> PathBuf {
+    local_dir().join("venv/bin/moto_server")
+}
+
+/// Start moto if it is not already ours and running. Returns (url, pid if started by us).
+pub fn start_moto(port: u16) -> Result<(String, Option<u32>), LocalError> {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let url = format!("http://127.0.0.1:{port}");
+    if let Ok(state) = load_state()
+        && state.moto_url == url
+        && state.moto_pid.is_some_and(pid_alive)
+        && answers(addr)
+    {
+        return Ok((url, state.moto_pid));
+    }
+    ensure_free(addr, "moto", "ORDERSEAL_MOTO_PORT")?;
+    let moto = venv_moto();
+    if !moto.exists() {
+        return Err(LocalError::Stack(format!(
+            "{} is missing: run scripts/bootstrap.sh first",
+            moto.display()
+        )));
+    }
+    let mut cmd = Command::new(moto);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let (pid, log) = spawn(cmd, "moto.log")?;
+    wait_until_up(addr, "moto", pid, &log)?;
+    Ok((url, Some(pid)))
+}
+
+fn sandbox_binary() -> Result<PathBuf, LocalError> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| LocalError::Stack("no exe dir".into()))?;
+    for candidate in [dir.join("spapi-sandbox"), dir.join("../spapi-sandbox")] {
+        if candidate.exists() {
+            return Ok(candidate);
+        }
+    }
+    Err(LocalError::Stack(
+        "spapi-sandbox binary not found next to orderseal-local: run `cargo build -p spapi-sandbox`".into(),
+    ))
+}
+
+pub fn start_sandbox(port: u16) -> Result<(String, Option<u32>), LocalError> {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let url = format!("http://127.0.0.1:{port}");
+    if let Ok(state) = load_state()
+        && state.sandbox_url == url
+        && state.sandbox_pid.is_some_and(pid_alive)
+        && answers(addr)
+    {
+        return Ok((url, state.sandbox_pid));
+    }
+    ensure_free(addr, "the SP-API sandbox", "ORDERSEAL_SANDBOX_PORT")?;
+    let mut cmd = Command::new(sandbox_binary()?);
+    cmd.args(["--addr", &addr.to_string()]);
+    let (pid, log) = spawn(cmd, "spapi-sandbox.log")?;
+    wait_until_up(addr, "the SP-API sandbox", pid, &log)?;
+    Ok((url, Some(pid)))
+}
+
+/// Bring the whole stack up (idempotent) and provision the template's resources.
+pub async fn up(moto_port: u16, sandbox_port: u16) -> Result<StackState, LocalError> {
+    std::fs::create_dir_all(local_dir())?;
+    let (moto_url, moto_pid) = start_moto(moto_port)?;
+    let (sandbox_url, sandbox_pid) = start_sandbox(sandbox_port)?;
+    let aws = AwsClients::for_endpoint(&moto_url).await;
+    let spec = template::load(&crate::template_path())?;
+    let sandbox = spapi_sandbox::SandboxConfig::default();
+    let seller_id = crate::DEMO_SELLER.to_owned();
+    let secrets = BTreeMap::from([(
+        "LwaCredentialsSecret".to_owned(),
+        crate::sandbox_lwa_secret(&sandbox, &seller_id),
+    )]);
+    let resources = provision(&aws, &spec, PREFIX, &secrets, &ProvisionOptions::default()).await?;
+    let state = StackState {
+        moto_url,
+        moto_pid,
+        sandbox_url,
+        sandbox_pid,
+        seller_id,
+        resources,
+    };
+    std::fs::write(
+        state_path(),
+        serde_json::to_string_pretty(&state).expect("state serializes"),
+    )?;
+    Ok(state)
+}
+
+/// Stop what `up` started and forget the state.
+pub fn down() -> Result<Vec<String>, LocalError> {
+    let mut stopped = Vec::new();
+    if let Ok(state) = load_state() {
+        for (name, pid) in [
+            ("moto", state.moto_pid),
+            ("spapi-sandbox", state.sandbox_pid),
+        ] {
+            if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+                let t = Instant::now();
+                while pid_alive(pid) && t.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                stopped.push(format!("{name} (pid {pid})"));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(state_path());
+    Ok(stopped)
+}

@@ -1,0 +1,226 @@
+//! Reads `infra/template.yaml` so the local stack is created from the same definitions that
+//! deploy: table keys and TTL, queue timeouts and redrive, keys and secrets.
+
+use std::path::Path;
+
+use serde_norway::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    pub logical_id: String,
+    /// (name, type) pairs from `AttributeDefinitions`.
+    pub attributes: Vec<(String, String)>,
+    /// (name, HASH|RANGE) pairs from `KeySchema`.
+    pub key_schema: Vec<(String, String)>,
+    pub ttl_attribute: Option<String>,
+    pub global_secondary_indexes: Vec<IndexSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexSpec {
+    pub name: String,
+    pub key_schema: Vec<(String, String)>,
+    pub projection: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSpec {
+    pub logical_id: String,
+    pub visibility_timeout: Option<i64>,
+    pub message_retention: Option<i64>,
+    /// (dead-letter queue logical id, maxReceiveCount)
+    pub redrive: Option<(String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TemplateSpec {
+    pub tables: Vec<TableSpec>,
+    pub queues: Vec<QueueSpec>,
+    pub keys: Vec<String>,
+    pub secrets: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("template is not valid YAML: {0}")]
+    Yaml(String),
+    #[error("template resource {0}: {1}")]
+    Resource(String, &'static str),
+}
+
+pub fn load(path: &Path) -> Result<TemplateSpec, TemplateError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text)
+}
+
+pub fn parse(text: &str) -> Result<TemplateSpec, TemplateError> {
+    let doc: Value =
+        serde_norway::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| TemplateError::Resource("Resources".into(), "missing"))?;
+    let mut spec = TemplateSpec::default();
+    for (id, res) in resources {
+        let id = id.as_str().unwrap_or_default().to_owned();
+        let props = res.get("Properties").cloned().unwrap_or(Value::Null);
+        match res.get("Type").and_then(Value::as_str) {
+            Some("AWS::DynamoDB::Table") => spec.tables.push(table(&id, &props)?),
+            Some("AWS::SQS::Queue") => spec.queues.push(queue(&id, &props)?),
+            Some("AWS::KMS::Key") => spec.keys.push(id),
+            Some("AWS::SecretsManager::Secret") => spec.secrets.push(id),
+            _ => {}
+        }
+    }
+    spec.tables.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
+    spec.queues.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
+    spec.keys.sort();
+    spec.secrets.sort();
+    Ok(spec)
+}
+
+fn pairs(v: Option<&Value>, a: &str, b: &str) -> Vec<(String, String)> {
+    v.and_then(Value::as_sequence)
+        .map(|seq| {
+            seq.iter()
+                .filter_map(|e| {
+                    Some((
+                        e.get(a)?.as_str()?.to_owned(),
+                        e.get(b)?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn table(id: &str, p: &Value) -> Result<TableSpec, TemplateError> {
+    let key_schema = pairs(p.get("KeySchema"), "AttributeName", "KeyType");
+    if key_schema.is_empty() {
+        return Err(TemplateError::Resource(
+            id.into(),
+            "table without KeySchema",
+        ));
+    }
+    let ttl = p
+        .get("TimeToLiveSpecification")
+        .filter(|t| t.get("Enabled").and_then(Value::as_bool) == Some(true))
+        .and_then(|t| t.get("AttributeName"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let global_secondary_indexes = p
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .map(|seq| {
+            seq.iter()
+                .map(|g| IndexSpec {
+                    name: g
+                        .get("IndexName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    key_schema: pairs(g.get("KeySchema"), "AttributeName", "KeyType"),
+                    projection: g
+                        .get("Projection")
+                        .and_then(|p| p.get("ProjectionType"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("ALL")
+                        .to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TableSpec {
+        logical_id: id.into(),
+        attributes: pairs(
+            p.get("AttributeDefinitions"),
+            "AttributeName",
+            "AttributeType",
+        ),
+        key_schema,
+        ttl_attribute: ttl,
+        global_secondary_indexes,
+    })
+}
+
+/// `!GetAtt X.Arn` (tagged scalar) or `{Fn::GetAtt: [X, Arn]}` → `X`.
+fn get_att_target(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "GetAtt" => t
+            .value
+            .as_str()
+            .and_then(|s| s.split('.').next())
+            .map(str::to_owned),
+        Value::Mapping(m) => m
+            .get("Fn::GetAtt")
+            .and_then(Value::as_sequence)
+            .and_then(|s| s.first())
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn queue(id: &str, p: &Value) -> Result<QueueSpec, TemplateError> {
+    let redrive = match p.get("RedrivePolicy") {
+        None => None,
+        Some(r) => {
+            let target = r
+                .get("deadLetterTargetArn")
+                .and_then(get_att_target)
+                .ok_or_else(|| {
+                    TemplateError::Resource(id.into(), "redrive target is not !GetAtt <Queue>.Arn")
+                })?;
+            let max = r
+                .get("maxReceiveCount")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| {
+                    TemplateError::Resource(id.into(), "redrive without maxReceiveCount")
+                })?;
+            Some((target, max))
+        }
+    };
+    Ok(QueueSpec {
+        logical_id: id.into(),
+        visibility_timeout: p.get("VisibilityTimeout").and_then(Value::as_i64),
+        message_retention: p.get("MessageRetentionPeriod").and_then(Value::as_i64),
+        redrive,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_template_defines_what_ingest_needs() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+        let spec = load(&path).unwrap();
+        let table = spec
+            .tables
+            .iter()
+            .find(|t| t.logical_id == "OrdersTable")
+            .unwrap();
+        assert_eq!(table.ttl_attribute.as_deref(), Some("ttl"));
+        assert_eq!(
+            table.key_schema,
+            vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]
+        );
+        let q = spec
+            .queues
+            .iter()
+            .find(|q| q.logical_id == "NotificationsQueue")
+            .unwrap();
+        assert_eq!(q.redrive, Some(("NotificationsDlq".into(), 5)));
+        assert!(spec.keys.contains(&"PiiSealKey".to_owned()));
+        assert!(spec.secrets.contains(&"LwaCredentialsSecret".to_owned()));
+    }
+}

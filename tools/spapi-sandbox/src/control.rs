@@ -1,0 +1,621 @@
+//! Sandbox state and the test-control surface: in-process ([`SandboxControl`]) and over HTTP
+//! under `/_sandbox/…` (so the local demo CLI can drive a running binary).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::SandboxConfig;
+use crate::generate;
+use crate::lwa::TokenStore;
+
+/// An operation faults can be injected into and requests are counted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Op {
+    /// `POST /auth/o2/token` (LWA).
+    Token,
+    /// `GET /orders/2026-01-01/orders/{orderId}`.
+    GetOrder,
+}
+
+/// A failure the sandbox answers with instead of serving a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// 429 with `x-amzn-RateLimit-Limit`, code `QuotaExceeded`.
+    Throttle,
+    /// 500, code `InternalFailure`.
+    ServerError,
+    /// 503, code `ServiceUnavailable`.
+    Unavailable,
+}
+
+/// Request counters for one operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpStats {
+    /// Requests answered, whatever the status.
+    pub requests: u64,
+    /// Requests answered per HTTP status code.
+    pub by_status: BTreeMap<u16, u64>,
+}
+
+impl OpStats {
+    /// How many requests were answered with `status`.
+    pub fn count(&self, status: u16) -> u64 {
+        self.by_status.get(&status).copied().unwrap_or(0)
+    }
+}
+
+/// Request counters since start or the last reset (`GET /_sandbox/stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub token: OpStats,
+    pub get_order: OpStats,
+    /// The `includedData` values of the last getOrder request, as sent (split on commas).
+    pub last_included_data: Option<Vec<String>>,
+}
+
+impl Stats {
+    /// The counters of one operation.
+    pub fn op(&self, op: Op) -> &OpStats {
+        match op {
+            Op::Token => &self.token,
+            Op::GetOrder => &self.get_order,
+        }
+    }
+
+    fn op_mut(&mut self, op: Op) -> &mut OpStats {
+        match op {
+            Op::Token => &mut self.token,
+            Op::GetOrder => &mut self.get_order,
+        }
+    }
+}
+
+/// The identifying facts of a stored order, e.g. to build an ORDER_CHANGE notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRef {
+    pub seller_id: String,
+    pub order_id: String,
+    pub marketplace_id: Option<String>,
+    /// `MERCHANT` (MFN) or `AMAZON` (AFN), when the order has a fulfillment section.
+    pub fulfilled_by: Option<String>,
+    pub fulfillment_status: Option<String>,
+    pub last_updated_time: String,
+}
+
+/// Why [`SandboxControl::put_order`] refused an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidOrder(String);
+
+impl fmt::Display for InvalidOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid order: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidOrder {}
+
+/// A handle on the shared sandbox state. Cheap to clone; every clone drives the same server.
+#[derive(Clone)]
+pub struct SandboxControl {
+    inner: Arc<Inner>,
+}
+
+/// Counts only: the orders hold (synthetic or canary) PII and must not reach a log.
+impl fmt::Debug for SandboxControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("SandboxControl")
+            .field("seller_id", &self.inner.config.seller_id)
+            .field("orders", &state.orders.len())
+            .field("pending_faults", &state.faults.len())
+            .field("down", &state.down)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    config: SandboxConfig,
+    /// The generated orders as at start, restored by [`SandboxControl::reset`].
+    generated: Vec<Value>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// Stored orders in insertion order, each the full v2026 `Order` with every section.
+    orders: Vec<Value>,
+    pub(crate) tokens: TokenStore,
+    faults: VecDeque<PendingFault>,
+    down: bool,
+    clock_offset: time::Duration,
+    stats: Stats,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingFault {
+    op: Op,
+    fault: Fault,
+    remaining: u32,
+}
+
+impl SandboxControl {
+    pub(crate) fn new(config: SandboxConfig) -> Self {
+        let now = OffsetDateTime::now_utc();
+        // Whole minutes, so timestamps carry no fractional seconds.
+        let anchor = now
+            - time::Duration::nanoseconds(i64::from(now.nanosecond()))
+            - time::Duration::seconds(i64::from(now.second()));
+        let generated = generate::orders(config.seed, config.generated_orders, anchor);
+        let state = State {
+            orders: generated.clone(),
+            ..State::default()
+        };
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                generated,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way that
+        // matters for a test double; keep serving.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The configuration the sandbox was started with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    /// The seller id the stored orders belong to.
+    pub fn seller_id(&self) -> &str {
+        &self.inner.config.seller_id
+    }
+
+    /// The sandbox's clock: wall-clock time plus any [`advance_clock`](Self::advance_clock).
+    pub fn now(&self) -> OffsetDateTime {
+        let offset = self.lock().clock_offset;
+        OffsetDateTime::now_utc() + offset
+    }
+
+    /// Moves the sandbox clock forward (token expiry is judged by this clock).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let by = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
+        let mut state = self.lock();
+        state.clock_offset = state.clock_offset.saturating_add(by);
+    }
+
+    /// Every stored order, full (all sections), in insertion order. The model's static sandbox
+    /// cases are not stored orders and are not listed.
+    pub fn orders(&self) -> Vec<Value> {
+        self.lock().orders.clone()
+    }
+
+    /// One stored order, full.
+    pub fn order(&self, order_id: &str) -> Option<Value> {
+        self.lock()
+            .orders
+            .iter()
+            .find(|order| order_id_of(order) == Some(order_id))
+            .cloned()
+    }
+
+    /// The ids of the stored orders, in insertion order.
+    pub fn order_ids(&self) -> Vec<String> {
+        self.lock()
+            .orders
+            .iter()
+            .filter_map(|order| order_id_of(order).map(str::to_owned))
+            .collect()
+    }
+
+    /// Seller id, order id, marketplace and status of each stored order.
+    pub fn order_refs(&self) -> Vec<OrderRef> {
+        let seller_id = self.seller_id();
+        self.lock()
+            .orders
+            .iter()
+            .map(|order| order_ref(seller_id, order))
+            .collect()
+    }
+
+    /// Adds an order, or replaces the stored order with the same `orderId`. The order is the
+    /// full v2026 `Order` with every section; getOrder filters it by `includedData` when it
+    /// answers. The model's required fields must be present.
+    pub fn put_order(&self, order: Value) -> Result<(), InvalidOrder> {
+        let order_id = validate_order(&order)?.to_owned();
+        let mut state = self.lock();
+        match state
+            .orders
+            .iter_mut()
+            .find(|stored| order_id_of(stored) == Some(order_id.as_str()))
+        {
+            Some(stored) => *stored = order,
+            None => state.orders.push(order),
+        }
+        Ok(())
+    }
+
+    /// Removes a stored order; `false` if there was none.
+    pub fn remove_order(&self, order_id: &str) -> bool {
+        let mut state = self.lock();
+        let before = state.orders.len();
+        state
+            .orders
+            .retain(|order| order_id_of(order) != Some(order_id));
+        state.orders.len() != before
+    }
+
+    /// The next `times` requests of `op` fail with `fault`. Injections queue up in order.
+    pub fn inject(&self, op: Op, fault: Fault, times: u32) {
+        if times > 0 {
+            self.lock().faults.push_back(PendingFault {
+                op,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    /// Drops every pending injected fault.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// While down, every getOrder request is answered 503 `ServiceUnavailable`.
+    pub fn set_down(&self, down: bool) {
+        self.lock().down = down;
+    }
+
+    /// Request counters since start or the last reset.
+    pub fn stats(&self) -> Stats {
+        self.lock().stats.clone()
+    }
+
+    /// Zeroes the request counters.
+    pub fn reset_stats(&self) {
+        self.lock().stats = Stats::default();
+    }
+
+    /// Restores the generated orders and clears faults, down mode, the clock offset and the
+    /// counters. Issued access tokens stay valid.
+    pub fn reset(&self) {
+        let mut state = self.lock();
+        state.orders = self.inner.generated.clone();
+        state.faults.clear();
+        state.down = false;
+        state.clock_offset = time::Duration::ZERO;
+        state.stats = Stats::default();
+    }
+
+    pub(crate) fn is_down(&self) -> bool {
+        self.lock().down
+    }
+
+    /// Consumes one pending fault for `op`, if any.
+    pub(crate) fn take_fault(&self, op: Op) -> Option<Fault> {
+        let mut state = self.lock();
+        let index = state.faults.iter().position(|pending| pending.op == op)?;
+        let pending = &mut state.faults[index];
+        let fault = pending.fault;
+        pending.remaining -= 1;
+        if pending.remaining == 0 {
+            state.faults.remove(index);
+        }
+        Some(fault)
+    }
+
+    pub(crate) fn record(&self, op: Op, status: StatusCode) {
+        let mut state = self.lock();
+        let stats = state.stats.op_mut(op);
+        stats.requests += 1;
+        *stats.by_status.entry(status.as_u16()).or_default() += 1;
+    }
+
+    pub(crate) fn record_included_data(&self, values: Vec<String>) {
+        self.lock().stats.last_included_data = Some(values);
+    }
+}
+
+fn order_id_of(order: &Value) -> Option<&str> {
+    order.get("orderId").and_then(Value::as_str)
+}
+
+fn order_ref(seller_id: &str, order: &Value) -> OrderRef {
+    let text = |pointer: &str| {
+        order
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    OrderRef {
+        seller_id: seller_id.to_owned(),
+        order_id: text("/orderId").unwrap_or_default(),
+        marketplace_id: text("/salesChannel/marketplaceId"),
+        fulfilled_by: text("/fulfillment/fulfilledBy"),
+        fulfillment_status: text("/fulfillment/fulfillmentStatus"),
+        last_updated_time: text("/lastUpdatedTime").unwrap_or_default(),
+    }
+}
+
+/// Checks the fields the model marks required on `Order` and `OrderItem`, so every answer the
+/// sandbox gives stays valid against the model. Returns the order id.
+fn validate_order(order: &Value) -> Result<&str, InvalidOrder> {
+    let invalid = |why: &str| InvalidOrder(why.to_owned());
+    let object = order
+        .as_object()
+        .ok_or_else(|| invalid("not a JSON object"))?;
+    let order_id = object
+        .get("orderId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| invalid("orderId must be a non-empty string"))?;
+    for field in ["createdTime", "lastUpdatedTime"] {
+        let text = object
+            .get(field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| InvalidOrder(format!("{field} must be a string")))?;
+        OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|_| InvalidOrder(format!("{field} must be an ISO 8601 date-time")))?;
+    }
+    object
+        .get("salesChannel")
+        .and_then(|channel| channel.get("channelName"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("salesChannel.channelName is required"))?;
+    let items = object
+        .get("orderItems")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("orderItems must be an array"))?;
+    for (index, item) in items.iter().enumerate() {
+        let ok = item.get("orderItemId").is_some_and(Value::is_string)
+            && item.get("quantityOrdered").is_some_and(Value::is_u64)
+            && item.get("product").is_some_and(Value::is_object);
+        if !ok {
+            return Err(InvalidOrder(format!(
+                "orderItems[{index}] needs orderItemId (string), quantityOrdered (integer) and product (object)"
+            )));
+        }
+    }
+    Ok(order_id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: /_sandbox/…
+
+pub(crate) fn routes() -> Router<SandboxControl> {
+    Router::new()
+        .route("/_sandbox/orders", get(list_orders).post(post_order))
+        .route(
+            "/_sandbox/orders/{order_id}",
+            get(get_stored_order).delete(delete_order),
+        )
+        .route("/_sandbox/faults", post(post_fault).delete(delete_faults))
+        .route("/_sandbox/down", post(post_down))
+        .route("/_sandbox/stats", get(get_stats).delete(delete_stats))
+        .route("/_sandbox/clock", post(post_clock))
+        .route("/_sandbox/reset", post(post_reset))
+}
+
+type Control = AxumState<SandboxControl>;
+
+fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn bad_body(rejection: JsonRejection) -> Response {
+    control_error(StatusCode::BAD_REQUEST, rejection.body_text())
+}
+
+async fn list_orders(AxumState(control): Control) -> Json<Value> {
+    Json(json!({
+        "sellerId": control.seller_id(),
+        "orders": control.order_refs(),
+    }))
+}
+
+async fn post_order(
+    AxumState(control): Control,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    let Json(order) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_body(rejection),
+    };
+    match control.put_order(order) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => control_error(StatusCode::BAD_REQUEST, error.to_string()),
+    }
+}
+
+async fn get_stored_order(AxumState(control): Control, Path(order_id): Path<String>) -> Response {
+    match control.order(&order_id) {
+        Some(order) => Json(order).into_response(),
+        None => control_error(StatusCode::NOT_FOUND, "no such order"),
+    }
+}
+
+async fn delete_order(AxumState(control): Control, Path(order_id): Path<String>) -> Response {
+    if control.remove_order(&order_id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        control_error(StatusCode::NOT_FOUND, "no such order")
+    }
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    op: Op,
+    fault: Fault,
+    #[serde(default = "one")]
+    times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn post_fault(
+    AxumState(control): Control,
+    body: Result<Json<FaultRequest>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(request)) => {
+            control.inject(request.op, request.fault, request.times);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(rejection) => bad_body(rejection),
+    }
+}
+
+async fn delete_faults(AxumState(control): Control) -> StatusCode {
+    control.clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct DownRequest {
+    down: bool,
+}
+
+async fn post_down(
+    AxumState(control): Control,
+    body: Result<Json<DownRequest>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(request)) => {
+            control.set_down(request.down);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(rejection) => bad_body(rejection),
+    }
+}
+
+async fn get_stats(AxumState(control): Control) -> Json<Stats> {
+    Json(control.stats())
+}
+
+async fn delete_stats(AxumState(control): Control) -> StatusCode {
+    control.reset_stats();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClockRequest {
+    advance_secs: u64,
+}
+
+async fn post_clock(
+    AxumState(control): Control,
+    body: Result<Json<ClockRequest>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(request)) => {
+            control.advance_clock(std::time::Duration::from_secs(request.advance_secs));
+            let now = control.now().format(&Rfc3339).unwrap_or_default();
+            Json(json!({ "now": now })).into_response()
+        }
+        Err(rejection) => bad_body(rejection),
+    }
+}
+
+async fn post_reset(AxumState(control): Control) -> StatusCode {
+    control.reset();
+    StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control() -> SandboxControl {
+        SandboxControl::new(SandboxConfig {
+            generated_orders: 3,
+            ..SandboxConfig::default()
+        })
+    }
+
+    #[test]
+    fn faults_are_consumed_in_order_per_op() {
+        let control = control();
+        control.inject(Op::GetOrder, Fault::Throttle, 2);
+        control.inject(Op::Token, Fault::ServerError, 1);
+        control.inject(Op::GetOrder, Fault::Unavailable, 1);
+        assert_eq!(control.take_fault(Op::Token), Some(Fault::ServerError));
+        assert_eq!(control.take_fault(Op::Token), None);
+        assert_eq!(control.take_fault(Op::GetOrder), Some(Fault::Throttle));
+        assert_eq!(control.take_fault(Op::GetOrder), Some(Fault::Throttle));
+        assert_eq!(control.take_fault(Op::GetOrder), Some(Fault::Unavailable));
+        assert_eq!(control.take_fault(Op::GetOrder), None);
+    }
+
+    #[test]
+    fn put_order_rejects_orders_missing_required_fields() {
+        let control = control();
+        let missing_items = json!({
+            "orderId": "111-0000000-0000001",
+            "createdTime": "2026-01-01T00:00:00Z",
+            "lastUpdatedTime": "2026-01-01T00:00:00Z",
+            "salesChannel": {"channelName": "AMAZON"}
+        });
+        assert!(control.put_order(missing_items).is_err());
+        let bad_time = json!({
+            "orderId": "111-0000000-0000001",
+            "createdTime": "yesterday",
+            "lastUpdatedTime": "2026-01-01T00:00:00Z",
+            "salesChannel": {"channelName": "AMAZON"},
+            "orderItems": []
+        });
+        assert!(control.put_order(bad_time).is_err());
+        assert_eq!(control.orders().len(), 3);
+    }
+
+    #[test]
+    fn debug_output_carries_no_order_contents_or_secrets() {
+        let control = control();
+        let mut order = control.orders().remove(0);
+        order["buyer"]["buyerName"] = json!("CANARY-Debug-4411");
+        control.put_order(order).unwrap();
+        let shown = format!("{control:?} {:?}", control.config());
+        assert!(!shown.contains("CANARY-Debug-4411"), "{shown}");
+        assert!(!shown.contains(crate::DEFAULT_CLIENT_SECRET), "{shown}");
+        assert!(!shown.contains(crate::DEFAULT_REFRESH_TOKEN), "{shown}");
+        assert!(shown.contains("orders: 3"), "{shown}");
+    }
+
+    #[test]
+    fn reset_restores_generated_orders() {
+        let control = control();
+        let ids = control.order_ids();
+        assert!(control.remove_order(&ids[0]));
+        assert!(!control.remove_order(&ids[0]));
+        control.set_down(true);
+        control.reset();
+        assert_eq!(control.order_ids(), ids);
+        assert!(!control.is_down());
+    }
+}
