@@ -1,0 +1,401 @@
+//! Ingest against the running emulator and the SP-API sandbox: records are sealed, duplicates
+//! and reordering are harmless, SP-API trouble loses nothing, bad input is quarantined with a
+//! typed reason, sealed blobs are bound to their order and class, and no canary PII reaches a
+//! log, the table or a queue.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use orderseal::classes::{ClassPayload, ContactPii, GiftPii, ShippingPii};
+use orderseal::seal::{KmsKeyProvider, PiiClass, SealContext, SealError, SealedBlob, Sealer};
+use orderseal::store::pii_attribute;
+use orderseal_tests::{LogCapture, SELLER, TestStack, assert_no_canary, canary_order};
+use serde_json::json;
+use spapi_sandbox::{Fault, Op};
+
+const FAST: Duration = Duration::from_secs(30);
+
+fn blob(item: &orderseal_local::inspect::Item, class: PiiClass) -> SealedBlob {
+    let AttributeValue::B(b) = &item[pii_attribute(class)] else {
+        panic!("{class} is not sealed");
+    };
+    SealedBlob::from_bytes(b.as_ref()).unwrap()
+}
+
+fn sealer(stack: &TestStack) -> Sealer<KmsKeyProvider> {
+    Sealer::new(KmsKeyProvider::new(
+        stack.aws.kms.clone(),
+        stack.resources.key("PiiSealKey").unwrap(),
+    ))
+}
+
+#[tokio::test]
+async fn a_notification_becomes_a_record_whose_pii_is_ciphertext() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let order = canary_order(
+        "113-0000001-0000001",
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+    );
+    stack.send(&stack.publish(&order)).await;
+
+    let report = stack.drain(&ingest, FAST, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (1, 0));
+
+    let item = stack
+        .order_item("113-0000001-0000001")
+        .await
+        .expect("stored");
+    assert_eq!(
+        orderseal_local::inspect::sealed_classes(&item),
+        PiiClass::ALL.to_vec()
+    );
+    assert_eq!(item["fulfillment_status"].as_s().unwrap(), "UNSHIPPED");
+    assert_eq!(item["ship_req"].as_s().unwrap(), "SENT");
+    // The sealed blobs open, under their own context, to exactly the canary values.
+    let sealer = sealer(&stack);
+    let ctx = |c| SealContext::new(SELLER, "113-0000001-0000001", c);
+    let shipping = ShippingPii::from_plaintext(
+        &sealer
+            .open(&ctx(PiiClass::Shipping), &blob(&item, PiiClass::Shipping))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shipping.name.unwrap().expose(), "CANARY-RECIPIENT-Q7Z");
+    assert_eq!(shipping.phone.unwrap().expose(), "CANARY-PHONE-Q7Z");
+    let contact = ContactPii::from_plaintext(
+        &sealer
+            .open(&ctx(PiiClass::Contact), &blob(&item, PiiClass::Contact))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        contact.buyer_email.unwrap().expose(),
+        "canary-q7z@marketplace.amazon.com"
+    );
+    let gift = GiftPii::from_plaintext(
+        &sealer
+            .open(&ctx(PiiClass::Gift), &blob(&item, PiiClass::Gift))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(gift.messages[0].message.expose(), "CANARY-GIFT-Q7Z");
+
+    // One shipment request, carrying identifiers only.
+    let shipments = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("ShipmentsQueue"))
+        .await
+        .unwrap();
+    assert_eq!(shipments.len(), 1);
+    let request: serde_json::Value = serde_json::from_str(shipments[0].body().unwrap()).unwrap();
+    assert_eq!(
+        request,
+        json!({"version": 1, "seller_id": SELLER, "order_id": "113-0000001-0000001",
+               "order_last_updated": "2026-11-21T10:00:00Z"})
+    );
+    // Nothing in a raw scan of the table or in any queue holds a canary value.
+    let dump = stack.raw_dump().await;
+    assert!(
+        dump.contains("113-0000001-0000001"),
+        "the dump is not reading the table"
+    );
+    assert_no_canary("the table and queues", &dump);
+    // getOrder asked only for the datasets ingest uses.
+    assert_eq!(
+        stack.sandbox.control().stats().last_included_data.unwrap(),
+        ["BUYER", "RECIPIENT", "FULFILLMENT", "PROCEEDS"]
+    );
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn the_same_notification_ten_times_gives_one_record_and_one_shipment_request() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let order = canary_order(
+        "113-0000002-0000002",
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+    );
+    let body = stack.publish(&order);
+    for _ in 0..10 {
+        stack.send(&body).await;
+    }
+    let report = stack.drain(&ingest, FAST, Duration::ZERO).await;
+    assert_eq!(
+        (report.received, report.acknowledged, report.failed),
+        (10, 10, 0)
+    );
+
+    let items = orderseal_local::inspect::scan_all(&stack.aws, stack.table())
+        .await
+        .unwrap();
+    let orders = items
+        .iter()
+        .filter(|i| i["sk"].as_s().unwrap() == "ORDER")
+        .count();
+    let markers = items
+        .iter()
+        .filter(|i| i["sk"].as_s().unwrap() == "NOTIF")
+        .count();
+    assert_eq!((orders, markers), (1, 1));
+    let shipments = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("ShipmentsQueue"))
+        .await
+        .unwrap();
+    assert_eq!(shipments.len(), 1);
+    assert_eq!(stack.sandbox.control().stats().get_order.requests, 1);
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn an_older_event_after_a_newer_one_changes_nothing() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let id = "113-0000003-0000003";
+    // The newer version (canceled) arrives first...
+    let newer = canary_order(id, "CANCELLED", "MERCHANT", "2026-11-22T10:00:00Z");
+    stack.send(&stack.publish(&newer)).await;
+    stack.drain(&ingest, FAST, Duration::ZERO).await;
+    // ...then the notification of the older version, whose getOrder answer is older too.
+    let older = canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z");
+    stack.send(&stack.publish(&older)).await;
+    let report = stack.drain(&ingest, FAST, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (1, 0));
+
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(item["fulfillment_status"].as_s().unwrap(), "CANCELLED");
+    assert_eq!(item["last_updated"].as_s().unwrap(), "2026-11-22T10:00:00Z");
+    assert!(
+        !item.contains_key("ship_req"),
+        "a canceled order got a shipment request"
+    );
+    let shipments = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("ShipmentsQueue"))
+        .await
+        .unwrap();
+    assert!(shipments.is_empty());
+    assert!(logs.text().contains("stale_noop"));
+
+    // And a newer one after that does replace it.
+    let newest = canary_order(id, "SHIPPED", "MERCHANT", "2026-11-23T10:00:00Z");
+    stack.send(&stack.publish(&newest)).await;
+    stack.drain(&ingest, FAST, Duration::ZERO).await;
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(item["fulfillment_status"].as_s().unwrap(), "SHIPPED");
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn throttled_then_successful_getorder_is_stored() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let order = canary_order(
+        "113-0000004-0000004",
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+    );
+    let body = stack.publish(&order);
+    stack
+        .sandbox
+        .control()
+        .inject(Op::GetOrder, Fault::Throttle, 2);
+    stack.send(&body).await;
+
+    let report = stack.drain(&ingest, FAST, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (1, 0));
+    let stats = stack.sandbox.control().stats();
+    assert_eq!(
+        (stats.get_order.count(429), stats.get_order.count(200)),
+        (2, 1)
+    );
+    assert!(stack.order_item("113-0000004-0000004").await.is_some());
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn spapi_down_fails_the_message_which_reaches_the_dlq_after_max_receives() {
+    let logs = LogCapture::start();
+    let stack = TestStack::with_visibility_timeout(1).await;
+    let ingest = stack.ingest();
+    let order = canary_order(
+        "113-0000005-0000005",
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+    );
+    let body = stack.publish(&order);
+    stack.sandbox.control().set_down(true);
+    stack.send(&body).await;
+
+    // A short function timeout so each attempt gives up quickly; the pump waits for the
+    // redelivery after every failure, as the event source mapping would.
+    let report = stack
+        .drain(&ingest, Duration::from_secs(2), Duration::from_secs(4))
+        .await;
+    assert_eq!(report.acknowledged, 0);
+    assert_eq!(report.failed, 5, "maxReceiveCount from the template is 5");
+    // Not lost: the notification itself is in the DLQ, and nothing half-done is left behind.
+    let dlq = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("NotificationsDlq"))
+        .await
+        .unwrap();
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].body().unwrap(), body);
+    assert!(stack.order_item("113-0000005-0000005").await.is_none());
+    let items = orderseal_local::inspect::scan_all(&stack.aws, stack.table())
+        .await
+        .unwrap();
+    assert!(
+        items.iter().all(|i| i["sk"].as_s().unwrap() != "NOTIF"),
+        "a failed attempt left its idempotency lock behind"
+    );
+    assert!(stack.sandbox.control().stats().get_order.count(503) >= 5);
+
+    // Once SP-API is back, a redrive from the DLQ is processed normally.
+    stack.sandbox.control().set_down(false);
+    stack.send(&body).await;
+    let report = stack.drain(&ingest, FAST, Duration::ZERO).await;
+    assert_eq!(report.acknowledged, 1);
+    assert!(stack.order_item("113-0000005-0000005").await.is_some());
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn bad_input_is_quarantined_with_a_typed_reason_and_the_rest_of_the_batch_proceeds() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let good_order = canary_order(
+        "113-0000006-0000006",
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+    );
+    let good = stack.publish(&good_order);
+    let template: serde_json::Value = serde_json::from_str(&good).unwrap();
+
+    let mut missing = template.clone();
+    missing["NotificationMetadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("NotificationId");
+    let mut wrong_type = template.clone();
+    wrong_type["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"][0]["Quantity"] =
+        json!("CANARY-POSTCODE-Q7Z");
+    wrong_type["NotificationMetadata"]["NotificationId"] = json!("wrong-type-1");
+    let mut oversized = template.clone();
+    oversized["NotificationMetadata"]["NotificationId"] = json!("oversized-1");
+    oversized["Padding"] = json!("x".repeat(300 * 1024));
+    let malformed = "{\"NotificationVersion\": \"1.0\", \"NotificationType\": \"ORDER_CHANGE\", CANARY-BUYER-Q7Z";
+    let unknown = json!({"NotificationVersion": "1.0", "NotificationType": "SOMETHING_NEW", "PayloadVersion": "1.0",
+        "EventTime": "2026-11-21T10:00:00Z", "Payload": {},
+        "NotificationMetadata": {"ApplicationId": "a", "SubscriptionId": "s",
+            "PublishTime": "2026-11-21T10:00:00Z", "NotificationId": "unknown-1"}});
+
+    let bodies = vec![
+        malformed.to_owned(),
+        missing.to_string(),
+        good.clone(),
+        wrong_type.to_string(),
+        oversized.to_string(),
+        unknown.to_string(),
+    ];
+    let response = stack.invoke(&ingest, &bodies).await.unwrap();
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "bad input was retried instead of quarantined"
+    );
+    assert!(
+        stack.order_item("113-0000006-0000006").await.is_some(),
+        "the good message was not processed"
+    );
+
+    let dlq = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("NotificationsDlq"))
+        .await
+        .unwrap();
+    let mut reasons: Vec<String> = dlq
+        .iter()
+        .map(|m| {
+            m.message_attributes().unwrap()["orderseal-reason"]
+                .string_value()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        ["malformed_json", "missing_field", "too_large", "wrong_type"]
+    );
+    // The typed reasons are logged; the values that made them are not.
+    let text = logs.text();
+    for r in [
+        "malformed_json",
+        "missing_field",
+        "too_large",
+        "wrong_type",
+        "ignored_unknown_type",
+    ] {
+        assert!(text.contains(r), "reason {r} not logged");
+    }
+    assert!(
+        text.contains("SOMETHING_NEW"),
+        "the unknown type name is logged"
+    );
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn a_sealed_blob_copied_to_another_order_or_class_fails_to_open() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    for id in ["113-0000007-0000001", "113-0000007-0000002"] {
+        let order = canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z");
+        stack.send(&stack.publish(&order)).await;
+    }
+    stack.drain(&ingest, FAST, Duration::ZERO).await;
+    let a = stack.order_item("113-0000007-0000001").await.unwrap();
+    let shipping_a = blob(&a, PiiClass::Shipping);
+    let sealer = sealer(&stack);
+
+    // Its own place opens.
+    let own = SealContext::new(SELLER, "113-0000007-0000001", PiiClass::Shipping);
+    assert!(sealer.open(&own, &shipping_a).await.is_ok());
+    // Copied to the other order, or into another class of the same order: refused by KMS
+    // (encryption context) before AES-GCM (AAD) is even reached.
+    for ctx in [
+        SealContext::new(SELLER, "113-0000007-0000002", PiiClass::Shipping),
+        SealContext::new(SELLER, "113-0000007-0000001", PiiClass::Contact),
+        SealContext::new(SELLER, "113-0000007-0000001", PiiClass::Gift),
+        SealContext::new("A2OTHERSELLER", "113-0000007-0000001", PiiClass::Shipping),
+    ] {
+        assert!(
+            matches!(
+                sealer.open(&ctx, &shipping_a).await,
+                Err(SealError::OpenFailed)
+            ),
+            "opened under {ctx:?}"
+        );
+    }
+    // A blob whose wrapped key is genuine but whose ciphertext comes from the other order fails
+    // at AES-GCM: the key is bound to one order, the ciphertext to its own nonce and AAD.
+    let b = stack.order_item("113-0000007-0000002").await.unwrap();
+    let mut spliced = shipping_a.clone();
+    let shipping_b = blob(&b, PiiClass::Shipping);
+    spliced.ciphertext = shipping_b.ciphertext;
+    spliced.nonce = shipping_b.nonce;
+    assert!(matches!(
+        sealer.open(&own, &spliced).await,
+        Err(SealError::OpenFailed)
+    ));
+    logs.assert_clean();
+}
