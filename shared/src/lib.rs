@@ -9,6 +9,8 @@
 pub mod aws;
 pub mod classes;
 pub mod clock;
+#[cfg(feature = "fakes")]
+pub mod fakes;
 pub mod idempotency;
 pub mod mapping;
 pub mod notification;

@@ -399,3 +399,41 @@ async fn a_sealed_blob_copied_to_another_order_or_class_fails_to_open() {
     ));
     logs.assert_clean();
 }
+
+#[tokio::test]
+async fn a_crash_between_the_write_and_the_enqueue_is_repaired_by_the_retry() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let order = canary_order(
+        "113-0000008-0000008",
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+    );
+    stack.send(&stack.publish(&order)).await;
+
+    // First attempt: the order is written, then the shipments queue fails.
+    let mut broken = stack.ingest();
+    broken.shipments = orderseal::shipments::SqsShipmentQueue::new(
+        stack.function_aws.sqs.clone(),
+        format!("{}-missing", stack.queue_url("ShipmentsQueue")),
+    );
+    let report = stack.drain(&broken, FAST, Duration::ZERO).await;
+    assert_eq!(report.failed, 1);
+    let item = stack.order_item("113-0000008-0000008").await.unwrap();
+    assert_eq!(item["ship_req"].as_s().unwrap(), "PENDING");
+
+    // The redelivery finds the order already written and sends the pending request once.
+    let report = stack
+        .drain(&stack.ingest(), FAST, Duration::from_secs(4))
+        .await;
+    assert_eq!((report.acknowledged, report.failed), (1, 0));
+    let item = stack.order_item("113-0000008-0000008").await.unwrap();
+    assert_eq!(item["ship_req"].as_s().unwrap(), "SENT");
+    let shipments = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("ShipmentsQueue"))
+        .await
+        .unwrap();
+    assert_eq!(shipments.len(), 1);
+    assert!(logs.text().contains("shipment_request_repaired"));
+    logs.assert_clean();
+}

@@ -350,3 +350,278 @@ fn time_until(deadline: Instant) -> time::Duration {
     let left: StdDuration = deadline.saturating_duration_since(Instant::now());
     time::Duration::try_from(left).unwrap_or(time::Duration::ZERO)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use orderseal::clock::SystemClock;
+    use orderseal::fakes::{
+        InMemoryIdempotencyStore, InMemoryOrderStore, RecordingQueue, ScriptedOrders,
+    };
+    use orderseal::seal::LocalKeyProvider;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Parked {
+        reasons: Mutex<Vec<&'static str>>,
+        fail: bool,
+    }
+
+    impl Quarantine for Parked {
+        async fn quarantine(&self, _body: &str, reason: &'static str) -> Result<(), String> {
+            if self.fail {
+                return Err("InjectedFailure".into());
+            }
+            self.reasons.lock().unwrap().push(reason);
+            Ok(())
+        }
+    }
+
+    type TestIngest = Ingest<
+        InMemoryOrderStore,
+        InMemoryIdempotencyStore,
+        LocalKeyProvider,
+        RecordingQueue,
+        ScriptedOrders,
+        Parked,
+    >;
+
+    fn ingest(parked: Parked) -> TestIngest {
+        let env = [
+            ("ORDERSEAL_TABLE", "t"),
+            ("ORDERSEAL_PII_KEY_ID", "k"),
+            ("ORDERSEAL_SHIPMENTS_QUEUE_URL", "q"),
+            ("ORDERSEAL_LWA_SECRET_ID", "s"),
+            (
+                "ORDERSEAL_SPAPI_ENDPOINT",
+                "https://sellingpartnerapi-na.amazon.com",
+            ),
+            (
+                "ORDERSEAL_LWA_ENDPOINT",
+                "https://api.amazon.com/auth/o2/token",
+            ),
+        ];
+        Ingest {
+            store: InMemoryOrderStore::default(),
+            idempotency: InMemoryIdempotencyStore::default(),
+            sealer: Sealer::new(LocalKeyProvider::random()),
+            shipments: RecordingQueue::default(),
+            orders: ScriptedOrders::default(),
+            quarantine: parked,
+            clock: Arc::new(SystemClock),
+            config: IngestConfig::from_lookup(|k| {
+                env.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+            .unwrap(),
+        }
+    }
+
+    fn notification(order_id: &str, notification_id: &str) -> String {
+        serde_json::json!({
+            "NotificationVersion": "1.0", "NotificationType": "ORDER_CHANGE", "PayloadVersion": "1.0",
+            "EventTime": "2026-05-01T12:00:01Z",
+            "Payload": {"OrderChangeNotification": {
+                "NotificationLevel": "OrderLevel", "SellerId": "S1", "AmazonOrderId": order_id,
+                "OrderChangeType": "OrderStatusChange",
+                "OrderChangeTrigger": {"TimeOfOrderChange": null, "ChangeReason": "x"},
+                "Summary": {"MarketplaceId": "ATVPDKIKX0DER", "OrderStatus": "Unshipped",
+                    "PurchaseDate": null, "DestinationPostalCode": null, "FulfillmentType": "MFN",
+                    "OrderType": "StandardOrder",
+                    "OrderItems": [{"OrderItemId": "1", "SellerSKU": "S", "SupplySourceId": null, "Quantity": 1}]}}},
+            "NotificationMetadata": {"ApplicationId": "a", "SubscriptionId": "s",
+                "PublishTime": "2026-05-01T12:00:02Z", "NotificationId": notification_id}
+        })
+        .to_string()
+    }
+
+    fn order(order_id: &str) -> String {
+        serde_json::json!({"order": {
+            "orderId": order_id, "createdTime": "2026-05-01T11:58:00Z", "lastUpdatedTime": "2026-05-01T12:00:00Z",
+            "salesChannel": {"channelName": "AMAZON", "marketplaceId": "ATVPDKIKX0DER"},
+            "recipient": {"deliveryAddress": {"name": "N", "addressLine1": "A", "city": "C", "countryCode": "US"}},
+            "fulfillment": {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT"},
+            "orderItems": [{"orderItemId": "1", "quantityOrdered": 1, "product": {"sellerSku": "S"}}]
+        }})
+        .to_string()
+    }
+
+    fn event(bodies: &[(&str, String)]) -> SqsEvent {
+        let mut e = SqsEvent::default();
+        e.records = bodies
+            .iter()
+            .map(|(id, body)| {
+                let mut m = SqsMessage::default();
+                m.message_id = Some((*id).to_owned());
+                m.body = Some(body.clone());
+                m
+            })
+            .collect();
+        e
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[tokio::test]
+    async fn only_the_failed_ids_are_reported() {
+        let i = ingest(Parked::default());
+        i.orders
+            .answer("111-0000000-0000001", Ok(order("111-0000000-0000001")));
+        i.orders
+            .answer("111-0000000-0000002", Err(SpApiError::Server(503)));
+        let resp = i
+            .handle_batch(
+                event(&[
+                    ("ok", notification("111-0000000-0000001", "n1")),
+                    ("bad", notification("111-0000000-0000002", "n2")),
+                ]),
+                soon(),
+            )
+            .await
+            .unwrap();
+        let failed: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["bad"]);
+        assert_eq!(i.shipments.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn when_every_message_fails_the_invocation_errors() {
+        let i = ingest(Parked::default());
+        i.orders
+            .answer("111-0000000-0000001", Err(SpApiError::Throttled));
+        let result = i
+            .handle_batch(
+                event(&[
+                    ("a", notification("111-0000000-0000001", "n1")),
+                    ("b", notification("111-0000000-0000001", "n2")),
+                ]),
+                soon(),
+            )
+            .await;
+        assert!(matches!(result, Err(BatchFailed(2))));
+    }
+
+    #[tokio::test]
+    async fn a_failure_without_a_message_id_fails_the_batch_instead_of_reporting_an_empty_id() {
+        let i = ingest(Parked::default());
+        i.orders
+            .answer("111-0000000-0000001", Ok(order("111-0000000-0000001")));
+        i.orders
+            .answer("111-0000000-0000002", Err(SpApiError::Server(500)));
+        let result = i
+            .handle_batch(
+                event(&[
+                    ("ok", notification("111-0000000-0000001", "n1")),
+                    ("", notification("111-0000000-0000002", "n2")),
+                ]),
+                soon(),
+            )
+            .await;
+        assert!(result.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_request_sp_api_rejects_as_invalid_is_quarantined_not_retried() {
+        let i = ingest(Parked::default());
+        i.orders
+            .answer("111-0000000-0000001", Err(SpApiError::Rejected(400)));
+        let resp = i
+            .handle_batch(
+                event(&[("a", notification("111-0000000-0000001", "n1"))]),
+                soon(),
+            )
+            .await
+            .unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        assert_eq!(*i.quarantine.reasons.lock().unwrap(), ["spapi_rejected"]);
+    }
+
+    #[tokio::test]
+    async fn when_quarantine_fails_the_message_is_reported_failed_not_dropped() {
+        let i = ingest(Parked {
+            fail: true,
+            ..Parked::default()
+        });
+        let resp = i
+            .handle_batch(
+                event(&[("bad", "{not json".into()), ("ok-type", "{}".into())]),
+                soon(),
+            )
+            .await;
+        // Both fail (the second has no NotificationType either): the invocation errors.
+        assert!(matches!(resp, Err(BatchFailed(2))));
+    }
+
+    #[tokio::test]
+    async fn a_notification_held_by_a_live_invocation_is_retried_later() {
+        let i = ingest(Parked::default());
+        let body = notification("111-0000000-0000001", "n1");
+        let now = i.clock.now();
+        let held = Lease {
+            notification_id: "n1".into(),
+            payload_hash: payload_hash(body.as_bytes()),
+            now,
+            in_progress_until: now + time::Duration::minutes(1),
+            expires_after: time::Duration::days(7),
+        };
+        assert_eq!(
+            i.idempotency.acquire(&held).await.unwrap(),
+            Acquire::Acquired
+        );
+        i.orders
+            .answer("111-0000000-0000001", Ok(order("111-0000000-0000001")));
+        let resp = i
+            .handle_batch(
+                event(&[
+                    ("a", body.clone()),
+                    ("b", notification("111-0000000-0000001", "n9")),
+                ]),
+                soon(),
+            )
+            .await
+            .unwrap();
+        let failed: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["a"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_enqueue_is_repaired_once_on_the_retry() {
+        let i = ingest(Parked::default());
+        i.orders
+            .answer("111-0000000-0000001", Ok(order("111-0000000-0000001")));
+        *i.shipments.fail_next.lock().unwrap() = 1;
+        let body = notification("111-0000000-0000001", "n1");
+        assert!(
+            i.handle_batch(event(&[("a", body.clone())]), soon())
+                .await
+                .is_err()
+        );
+        let resp = i
+            .handle_batch(event(&[("a", body.clone())]), soon())
+            .await
+            .unwrap();
+        assert!(resp.batch_item_failures.is_empty());
+        let again = i.handle_batch(event(&[("a", body)]), soon()).await.unwrap();
+        assert!(again.batch_item_failures.is_empty());
+        assert_eq!(i.shipments.sent.lock().unwrap().len(), 1);
+        assert_eq!(
+            *i.orders.calls.lock().unwrap(),
+            2,
+            "the duplicate did not call SP-API"
+        );
+    }
+}
