@@ -15,7 +15,8 @@ echo "== cfn-lint infra/template.yaml"
 .local/venv/bin/cfn-lint --regions us-east-1 -- infra/template.yaml
 
 echo "== local stack"
-cargo build --quiet -p orderseal-local -p spapi-sandbox
+# One build for the tests and the local tools: same feature set, so `cargo test` reuses it.
+cargo build --quiet --workspace --all-targets
 started=0
 if ! target/debug/orderseal-local queues >/dev/null 2>&1; then
   target/debug/orderseal-local up >/dev/null

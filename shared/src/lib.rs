@@ -7,8 +7,10 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod carriers;
 pub mod classes;
 pub mod clock;
+pub mod dispatch;
 #[cfg(feature = "fakes")]
 pub mod fakes;
 pub mod idempotency;

@@ -77,6 +77,55 @@ impl<K: KeyProvider> KeyProvider for std::sync::Arc<K> {
     }
 }
 
+/// Least privilege in code, mirroring the KMS key policy: a function may open only the classes
+/// its purpose needs, and seal none unless told. (The key policy enforces the same in AWS.)
+#[derive(Debug, Clone)]
+pub struct ClassGuard<K> {
+    inner: K,
+    may_open: &'static [super::PiiClass],
+    may_seal: &'static [super::PiiClass],
+}
+
+impl<K> ClassGuard<K> {
+    pub fn new(
+        inner: K,
+        may_open: &'static [super::PiiClass],
+        may_seal: &'static [super::PiiClass],
+    ) -> Self {
+        Self {
+            inner,
+            may_open,
+            may_seal,
+        }
+    }
+}
+
+impl<K: KeyProvider> KeyProvider for ClassGuard<K> {
+    async fn generate_data_key(&self, ctx: &SealContext) -> Result<DataKey, SealError> {
+        if !self.may_seal.contains(&ctx.class) {
+            return Err(SealError::ClassNotPermitted {
+                operation: "seal",
+                class: ctx.class,
+            });
+        }
+        self.inner.generate_data_key(ctx).await
+    }
+
+    async fn decrypt_data_key(
+        &self,
+        ctx: &SealContext,
+        wrapped: &[u8],
+    ) -> Result<DataKey, SealError> {
+        if !self.may_open.contains(&ctx.class) {
+            return Err(SealError::ClassNotPermitted {
+                operation: "open",
+                class: ctx.class,
+            });
+        }
+        self.inner.decrypt_data_key(ctx, wrapped).await
+    }
+}
+
 /// An in-memory master key that wraps data keys with AES-256-GCM under the context, as KMS
 /// would. For benches and unit tests only: production uses [`KmsKeyProvider`].
 pub struct LocalKeyProvider {

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 pub use blob::{BLOB_VERSION, SealedBlob};
 #[cfg(feature = "kms")]
 pub use keys::KmsKeyProvider;
-pub use keys::{DataKey, KeyProvider, LocalKeyProvider};
+pub use keys::{ClassGuard, DataKey, KeyProvider, LocalKeyProvider};
 
 /// The PII classes of ARCHITECTURE §3; each is sealed under its own data key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -117,6 +117,11 @@ pub enum SealError {
     OpenFailed,
     #[error("cryptographic failure: {0}")]
     Crypto(&'static str),
+    #[error("this function may not {operation} class {class}")]
+    ClassNotPermitted {
+        operation: &'static str,
+        class: PiiClass,
+    },
 }
 
 /// Seals and opens PII with data keys from a [`KeyProvider`].

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use tokio::sync::RwLock;
 
 use super::lwa::{AccessToken, LwaCredentials, TokenCache, TokenError, TokenResponse};
-use super::model::GetOrderResponse;
+use super::model::{ConfirmShipmentRequest, GetOrderResponse};
 use super::ratelimit::{RateLimitError, RateLimiter, UsagePlan};
 use super::{CredentialSource, IncludedData, SpApiError};
 use crate::secret::SecretString;
@@ -118,11 +118,67 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
             .map(|i| i.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        let bucket = format!("getOrder#{seller_id}");
+        let bytes = self
+            .call(
+                seller_id,
+                "getOrder",
+                UsagePlan::GET_ORDER,
+                deadline,
+                |http| {
+                    let req = http.get(&url);
+                    if included.is_empty() {
+                        req
+                    } else {
+                        req.query(&[("includedData", included.as_str())])
+                    }
+                },
+            )
+            .await?;
+        serde_json::from_slice::<GetOrderResponse>(&bytes).map_err(|e| SpApiError::Decode {
+            line: e.line(),
+            column: e.column(),
+        })
+    }
+
+    /// Orders v0 `confirmShipment` (`POST /orders/v0/orders/{orderId}/shipmentConfirmation`,
+    /// 204 on success), with the same retries.
+    pub async fn confirm_shipment(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        body: &ConfirmShipmentRequest,
+        deadline: Instant,
+    ) -> Result<(), SpApiError> {
+        let url = format!(
+            "{}/orders/v0/orders/{}/shipmentConfirmation",
+            self.config.endpoint.trim_end_matches('/'),
+            urlencode_path(order_id)
+        );
+        self.call(
+            seller_id,
+            "confirmShipment",
+            UsagePlan::CONFIRM_SHIPMENT,
+            deadline,
+            |http| http.post(&url).json(body),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// One operation with retries: token, shared usage-plan slot, request, status mapping.
+    async fn call(
+        &self,
+        seller_id: &str,
+        operation: &str,
+        plan: UsagePlan,
+        deadline: Instant,
+        request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, SpApiError> {
+        let bucket = format!("{operation}#{seller_id}");
         let mut attempt = 0;
         loop {
             let result = self
-                .get_order_once(seller_id, &url, &included, &bucket, deadline)
+                .call_once(seller_id, &bucket, plan, deadline, &request)
                 .await;
             match result {
                 Err(e) if e.is_retryable() && attempt + 1 < self.config.backoff.max_attempts => {
@@ -137,7 +193,7 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
                     {
                         return Err(e);
                     }
-                    tracing::info!(attempt, error = %e, pause_ms = pause.as_millis() as u64, "getOrder retry");
+                    tracing::info!(operation, attempt, error = %e, pause_ms = pause.as_millis() as u64, "SP-API retry");
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
@@ -146,21 +202,21 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
         }
     }
 
-    async fn get_order_once(
+    async fn call_once(
         &self,
         seller_id: &str,
-        url: &str,
-        included: &str,
         bucket: &str,
+        plan: UsagePlan,
         deadline: Instant,
-    ) -> Result<GetOrderResponse, SpApiError> {
+        request: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, SpApiError> {
         let token = self.access_token(seller_id, deadline).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let wait = self
             .limiter
             .reserve(
                 bucket,
-                UsagePlan::GET_ORDER,
+                plan,
                 remaining.saturating_sub(self.config.request_timeout),
             )
             .await
@@ -175,24 +231,15 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
         if timeout.is_zero() {
             return Err(SpApiError::DeadlineExceeded);
         }
-        let mut req = self
-            .http
-            .get(url)
+        let resp = request(&self.http)
             .header("x-amz-access-token", token.expose())
-            .timeout(timeout);
-        if !included.is_empty() {
-            req = req.query(&[("includedData", included)]);
-        }
-        let resp = req.send().await.map_err(transport)?;
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(transport)?;
         let status = resp.status();
         match status {
-            s if s.is_success() => {
-                let bytes = resp.bytes().await.map_err(transport)?;
-                serde_json::from_slice::<GetOrderResponse>(&bytes).map_err(|e| SpApiError::Decode {
-                    line: e.line(),
-                    column: e.column(),
-                })
-            }
+            s if s.is_success() => resp.bytes().await.map(|b| b.to_vec()).map_err(transport),
             StatusCode::TOO_MANY_REQUESTS => Err(SpApiError::Throttled),
             StatusCode::NOT_FOUND => Err(SpApiError::NotFound),
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {

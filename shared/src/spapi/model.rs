@@ -1094,3 +1094,35 @@ mod tests {
         }
     }
 }
+
+/// Orders v0 `ConfirmShipmentRequest` (ordersV0.json): what orderseal sends to confirm a
+/// shipment. No PII: identifiers, carrier, tracking number, dates and quantities.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmShipmentRequest {
+    pub marketplace_id: String,
+    pub package_detail: PackageDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackageDetail {
+    pub package_reference_id: String,
+    /// Amazon's carrier code, e.g. `USPS`, `UPS`, `FedEx`, or `Other` with `carrier_name`.
+    pub carrier_code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
+    pub tracking_number: String,
+    /// ISO-8601 date-time.
+    pub ship_date: String,
+    pub order_items: Vec<ConfirmShipmentOrderItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmShipmentOrderItem {
+    pub order_item_id: String,
+    pub quantity: u32,
+}

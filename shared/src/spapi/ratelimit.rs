@@ -33,6 +33,12 @@ impl UsagePlan {
         burst: 30,
     };
 
+    /// Orders v0 `confirmShipment` (ordersV0.json).
+    pub const CONFIRM_SHIPMENT: UsagePlan = UsagePlan {
+        rate_per_sec: 2.0,
+        burst: 10,
+    };
+
     pub fn interval_ms(&self) -> i64 {
         (1000.0 / self.rate_per_sec).round() as i64
     }

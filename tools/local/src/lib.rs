@@ -24,6 +24,8 @@ pub use provision::{ProvisionOptions, Resources};
 pub const DEFAULT_MOTO_PORT: u16 = 4566;
 /// The SP-API sandbox's default port.
 pub const DEFAULT_SANDBOX_PORT: u16 = 8477;
+/// The carrier sandbox's default port.
+pub const DEFAULT_CARRIER_PORT: u16 = 8478;
 /// Region used against the emulator.
 pub const REGION: &str = "us-east-1";
 /// The seller of the demo and of the sandbox's generated orders.
@@ -118,6 +120,14 @@ impl AwsClients {
         }
     }
 
+    pub fn dispatch_clients(&self) -> orderseal_dispatch::Clients {
+        orderseal_dispatch::Clients {
+            dynamodb: self.dynamodb.clone(),
+            kms: self.kms.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+
     pub fn ingest_clients(&self) -> orderseal_ingest::Clients {
         orderseal_ingest::Clients {
             dynamodb: self.dynamodb.clone(),
@@ -171,5 +181,89 @@ pub fn ingest_config(
         ),
     ]);
     orderseal_ingest::IngestConfig::from_lookup(|k| env.get(k).cloned())
+        .map_err(|e| LocalError::Stack(e.to_string()))
+}
+
+/// Carrier credentials matching the carrier sandbox's defaults, as the secret holds them.
+pub fn carrier_secret(carriers: &carrier_sandbox::CarrierSandboxConfig) -> String {
+    serde_json::json!({
+        "easypost": carriers.easypost_api_key,
+        "shippo": carriers.shippo_token,
+        "generic": carriers.generic_api_key,
+    })
+    .to_string()
+}
+
+/// The secrets the local stack provisions: LWA for the SP-API sandbox, carrier keys for the
+/// carrier sandbox.
+pub fn local_secrets(seller: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "LwaCredentialsSecret".to_owned(),
+            sandbox_lwa_secret(&spapi_sandbox::SandboxConfig::default(), seller),
+        ),
+        (
+            "CarrierCredentialsSecret".to_owned(),
+            carrier_secret(&carrier_sandbox::CarrierSandboxConfig::default()),
+        ),
+    ])
+}
+
+/// The demo seller's shipping rules: ships from Seattle; cheapest via EasyPost by default,
+/// fastest via Shippo to Canada, the generic carrier to the UK and Germany.
+pub fn demo_shipping_rules() -> serde_json::Value {
+    serde_json::json!({
+        "ship_from": {"name": "Orderseal Demo Seller", "address_lines": ["1 Warehouse Way"], "city": "Seattle",
+            "region": "WA", "postal_code": "98101", "country": "US", "phone": "+1 206 555 0100"},
+        "default_route": {"carrier": "easypost", "policy": "cheapest"},
+        "routes": {
+            "CA": {"carrier": "shippo", "policy": "fastest"},
+            "GB": {"carrier": "generic", "policy": "cheapest"},
+            "DE": {"carrier": "generic", "policy": "cheapest"},
+            "JP": {"carrier": "easypost", "policy": "fastest"}
+        },
+        "default_parcel": {"weight_grams": 500, "length_mm": 250, "width_mm": 200, "height_mm": 100},
+        "skus": {"SKU-MUG-1": {"weight_grams": 450, "length_mm": 160, "width_mm": 160, "height_mm": 130}}
+    })
+}
+
+/// The dispatch configuration for resources provisioned in the emulator.
+pub fn dispatch_config(
+    resources: &Resources,
+    sandbox_url: &str,
+    carrier_url: &str,
+    rules: &serde_json::Value,
+) -> Result<orderseal_dispatch::DispatchConfig, LocalError> {
+    let env: BTreeMap<&str, String> = BTreeMap::from([
+        (
+            "ORDERSEAL_TABLE",
+            resources.table("OrdersTable")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_PII_KEY_ID",
+            resources.key("PiiSealKey")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_LWA_SECRET_ID",
+            resources.secret("LwaCredentialsSecret")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_CARRIER_SECRET_ID",
+            resources.secret("CarrierCredentialsSecret")?.to_owned(),
+        ),
+        ("ORDERSEAL_SPAPI_ENDPOINT", sandbox_url.to_owned()),
+        (
+            "ORDERSEAL_LWA_ENDPOINT",
+            format!("{sandbox_url}/auth/o2/token"),
+        ),
+        ("ORDERSEAL_EASYPOST_URL", format!("{carrier_url}/easypost")),
+        ("ORDERSEAL_SHIPPO_URL", format!("{carrier_url}/shippo")),
+        (
+            "ORDERSEAL_GENERIC_CARRIER_URL",
+            format!("{carrier_url}/generic"),
+        ),
+        ("ORDERSEAL_SHIPPING_RULES", rules.to_string()),
+    ]);
+    orderseal_dispatch::DispatchConfig::from_lookup(|k| env.get(k).cloned())
         .map_err(|e| LocalError::Stack(e.to_string()))
 }

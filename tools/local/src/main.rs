@@ -38,16 +38,14 @@ struct Cli {
 enum Cmd {
     /// Start moto and the SP-API sandbox (idempotent) and create the template's resources.
     Up {
-        #[arg(long, env = "ORDERSEAL_MOTO_PORT", default_value_t = orderseal_local::DEFAULT_MOTO_PORT)]
-        moto_port: u16,
-        #[arg(long, env = "ORDERSEAL_SANDBOX_PORT", default_value_t = orderseal_local::DEFAULT_SANDBOX_PORT)]
-        sandbox_port: u16,
+        #[command(flatten)]
+        ports: PortArgs,
     },
     /// Stop what `up` started.
     Down,
     /// Send notification JSON files to the notifications queue, as SP-API would.
     Send { files: Vec<PathBuf> },
-    /// Run the ingest function over the notifications queue until it is empty.
+    /// Run ingest over the notifications queue, then dispatch over the shipments queue, until both are empty.
     Drain {
         /// Seconds to wait for in-flight messages (failed ones come back after the visibility timeout).
         #[arg(long, default_value_t = 0)]
@@ -67,7 +65,29 @@ enum Cmd {
     Demo {
         #[arg(long, default_value = "fixtures/notifications")]
         fixtures: PathBuf,
+        #[command(flatten)]
+        ports: PortArgs,
     },
+}
+
+#[derive(clap::Args)]
+struct PortArgs {
+    #[arg(long, env = "ORDERSEAL_MOTO_PORT", default_value_t = orderseal_local::DEFAULT_MOTO_PORT)]
+    moto_port: u16,
+    #[arg(long, env = "ORDERSEAL_SANDBOX_PORT", default_value_t = orderseal_local::DEFAULT_SANDBOX_PORT)]
+    sandbox_port: u16,
+    #[arg(long, env = "ORDERSEAL_CARRIER_PORT", default_value_t = orderseal_local::DEFAULT_CARRIER_PORT)]
+    carrier_port: u16,
+}
+
+impl PortArgs {
+    fn ports(&self) -> stack::Ports {
+        stack::Ports {
+            moto: self.moto_port,
+            sandbox: self.sandbox_port,
+            carrier: self.carrier_port,
+        }
+    }
 }
 
 #[tokio::main]
@@ -90,13 +110,11 @@ fn tracing_subscriber_init() {
 
 async fn run(cli: Cli) -> Result<(), LocalError> {
     match cli.command {
-        Cmd::Up {
-            moto_port,
-            sandbox_port,
-        } => {
-            let s = stack::up(moto_port, sandbox_port).await?;
-            println!("moto          {}", s.moto_url);
-            println!("SP-API sandbox {}", s.sandbox_url);
+        Cmd::Up { ports } => {
+            let s = stack::up(ports.ports()).await?;
+            println!("moto            {}", s.moto_url);
+            println!("SP-API sandbox  {}", s.sandbox_url);
+            println!("carrier sandbox {}", s.carrier_url);
             for (id, q) in &s.resources.queues {
                 println!("queue {id:<20} {}", q.url);
             }
@@ -153,12 +171,8 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             }
             Ok(())
         }
-        Cmd::Demo { fixtures } => {
-            let state = stack::up(
-                orderseal_local::DEFAULT_MOTO_PORT,
-                orderseal_local::DEFAULT_SANDBOX_PORT,
-            )
-            .await?;
+        Cmd::Demo { fixtures, ports } => {
+            let state = stack::up(ports.ports()).await?;
             let aws = AwsClients::for_endpoint(&state.moto_url).await;
             let url = state.resources.queue("NotificationsQueue")?.url.clone();
             // One ORDER_CHANGE per sandbox order, written out so they can be read and re-sent...
@@ -191,7 +205,7 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             for f in &files {
                 send_file(&aws, &url, f).await?;
             }
-            println!("== running ingest until the queue is drained");
+            println!("== running ingest, then dispatch, until the queues are drained");
             drain(&state, &aws, Duration::ZERO).await?;
             println!("== orders");
             print_orders(&state, &aws).await
@@ -213,6 +227,10 @@ async fn send_file(aws: &AwsClients, url: &str, f: &PathBuf) -> Result<(), Local
 }
 
 async fn drain(state: &StackState, aws: &AwsClients, settle: Duration) -> Result<(), LocalError> {
+    let options = PumpOptions {
+        settle,
+        ..PumpOptions::default()
+    };
     let config = ingest_config(&state.resources, &state.sandbox_url)?;
     let ingest = orderseal_ingest::build(
         config,
@@ -221,10 +239,6 @@ async fn drain(state: &StackState, aws: &AwsClients, settle: Duration) -> Result
     )
     .map_err(|e| LocalError::Stack(e.to_string()))?;
     let q = state.resources.queue("NotificationsQueue")?;
-    let options = PumpOptions {
-        settle,
-        ..PumpOptions::default()
-    };
     let report = pump::drain(
         aws,
         &q.url,
@@ -234,15 +248,44 @@ async fn drain(state: &StackState, aws: &AwsClients, settle: Duration) -> Result
         |event, deadline| ingest.handle_batch(event, deadline),
     )
     .await?;
+    print_report("ingest", &report);
+
+    let config = orderseal_local::dispatch_config(
+        &state.resources,
+        &state.sandbox_url,
+        &state.carrier_url,
+        &orderseal_local::demo_shipping_rules(),
+    )?;
+    let dispatch = orderseal_dispatch::build(
+        config,
+        aws.dispatch_clients(),
+        orderseal_ingest::system_clock(),
+    )
+    .await
+    .map_err(|e| LocalError::Stack(e.to_string()))?;
+    let q = state.resources.queue("ShipmentsQueue")?;
+    let report = pump::drain(
+        aws,
+        &q.url,
+        &q.arn,
+        Duration::from_secs(90),
+        &options,
+        |event, deadline| dispatch.handle_batch(event, deadline),
+    )
+    .await?;
+    print_report("dispatch", &report);
+    Ok(())
+}
+
+fn print_report(function: &str, report: &pump::PumpReport) {
     println!(
-        "ingest: {} invocations, {} messages received, {} acknowledged, {} failed (retried after the visibility timeout), {} left in queue",
+        "{function}: {} invocations, {} messages received, {} acknowledged, {} failed (retried after the visibility timeout), {} left in queue",
         report.invocations,
         report.received,
         report.acknowledged,
         report.failed,
         report.left_in_queue
     );
-    Ok(())
 }
 
 fn print_summary(item: &inspect::Item) {
@@ -256,13 +299,15 @@ fn print_summary(item: &inspect::Item) {
         .map(|t| t.date().to_string())
         .unwrap_or_else(|| "-".into());
     println!(
-        "{:<20} {:<8} {:<18} sealed [{}]  pii expires {}  shipment request {}",
+        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<10} {:<24} {}",
         g("order_id"),
         g("fulfilled_by"),
         g("fulfillment_status"),
-        classes.join(", "),
+        classes.join(","),
         expiry,
-        g("ship_req"),
+        g("carrier"),
+        g("tracking_number"),
+        g("dispatch_state"),
     );
 }
 
@@ -275,8 +320,8 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
         .collect();
     orders.sort_by(|a, b| inspect::s(a, "order_id").cmp(&inspect::s(b, "order_id")));
     println!(
-        "{:<20} {:<8} {:<18} PII (sealed classes, expiry) / SHIPMENT REQUEST",
-        "ORDER", "BY", "STATUS"
+        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<10} {:<24} AMAZON CONFIRMATION",
+        "ORDER", "BY", "STATUS", "SEALED PII", "PII EXPIRES", "CARRIER", "TRACKING"
     );
     for item in &orders {
         print_summary(item);

@@ -2,7 +2,6 @@
 //! both on 127.0.0.1, as background processes whose pids and addresses are kept in
 //! `.local/stack.json`. `up` is idempotent; a port held by something else is a clear error.
 
-use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +20,8 @@ pub struct StackState {
     pub moto_pid: Option<u32>,
     pub sandbox_url: String,
     pub sandbox_pid: Option<u32>,
+    pub carrier_url: String,
+    pub carrier_pid: Option<u32>,
     pub seller_id: String,
     pub resources: Resources,
 }
@@ -121,58 +122,97 @@ pub fn start_moto(port: u16) -> Result<(String, Option<u32>), LocalError> {
     Ok((url, Some(pid)))
 }
 
-fn sandbox_binary() -> Result<PathBuf, LocalError> {
+fn sibling_binary(name: &str) -> Result<PathBuf, LocalError> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
         .ok_or_else(|| LocalError::Stack("no exe dir".into()))?;
-    for candidate in [dir.join("spapi-sandbox"), dir.join("../spapi-sandbox")] {
+    for candidate in [dir.join(name), dir.join("..").join(name)] {
         if candidate.exists() {
             return Ok(candidate);
         }
     }
-    Err(LocalError::Stack(
-        "spapi-sandbox binary not found next to orderseal-local: run `cargo build -p spapi-sandbox`".into(),
-    ))
+    Err(LocalError::Stack(format!(
+        "{name} binary not found next to orderseal-local: run `cargo build -p {name}`"
+    )))
 }
 
-pub fn start_sandbox(port: u16) -> Result<(String, Option<u32>), LocalError> {
+/// Start one of the project's sandbox binaries (`spapi-sandbox`, `carrier-sandbox`) unless the
+/// recorded one is still ours and answering.
+fn start_binary(
+    binary: &str,
+    port: u16,
+    env: &str,
+    recorded: Option<(&str, Option<u32>)>,
+) -> Result<(String, Option<u32>), LocalError> {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let url = format!("http://127.0.0.1:{port}");
-    if let Ok(state) = load_state()
-        && state.sandbox_url == url
-        && state.sandbox_pid.is_some_and(pid_alive)
+    if let Some((recorded_url, pid)) = recorded
+        && recorded_url == url
+        && pid.is_some_and(pid_alive)
         && answers(addr)
     {
-        return Ok((url, state.sandbox_pid));
+        return Ok((url, pid));
     }
-    ensure_free(addr, "the SP-API sandbox", "ORDERSEAL_SANDBOX_PORT")?;
-    let mut cmd = Command::new(sandbox_binary()?);
+    ensure_free(addr, binary, env)?;
+    let mut cmd = Command::new(sibling_binary(binary)?);
     cmd.args(["--addr", &addr.to_string()]);
-    let (pid, log) = spawn(cmd, "spapi-sandbox.log")?;
-    wait_until_up(addr, "the SP-API sandbox", pid, &log)?;
+    let (pid, log) = spawn(cmd, &format!("{binary}.log"))?;
+    wait_until_up(addr, binary, pid, &log)?;
     Ok((url, Some(pid)))
 }
 
+/// Ports of the local stack's processes.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub moto: u16,
+    pub sandbox: u16,
+    pub carrier: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self {
+            moto: crate::DEFAULT_MOTO_PORT,
+            sandbox: crate::DEFAULT_SANDBOX_PORT,
+            carrier: crate::DEFAULT_CARRIER_PORT,
+        }
+    }
+}
+
 /// Bring the whole stack up (idempotent) and provision the template's resources.
-pub async fn up(moto_port: u16, sandbox_port: u16) -> Result<StackState, LocalError> {
+pub async fn up(ports: Ports) -> Result<StackState, LocalError> {
     std::fs::create_dir_all(local_dir())?;
-    let (moto_url, moto_pid) = start_moto(moto_port)?;
-    let (sandbox_url, sandbox_pid) = start_sandbox(sandbox_port)?;
+    let previous = load_state().ok();
+    let (moto_url, moto_pid) = start_moto(ports.moto)?;
+    let (sandbox_url, sandbox_pid) = start_binary(
+        "spapi-sandbox",
+        ports.sandbox,
+        "ORDERSEAL_SANDBOX_PORT",
+        previous
+            .as_ref()
+            .map(|p| (p.sandbox_url.as_str(), p.sandbox_pid)),
+    )?;
+    let (carrier_url, carrier_pid) = start_binary(
+        "carrier-sandbox",
+        ports.carrier,
+        "ORDERSEAL_CARRIER_PORT",
+        previous
+            .as_ref()
+            .map(|p| (p.carrier_url.as_str(), p.carrier_pid)),
+    )?;
     let aws = AwsClients::for_endpoint(&moto_url).await;
     let spec = template::load(&crate::template_path())?;
-    let sandbox = spapi_sandbox::SandboxConfig::default();
     let seller_id = crate::DEMO_SELLER.to_owned();
-    let secrets = BTreeMap::from([(
-        "LwaCredentialsSecret".to_owned(),
-        crate::sandbox_lwa_secret(&sandbox, &seller_id),
-    )]);
+    let secrets = crate::local_secrets(&seller_id);
     let resources = provision(&aws, &spec, PREFIX, &secrets, &ProvisionOptions::default()).await?;
     let state = StackState {
         moto_url,
         moto_pid,
         sandbox_url,
         sandbox_pid,
+        carrier_url,
+        carrier_pid,
         seller_id,
         resources,
     };

@@ -20,6 +20,9 @@ use crate::SandboxConfig;
 use crate::generate;
 use crate::lwa::TokenStore;
 
+/// How many confirmShipment bodies [`SandboxControl::confirmations`] keeps (the most recent).
+pub const CONFIRMATIONS_KEPT: usize = 100;
+
 /// An operation faults can be injected into and requests are counted for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,6 +31,8 @@ pub enum Op {
     Token,
     /// `GET /orders/2026-01-01/orders/{orderId}`.
     GetOrder,
+    /// `POST /orders/v0/orders/{orderId}/shipmentConfirmation`.
+    ConfirmShipment,
 }
 
 /// A failure the sandbox answers with instead of serving a request.
@@ -65,6 +70,8 @@ impl OpStats {
 pub struct Stats {
     pub token: OpStats,
     pub get_order: OpStats,
+    #[serde(default)]
+    pub confirm_shipment: OpStats,
     /// The `includedData` values of the last getOrder request, as sent (split on commas).
     pub last_included_data: Option<Vec<String>>,
 }
@@ -75,6 +82,7 @@ impl Stats {
         match op {
             Op::Token => &self.token,
             Op::GetOrder => &self.get_order,
+            Op::ConfirmShipment => &self.confirm_shipment,
         }
     }
 
@@ -82,6 +90,7 @@ impl Stats {
         match op {
             Op::Token => &mut self.token,
             Op::GetOrder => &mut self.get_order,
+            Op::ConfirmShipment => &mut self.confirm_shipment,
         }
     }
 }
@@ -126,6 +135,7 @@ impl fmt::Debug for SandboxControl {
             .field("orders", &state.orders.len())
             .field("pending_faults", &state.faults.len())
             .field("down", &state.down)
+            .field("confirmations", &state.confirmations.len())
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +156,8 @@ pub(crate) struct State {
     down: bool,
     clock_offset: time::Duration,
     stats: Stats,
+    /// The last [`CONFIRMATIONS_KEPT`] confirmShipment bodies received, oldest first.
+    confirmations: VecDeque<(String, Value)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -223,6 +235,13 @@ impl SandboxControl {
             .cloned()
     }
 
+    pub(crate) fn has_order(&self, order_id: &str) -> bool {
+        self.lock()
+            .orders
+            .iter()
+            .any(|order| order_id_of(order) == Some(order_id))
+    }
+
     /// The ids of the stored orders, in insertion order.
     pub fn order_ids(&self) -> Vec<String> {
         self.lock()
@@ -285,7 +304,8 @@ impl SandboxControl {
         self.lock().faults.clear();
     }
 
-    /// While down, every getOrder request is answered 503 `ServiceUnavailable`.
+    /// While down, every SP-API request (getOrder, confirmShipment) is answered 503
+    /// `ServiceUnavailable`. The LWA token endpoint keeps working.
     pub fn set_down(&self, down: bool) {
         self.lock().down = down;
     }
@@ -300,8 +320,22 @@ impl SandboxControl {
         self.lock().stats = Stats::default();
     }
 
-    /// Restores the generated orders and clears faults, down mode, the clock offset and the
-    /// counters. Issued access tokens stay valid.
+    /// The confirmShipment request bodies received (the last [`CONFIRMATIONS_KEPT`]), oldest
+    /// first, each with the `orderId` of its path: every request that reached the operation,
+    /// whatever the answer (faults, 403, 400 and 404 included), so a test sees exactly what the
+    /// client sent, retries included. A body that is not JSON is kept as a JSON string of its
+    /// text (lossy UTF-8).
+    pub fn confirmations(&self) -> Vec<(String, Value)> {
+        self.lock().confirmations.iter().cloned().collect()
+    }
+
+    /// Forgets the recorded confirmShipment bodies.
+    pub fn clear_confirmations(&self) {
+        self.lock().confirmations.clear();
+    }
+
+    /// Restores the generated orders and clears faults, down mode, the clock offset, the
+    /// counters and the recorded confirmShipment bodies. Issued access tokens stay valid.
     pub fn reset(&self) {
         let mut state = self.lock();
         state.orders = self.inner.generated.clone();
@@ -309,6 +343,7 @@ impl SandboxControl {
         state.down = false;
         state.clock_offset = time::Duration::ZERO;
         state.stats = Stats::default();
+        state.confirmations.clear();
     }
 
     pub(crate) fn is_down(&self) -> bool {
@@ -337,6 +372,29 @@ impl SandboxControl {
 
     pub(crate) fn record_included_data(&self, values: Vec<String>) {
         self.lock().stats.last_included_data = Some(values);
+    }
+
+    pub(crate) fn record_confirmation(&self, order_id: &str, body: Value) {
+        let mut state = self.lock();
+        if state.confirmations.len() >= CONFIRMATIONS_KEPT {
+            state.confirmations.pop_front();
+        }
+        state.confirmations.push_back((order_id.to_owned(), body));
+    }
+
+    /// Runs `change` on the stored order under the state lock (so a check-then-update is
+    /// atomic); `None` if there is no such order. `change` must not call back into `self`.
+    pub(crate) fn with_order_mut<R>(
+        &self,
+        order_id: &str,
+        change: impl FnOnce(&mut Value) -> R,
+    ) -> Option<R> {
+        let mut state = self.lock();
+        let order = state
+            .orders
+            .iter_mut()
+            .find(|order| order_id_of(order) == Some(order_id))?;
+        Some(change(order))
     }
 }
 
@@ -418,6 +476,10 @@ pub(crate) fn routes() -> Router<SandboxControl> {
         .route("/_sandbox/stats", get(get_stats).delete(delete_stats))
         .route("/_sandbox/clock", post(post_clock))
         .route("/_sandbox/reset", post(post_reset))
+        .route(
+            "/_sandbox/confirmations",
+            get(get_confirmations).delete(delete_confirmations),
+        )
 }
 
 type Control = AxumState<SandboxControl>;
@@ -548,6 +610,21 @@ async fn post_reset(AxumState(control): Control) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// `{"confirmations": [{"orderId": …, "body": …}, …]}`, oldest first.
+async fn get_confirmations(AxumState(control): Control) -> Json<Value> {
+    let confirmations: Vec<Value> = control
+        .confirmations()
+        .into_iter()
+        .map(|(order_id, body)| json!({ "orderId": order_id, "body": body }))
+        .collect();
+    Json(json!({ "confirmations": confirmations }))
+}
+
+async fn delete_confirmations(AxumState(control): Control) -> StatusCode {
+    control.clear_confirmations();
+    StatusCode::NO_CONTENT
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,6 +682,33 @@ mod tests {
         assert!(!shown.contains(crate::DEFAULT_CLIENT_SECRET), "{shown}");
         assert!(!shown.contains(crate::DEFAULT_REFRESH_TOKEN), "{shown}");
         assert!(shown.contains("orders: 3"), "{shown}");
+    }
+
+    #[test]
+    fn confirmations_keep_the_most_recent() {
+        let control = control();
+        for n in 0..CONFIRMATIONS_KEPT + 3 {
+            control.record_confirmation("111-0000000-0000001", json!({ "n": n }));
+        }
+        let kept = control.confirmations();
+        assert_eq!(kept.len(), CONFIRMATIONS_KEPT);
+        assert_eq!(kept[0].1, json!({ "n": 3 }));
+        assert_eq!(
+            kept[CONFIRMATIONS_KEPT - 1].1,
+            json!({ "n": CONFIRMATIONS_KEPT + 2 })
+        );
+        control.reset();
+        assert!(control.confirmations().is_empty());
+    }
+
+    #[test]
+    fn op_names_in_json() {
+        assert_eq!(
+            serde_json::to_value(Op::ConfirmShipment).unwrap(),
+            json!("confirmShipment")
+        );
+        let stats = serde_json::to_value(Stats::default()).unwrap();
+        assert!(stats.get("confirmShipment").is_some(), "{stats}");
     }
 
     #[test]

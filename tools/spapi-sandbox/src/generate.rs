@@ -22,13 +22,17 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::time;
 use time::{Duration, OffsetDateTime};
 
+use crate::confirm;
 use crate::orders::static_order_ids;
 
 pub(crate) fn orders(seed: u64, count: usize, anchor: OffsetDateTime) -> Vec<Value> {
     let mut generator = Generator {
         rng: Rng::with_seed(seed),
         anchor,
-        used_ids: static_order_ids().map(str::to_owned).collect(),
+        used_ids: static_order_ids()
+            .chain(confirm::static_order_ids())
+            .map(str::to_owned)
+            .collect(),
     };
     (0..count)
         .map(|index| {

@@ -11,9 +11,16 @@
 //!   `includedData` datasets decide which optional sections appear, errors are SP-API
 //!   `ErrorList`s, and the model's static sandbox cases (`114-9876543-1234567`,
 //!   `171-9876543-2109876`, `028-1234567-8901234`, `TEST_CASE_400`) answer as in Amazon's sandbox.
+//! - **Orders API v0** `POST /orders/v0/orders/{orderId}/shipmentConfirmation`
+//!   (`confirmShipment`), validated against the official model (`specs/spapi/ordersV0.json`):
+//!   204 records the package on the stored v2026 order (fulfillment status, item quantities,
+//!   `packages[]`), so getOrder shows it; errors are `ConfirmShipmentErrorResponse`s; the model's
+//!   static case (`902-1106328-1059050`) answers as in Amazon's sandbox. The rules are listed in
+//!   the `confirm` module's source.
 //! - **Test control** under `/_sandbox/…` and in-process through [`SandboxControl`]: put or
 //!   remove orders (e.g. orders carrying canary PII), inject throttling and server faults, take
-//!   the service down, move the sandbox clock, read request counters, reset.
+//!   the service down, move the sandbox clock, read request counters, read the confirmShipment
+//!   bodies received, reset.
 //!
 //! # Routes
 //!
@@ -21,15 +28,17 @@
 //! |---|---|
 //! | `POST /auth/o2/token` | LWA token grant (form or JSON body) |
 //! | `GET /orders/2026-01-01/orders/{orderId}?includedData=…` | getOrder (`x-amz-access-token`) |
+//! | `POST /orders/v0/orders/{orderId}/shipmentConfirmation` | confirmShipment (`x-amz-access-token`) → 204 |
 //! | `GET /_sandbox/orders` | `{"sellerId", "orders": [OrderRef…]}` |
 //! | `POST /_sandbox/orders` | add or replace a full order (body: the order) → 204 |
 //! | `GET` / `DELETE /_sandbox/orders/{orderId}` | one full stored order / remove it |
-//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"token", "fault": "throttle"\|"server_error"\|"unavailable", "times": N}` |
+//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"confirmShipment"\|"token", "fault": "throttle"\|"server_error"\|"unavailable", "times": N}` |
 //! | `DELETE /_sandbox/faults` | drop pending faults |
-//! | `POST /_sandbox/down` | `{"down": true\|false}`: getOrder answers 503 while down |
+//! | `POST /_sandbox/down` | `{"down": true\|false}`: getOrder and confirmShipment answer 503 while down |
 //! | `GET` / `DELETE /_sandbox/stats` | [`Stats`] / zero them |
 //! | `POST /_sandbox/clock` | `{"advanceSecs": N}`: move the sandbox clock (token expiry) |
-//! | `POST /_sandbox/reset` | generated orders back; faults, down, clock and stats cleared |
+//! | `GET` / `DELETE /_sandbox/confirmations` | `{"confirmations": [{"orderId", "body"}…]}`: the last confirmShipment bodies received, oldest first / forget them |
+//! | `POST /_sandbox/reset` | generated orders back; faults, down, clock, stats and recorded confirmations cleared |
 //!
 //! Orders are generated deterministically from a seed: MFN and AFN, five marketplaces, multi-item
 //! orders, gift messages, a business order, a canceled order. All values are synthetic.
@@ -49,9 +58,11 @@
 //! # }
 //! ```
 //!
-//! The server never logs request or response bodies; the request log line carries the method,
+//! The server never logs request or response bodies (confirmShipment bodies are kept in memory
+//! for [`SandboxControl::confirmations`] only); the request log line carries the method,
 //! the path, the names (not values) of query parameters and the status.
 
+mod confirm;
 mod control;
 mod generate;
 mod lwa;
@@ -65,7 +76,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use control::{Fault, InvalidOrder, Op, OpStats, OrderRef, SandboxControl, Stats};
+pub use control::{
+    CONFIRMATIONS_KEPT, Fault, InvalidOrder, Op, OpStats, OrderRef, SandboxControl, Stats,
+};
 
 /// LWA client id the sandbox accepts unless configured otherwise.
 pub const DEFAULT_CLIENT_ID: &str = "amzn1.application-oa2-client.local";

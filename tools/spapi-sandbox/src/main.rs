@@ -13,8 +13,8 @@ use spapi_sandbox::{
 };
 use tracing_subscriber::EnvFilter;
 
-/// Local stand-in for Amazon's Selling Partner API: LWA tokens and Orders v2026-01-01 getOrder,
-/// with generated orders and test controls under /_sandbox.
+/// Local stand-in for Amazon's Selling Partner API: LWA tokens, Orders v2026-01-01 getOrder and
+/// Orders v0 confirmShipment, with generated orders and test controls under /_sandbox.
 #[derive(Parser)]
 #[command(name = "spapi-sandbox", version)]
 struct Args {

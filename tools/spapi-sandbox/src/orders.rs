@@ -258,9 +258,9 @@ fn answer(
     }
 }
 
-/// getOrder acts for a seller: it needs a live access token from the refresh_token grant.
-/// On refusal, returns the `details` of the 403.
-fn authorize(control: &SandboxControl, headers: &HeaderMap) -> Result<(), &'static str> {
+/// getOrder and confirmShipment act for a seller: they need a live access token from the
+/// refresh_token grant. On refusal, returns the `details` of the 403.
+pub(crate) fn authorize(control: &SandboxControl, headers: &HeaderMap) -> Result<(), &'static str> {
     let token = headers
         .get("x-amz-access-token")
         .and_then(|value| value.to_str().ok())
@@ -277,7 +277,7 @@ fn authorize(control: &SandboxControl, headers: &HeaderMap) -> Result<(), &'stat
     }
 }
 
-fn fault_response(fault: Fault) -> Response {
+pub(crate) fn fault_response(fault: Fault) -> Response {
     match fault {
         Fault::Throttle => error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -301,7 +301,7 @@ fn fault_response(fault: Fault) -> Response {
 }
 
 /// An SP-API `ErrorList` with one `Error`.
-fn error(status: StatusCode, code: &str, message: &str, details: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str, details: &str) -> Response {
     let body = json!({ "errors": [{ "code": code, "message": message, "details": details }] });
     (status, Json(body)).into_response()
 }

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::control::{self, SandboxControl};
-use crate::{lwa, orders};
+use crate::{confirm, lwa, orders};
 
 /// Header carrying the per-request id on every SP-API and LWA answer.
 pub(crate) const REQUEST_ID: &str = "x-amzn-RequestId";
@@ -22,6 +22,10 @@ pub(crate) fn router(control: SandboxControl) -> Router {
         .route(
             "/orders/2026-01-01/orders/{order_id}",
             get(orders::get_order),
+        )
+        .route(
+            "/orders/v0/orders/{order_id}/shipmentConfirmation",
+            post(confirm::confirm_shipment),
         )
         .merge(control::routes())
         .fallback(not_found)

@@ -911,3 +911,770 @@ async fn shutdown_stops_serving() {
     let fresh = Client::new();
     assert!(fresh.get(&url).send().await.is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// confirmShipment (Orders API v0)
+
+const ORDERS_V0_MODEL: &str = include_str!("../../../../shared/specs/spapi/ordersV0.json");
+const CONFIRM_STATIC_ORDER_ID: &str = "902-1106328-1059050";
+
+async fn confirm_shipment(
+    sandbox: &Sandbox,
+    http: &Client,
+    token: Option<&str>,
+    order_id: &str,
+    body: &Value,
+) -> Response {
+    let mut request = http
+        .post(format!(
+            "{}/orders/v0/orders/{order_id}/shipmentConfirmation",
+            sandbox.base_url()
+        ))
+        .json(body);
+    if let Some(token) = token {
+        request = request.header("x-amz-access-token", token);
+    }
+    request.send().await.unwrap()
+}
+
+/// A confirmShipment body for `order` shipping `items` (orderItemId, quantity) in one package.
+fn confirmation(order: &Value, reference: &str, tracking: &str, items: &[(&str, u64)]) -> Value {
+    let items: Vec<Value> = items
+        .iter()
+        .map(|(id, quantity)| json!({"orderItemId": id, "quantity": quantity}))
+        .collect();
+    json!({
+        "marketplaceId": order["salesChannel"]["marketplaceId"],
+        "packageDetail": {
+            "packageReferenceId": reference,
+            "carrierCode": "UPS",
+            "shippingMethod": "UPS Ground",
+            "trackingNumber": tracking,
+            "shipDate": "2026-02-03T16:30:00Z",
+            "orderItems": items,
+        }
+    })
+}
+
+/// Every item of `order` with its full ordered quantity.
+fn all_items(order: &Value) -> Vec<(String, u64)> {
+    order["orderItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["orderItemId"].as_str().unwrap().to_owned(),
+                item["quantityOrdered"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn borrowed(items: &[(String, u64)]) -> Vec<(&str, u64)> {
+    items.iter().map(|(id, q)| (id.as_str(), *q)).collect()
+}
+
+async fn packages_and_fulfillment(
+    sandbox: &Sandbox,
+    http: &Client,
+    token: &str,
+    order_id: &str,
+) -> Value {
+    let response = get_order(
+        sandbox,
+        http,
+        Some(token),
+        order_id,
+        &["PACKAGES", "FULFILLMENT"],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    json_of(response).await["order"].clone()
+}
+
+/// Asserts a 400 `InvalidInput` whose errors name exactly `paths` (in `details` and `message`)
+/// and that none of `secrets` is echoed.
+async fn assert_invalid(response: Response, paths: &[&str], secrets: &[&str]) {
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(header(&response, "x-amzn-RateLimit-Limit"), Some("2.0"));
+    assert!(header(&response, "x-amzn-RequestId").is_some());
+    let text = response.text().await.unwrap();
+    for secret in secrets {
+        assert!(!text.contains(secret), "{text} echoes {secret}");
+    }
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let errors = body["errors"].as_array().unwrap();
+    let details: Vec<&str> = errors
+        .iter()
+        .map(|e| e["details"].as_str().unwrap())
+        .collect();
+    assert_eq!(details, paths, "{body}");
+    for error in errors {
+        assert_eq!(error["code"], "InvalidInput", "{body}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.contains(error["details"].as_str().unwrap()),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn confirm_shipment_ships_the_order_and_get_order_shows_the_package() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let control = sandbox.control();
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let packages_before = order["packages"].as_array().map_or(0, Vec::len);
+    let items = all_items(&order);
+    let body = confirmation(&order, "1", "1Z999AA10123456784", &borrowed(&items));
+
+    control.advance_clock(Duration::from_secs(120));
+    let before = control.now() - time::Duration::seconds(1);
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&response, "x-amzn-RateLimit-Limit"), Some("2.0"));
+    assert!(header(&response, "x-amzn-RequestId").is_some());
+    assert!(response.bytes().await.unwrap().is_empty());
+
+    let served = packages_and_fulfillment(&sandbox, &http, &token, order_id).await;
+    assert_eq!(served["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+    let updated =
+        OffsetDateTime::parse(served["lastUpdatedTime"].as_str().unwrap(), &Rfc3339).unwrap();
+    assert!(updated >= before && updated <= control.now(), "{updated}");
+    let packages = served["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), packages_before + 1);
+    let package = packages.last().unwrap();
+    let package_items: Vec<Value> = items
+        .iter()
+        .map(|(id, q)| json!({"orderItemId": id, "quantity": q}))
+        .collect();
+    assert_eq!(package["packageReferenceId"], "1");
+    assert_eq!(package["carrier"], "UPS");
+    assert_eq!(package["shippingService"], "UPS Ground");
+    assert_eq!(package["trackingNumber"], "1Z999AA10123456784");
+    assert_eq!(package["shipTime"], "2026-02-03T16:30:00Z");
+    assert_eq!(package["packageStatus"], json!({"status": "SHIPPED"}));
+    assert_eq!(package["createdTime"], served["lastUpdatedTime"]);
+    assert_eq!(package["packageItems"], json!(package_items));
+    for item in served["orderItems"].as_array().unwrap() {
+        assert_eq!(
+            item["fulfillment"]["quantityFulfilled"],
+            item["quantityOrdered"]
+        );
+        assert_eq!(item["fulfillment"]["quantityUnfulfilled"], 0);
+    }
+    // Everything else in the order is as before.
+    let mut expected = order.clone();
+    for key in ["fulfillment", "packages", "lastUpdatedTime", "orderItems"] {
+        expected.as_object_mut().unwrap().remove(key);
+    }
+    let mut stored = control.order(order_id).unwrap();
+    for key in ["fulfillment", "packages", "lastUpdatedTime", "orderItems"] {
+        stored.as_object_mut().unwrap().remove(key);
+    }
+    assert_eq!(stored, expected);
+    // An order ref reflects it too (e.g. for an ORDER_CHANGE notification).
+    let order_ref = control
+        .order_refs()
+        .into_iter()
+        .find(|r| r.order_id == order_id)
+        .unwrap();
+    assert_eq!(order_ref.fulfillment_status.as_deref(), Some("SHIPPED"));
+
+    // What the client sent, in process and over HTTP.
+    assert_eq!(
+        control.confirmations(),
+        vec![(order_id.to_owned(), body.clone())]
+    );
+    let listed = json_of(
+        http.get(format!("{}/_sandbox/confirmations", sandbox.base_url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        listed,
+        json!({"confirmations": [{"orderId": order_id, "body": body}]})
+    );
+    let stats = control.stats();
+    assert_eq!(stats.confirm_shipment.requests, 1);
+    assert_eq!(stats.confirm_shipment.count(204), 1);
+    assert_eq!(stats.op(Op::ConfirmShipment), &stats.confirm_shipment);
+    assert_eq!(stats.get_order.requests, 1);
+
+    let cleared = http
+        .delete(format!("{}/_sandbox/confirmations", sandbox.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), StatusCode::NO_CONTENT);
+    assert!(control.confirmations().is_empty());
+    // Reset brings the unshipped order back.
+    control.reset();
+    assert_eq!(control.order(order_id).unwrap(), order);
+}
+
+#[tokio::test]
+async fn confirm_shipment_missing_carrier_code_is_400_naming_the_field() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let mut body = confirmation(&order, "7", "TRK-SECRET-0042", &borrowed(&items));
+    body["packageDetail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("carrierCode");
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_invalid(
+        response,
+        &["packageDetail.carrierCode"],
+        &["TRK-SECRET-0042", "UPS Ground"],
+    )
+    .await;
+
+    // Several problems at once, each by path; values never echoed.
+    body["packageDetail"]["carrierCode"] = json!("UPS");
+    body["packageDetail"]["shipDate"] = json!("03/02/2026 SECRET");
+    body["packageDetail"]["orderItems"][0]["quantity"] = json!(0);
+    body["packageDetail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("trackingNumber");
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_invalid(
+        response,
+        &[
+            "packageDetail.trackingNumber",
+            "packageDetail.shipDate",
+            "packageDetail.orderItems[0].quantity",
+        ],
+        &["SECRET"],
+    )
+    .await;
+
+    // Not JSON at all.
+    let response = http
+        .post(format!(
+            "{}/orders/v0/orders/{order_id}/shipmentConfirmation",
+            sandbox.base_url()
+        ))
+        .header("x-amz-access-token", &token)
+        .body("marketplaceId=ATVPDKIKX0DER")
+        .send()
+        .await
+        .unwrap();
+    assert_invalid(response, &["payload"], &["ATVPDKIKX0DER"]).await;
+    assert_eq!(
+        sandbox.control().confirmations().last().unwrap().1,
+        json!("marketplaceId=ATVPDKIKX0DER")
+    );
+
+    // Nothing changed.
+    assert_eq!(sandbox.control().order(order_id).unwrap(), order);
+    assert_eq!(sandbox.control().stats().confirm_shipment.count(400), 3);
+}
+
+#[tokio::test]
+async fn confirm_shipment_carrier_other_needs_carrier_name() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let mut body = confirmation(&order, "1", "LC-00012345", &borrowed(&items));
+    body["packageDetail"]["carrierCode"] = json!("Other");
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_invalid(response, &["packageDetail.carrierName"], &["LC-00012345"]).await;
+
+    // With a carrier name, the package's carrier is that name.
+    body["packageDetail"]["carrierName"] = json!("Local Courier Co");
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let served = packages_and_fulfillment(&sandbox, &http, &token, order_id).await;
+    let package = served["packages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(package["carrier"], "Local Courier Co");
+}
+
+#[tokio::test]
+async fn confirm_shipment_unknown_item_is_400() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let body = confirmation(
+        &order,
+        "1",
+        "1Z999AA10123456784",
+        &[(items[0].0.as_str(), 1), ("99999999999999", 1)],
+    );
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_invalid(
+        response,
+        &["packageDetail.orderItems[1].orderItemId"],
+        &["99999999999999"],
+    )
+    .await;
+    assert_eq!(sandbox.control().order(order_id).unwrap(), order);
+}
+
+#[tokio::test]
+async fn confirm_shipment_quantity_above_ordered_is_400() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let (id, ordered) = &items[0];
+    let body = confirmation(
+        &order,
+        "1",
+        "1Z999AA10123456784",
+        &[(id.as_str(), ordered + 1)],
+    );
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_invalid(response, &["packageDetail.orderItems[0].quantity"], &[]).await;
+    assert_eq!(sandbox.control().order(order_id).unwrap(), order);
+}
+
+#[tokio::test]
+async fn confirm_shipment_refuses_cancelled_and_amazon_fulfilled_orders() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let orders = sandbox.control().orders();
+    let status = |o: &Value| o["fulfillment"]["fulfillmentStatus"].clone();
+    let cancelled = orders
+        .iter()
+        .find(|o| status(o) == "CANCELLED" && o["fulfillment"]["fulfilledBy"] == "MERCHANT")
+        .expect("a canceled MFN order");
+    let afn = orders
+        .iter()
+        .find(|o| o["fulfillment"]["fulfilledBy"] == "AMAZON" && status(o) != "SHIPPED")
+        .expect("an AFN order not shipped");
+    for (order, expected) in [(cancelled, "cancelled"), (afn, "merchant-fulfilled")] {
+        let order_id = order["orderId"].as_str().unwrap();
+        let items = all_items(order);
+        let body = confirmation(order, "1", "1Z999AA10123456784", &borrowed(&items));
+        let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{order_id}");
+        let error = json_of(response).await["errors"][0].clone();
+        assert_eq!(error["code"], "InvalidInput");
+        assert!(
+            error["message"].as_str().unwrap().contains(expected),
+            "{error}"
+        );
+        assert_eq!(error["details"], "orderId");
+        assert_eq!(sandbox.control().order(order_id).as_ref(), Some(order));
+    }
+}
+
+#[tokio::test]
+async fn confirm_shipment_wrong_marketplace_is_400_and_unknown_order_404() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let mut body = confirmation(&order, "1", "1Z999AA10123456784", &borrowed(&items));
+    body["marketplaceId"] = json!("A1PA6795UKMFR9");
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_invalid(response, &["marketplaceId"], &["A1PA6795UKMFR9"]).await;
+    assert_eq!(sandbox.control().order(order_id).unwrap(), order);
+
+    let response =
+        confirm_shipment(&sandbox, &http, Some(&token), "999-0000000-0000000", &body).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&response, "x-amzn-RateLimit-Limit"), Some("2.0"));
+    assert_eq!(json_of(response).await["errors"][0]["code"], "NotFound");
+    let stats = sandbox.control().stats();
+    assert_eq!(stats.confirm_shipment.count(400), 1);
+    assert_eq!(stats.confirm_shipment.count(404), 1);
+}
+
+#[tokio::test]
+async fn confirm_shipment_without_seller_token_is_403() {
+    let (sandbox, http) = sandbox().await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let body = confirmation(&order, "1", "1Z999AA10123456784", &borrowed(&items));
+
+    let response = confirm_shipment(&sandbox, &http, None, order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(header(&response, "x-amzn-RequestId").is_some());
+    assert_eq!(
+        json_of(response).await,
+        json!({"errors": [{
+            "code": "Unauthorized",
+            "message": "Access to requested resource is denied.",
+            "details": ""
+        }]})
+    );
+    let response = confirm_shipment(&sandbox, &http, Some("Atza|forged"), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // A grantless token does not act for the seller either.
+    let grantless = json_of(
+        token_request(
+            &sandbox,
+            &http,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "sellingpartnerapi::notifications"),
+                ("client_id", DEFAULT_CLIENT_ID),
+                ("client_secret", DEFAULT_CLIENT_SECRET),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let grantless = grantless["access_token"].as_str().unwrap();
+    let response = confirm_shipment(&sandbox, &http, Some(grantless), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    assert_eq!(sandbox.control().order(order_id).unwrap(), order);
+    assert_eq!(sandbox.control().stats().confirm_shipment.count(403), 3);
+    // Refused requests are still recorded as received.
+    assert_eq!(sandbox.control().confirmations().len(), 3);
+}
+
+#[tokio::test]
+async fn confirm_shipment_repeat_is_idempotent() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let control = sandbox.control();
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let (id, ordered) = &items[0];
+    let body = confirmation(
+        &order,
+        "1",
+        "1Z999AA10123456784",
+        &[(id.as_str(), *ordered)],
+    );
+
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let after_first = control.order(order_id).unwrap();
+
+    control.advance_clock(Duration::from_secs(600));
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // Nothing counted twice, not even the update time.
+    assert_eq!(control.order(order_id).unwrap(), after_first);
+
+    // The same package reference with another tracking number is a conflict.
+    let other = confirmation(
+        &order,
+        "1",
+        "1Z999AA10999999999",
+        &[(id.as_str(), *ordered)],
+    );
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &other).await;
+    assert_invalid(
+        response,
+        &["packageDetail.packageReferenceId"],
+        &["1Z999AA10999999999", "1Z999AA10123456784"],
+    )
+    .await;
+    assert_eq!(control.order(order_id).unwrap(), after_first);
+
+    assert_eq!(control.confirmations().len(), 3);
+    let stats = control.stats();
+    assert_eq!(stats.confirm_shipment.count(204), 2);
+    assert_eq!(stats.confirm_shipment.count(400), 1);
+}
+
+#[tokio::test]
+async fn confirm_shipment_partial_then_complete() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    assert!(items.len() > 1);
+
+    // First package: the first item only. Unknown properties are accepted (the model does not
+    // forbid them) and recorded as sent.
+    let mut first = confirmation(
+        &order,
+        "1",
+        "1Z999AA10000000001",
+        &[(items[0].0.as_str(), items[0].1)],
+    );
+    first["packageDetail"]["x-extra"] = json!("ignored");
+    first["packageDetail"]["orderItems"][0]["transparencyCodes"] = json!(["AZ:0001"]);
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &first).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let served = packages_and_fulfillment(&sandbox, &http, &token, order_id).await;
+    assert_eq!(
+        served["fulfillment"]["fulfillmentStatus"],
+        "PARTIALLY_SHIPPED"
+    );
+    let package = served["packages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        package["packageItems"],
+        json!([{"orderItemId": items[0].0, "quantity": items[0].1, "transparencyCodes": ["AZ:0001"]}])
+    );
+    assert!(package.get("x-extra").is_none());
+    let item = |served: &Value, index: usize| served["orderItems"][index]["fulfillment"].clone();
+    assert_eq!(item(&served, 0)["quantityFulfilled"], items[0].1);
+    assert_eq!(item(&served, 1)["quantityFulfilled"], 0);
+    assert_eq!(item(&served, 1)["quantityUnfulfilled"], items[1].1);
+
+    // The first item is fully confirmed: one more unit of it is too many.
+    let again = confirmation(
+        &order,
+        "2",
+        "1Z999AA10000000002",
+        &[(items[0].0.as_str(), 1)],
+    );
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &again).await;
+    assert_invalid(response, &["packageDetail.orderItems[0].quantity"], &[]).await;
+
+    // The rest, one unit at a time for the last item where it has several: accumulates.
+    let rest = &items[1..];
+    let (last_id, last_quantity) = rest.last().unwrap();
+    let mut second: Vec<(&str, u64)> = borrowed(rest);
+    let second_last = second.last_mut().unwrap();
+    second_last.1 = last_quantity - 1;
+    let second: Vec<(&str, u64)> = second.into_iter().filter(|(_, q)| *q > 0).collect();
+    if !second.is_empty() {
+        let body = confirmation(&order, "2", "1Z999AA10000000002", &second);
+        let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let served = packages_and_fulfillment(&sandbox, &http, &token, order_id).await;
+        assert_eq!(
+            served["fulfillment"]["fulfillmentStatus"],
+            "PARTIALLY_SHIPPED"
+        );
+    }
+    let body = confirmation(&order, "3", "1Z999AA10000000003", &[(last_id.as_str(), 1)]);
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let served = packages_and_fulfillment(&sandbox, &http, &token, order_id).await;
+    assert_eq!(served["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+    let references: Vec<&str> = served["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["packageReferenceId"].as_str().unwrap())
+        .collect();
+    let expected: &[&str] = if second.is_empty() {
+        &["1", "3"]
+    } else {
+        &["1", "2", "3"]
+    };
+    assert_eq!(references, expected);
+    for (index, (_, ordered)) in items.iter().enumerate() {
+        assert_eq!(item(&served, index)["quantityFulfilled"], *ordered);
+        assert_eq!(item(&served, index)["quantityUnfulfilled"], 0);
+    }
+}
+
+#[tokio::test]
+async fn confirm_shipment_injected_503_then_success() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let control = sandbox.control();
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let body = confirmation(&order, "1", "1Z999AA10123456784", &borrowed(&items));
+
+    control.inject(Op::ConfirmShipment, Fault::Unavailable, 1);
+    // Faults for confirmShipment leave getOrder alone.
+    let response = get_order(&sandbox, &http, Some(&token), order_id, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(header(&response, "x-amzn-RequestId").is_some());
+    assert_eq!(
+        json_of(response).await["errors"][0]["code"],
+        "ServiceUnavailable"
+    );
+    assert_eq!(control.order(order_id).unwrap(), order);
+
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        control.order(order_id).unwrap()["fulfillment"]["fulfillmentStatus"],
+        "SHIPPED"
+    );
+    // The retry sent the same body.
+    assert_eq!(
+        control.confirmations(),
+        vec![
+            (order_id.to_owned(), body.clone()),
+            (order_id.to_owned(), body.clone())
+        ]
+    );
+
+    // Throttling injected over HTTP by its JSON name, and down mode.
+    let injected = http
+        .post(format!("{}/_sandbox/faults", sandbox.base_url()))
+        .json(&json!({"op": "confirmShipment", "fault": "throttle", "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(injected.status(), StatusCode::NO_CONTENT);
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&response, "x-amzn-RateLimit-Limit"), Some("2.0"));
+    control.set_down(true);
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    control.set_down(false);
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let stats: Stats = http
+        .get(format!("{}/_sandbox/stats", sandbox.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats.confirm_shipment.requests, 5);
+    assert_eq!(stats.confirm_shipment.count(503), 2);
+    assert_eq!(stats.confirm_shipment.count(429), 1);
+    assert_eq!(stats.confirm_shipment.count(204), 2);
+    assert_eq!(stats.get_order.requests, 1);
+}
+
+#[tokio::test]
+async fn confirm_shipment_static_sandbox_cases_answer_as_in_the_model() {
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let model: Value = serde_json::from_str(ORDERS_V0_MODEL).unwrap();
+    let responses = model
+        .pointer("/paths/~1orders~1v0~1orders~1{orderId}~1shipmentConfirmation/post/responses")
+        .unwrap();
+    let case = |status: &str| responses[status]["x-amzn-api-sandbox"]["static"][0].clone();
+    let accepted = case("204");
+    let refused = case("400");
+    assert_eq!(
+        accepted["request"]["parameters"]["orderId"]["value"],
+        CONFIRM_STATIC_ORDER_ID
+    );
+
+    let body = &accepted["request"]["parameters"]["body"]["value"];
+    let response =
+        confirm_shipment(&sandbox, &http, Some(&token), CONFIRM_STATIC_ORDER_ID, body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&response, "x-amzn-RateLimit-Limit"), Some("2.0"));
+
+    let body = &refused["request"]["parameters"]["body"]["value"];
+    let response =
+        confirm_shipment(&sandbox, &http, Some(&token), CONFIRM_STATIC_ORDER_ID, body).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(response).await, refused["response"]);
+    assert_eq!(
+        refused["response"],
+        json!({"errors": [{"code": "Invalid Input", "message": "Invalid Input"}]})
+    );
+
+    // A valid body the model has no case for: Amazon's sandbox cannot match it.
+    let mut other = accepted["request"]["parameters"]["body"]["value"].clone();
+    other["packageDetail"]["trackingNumber"] = json!("999999999");
+    let response = confirm_shipment(
+        &sandbox,
+        &http,
+        Some(&token),
+        CONFIRM_STATIC_ORDER_ID,
+        &other,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(response).await["errors"][0]["code"], "InvalidInput");
+    // An invalid one gets the field-level errors.
+    other["packageDetail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("carrierCode");
+    let response = confirm_shipment(
+        &sandbox,
+        &http,
+        Some(&token),
+        CONFIRM_STATIC_ORDER_ID,
+        &other,
+    )
+    .await;
+    assert_invalid(response, &["packageDetail.carrierCode"], &[]).await;
+
+    // Still a token is needed, and the static order is not a stored order.
+    let response = confirm_shipment(&sandbox, &http, None, CONFIRM_STATIC_ORDER_ID, body).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        !sandbox
+            .control()
+            .order_ids()
+            .contains(&CONFIRM_STATIC_ORDER_ID.to_owned())
+    );
+}
+
+/// The request log names the path and the status, never a body.
+#[tokio::test]
+async fn request_log_carries_no_confirmation_bodies() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .try_init()
+        .expect("the only test installing a subscriber");
+
+    let (sandbox, http) = sandbox().await;
+    let token = access_token(&sandbox, &http).await;
+    let order = first_mfn_unshipped(&sandbox);
+    let order_id = order["orderId"].as_str().unwrap();
+    let items = all_items(&order);
+    let mut body = confirmation(&order, "1", "CANARY-TRK-5521", &borrowed(&items));
+    body["packageDetail"]["carrierCode"] = json!("Other");
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    body["packageDetail"]["carrierName"] = json!("CANARY-Carrier-5521");
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let path = format!("/orders/v0/orders/{order_id}/shipmentConfirmation");
+    assert!(log.contains(&path), "{log}");
+    assert!(log.contains("status=204"), "{log}");
+    assert!(!log.contains("CANARY"), "{log}");
+    assert!(!log.contains("UPS Ground"), "{log}");
+}

@@ -1,0 +1,406 @@
+//! The dispatch handler, pure over its ports: shipment requests in, labels bought and shipments
+//! confirmed to Amazon, partial batch failures out.
+//!
+//! Per message: load the order → if CONFIRMED, done → if LABEL_PURCHASED, confirm → else
+//! re-check it is still shippable (not canceled, not held, PII not expired) right before buying,
+//! record the carrier choice and idempotency key (LABEL_PENDING), unseal only `shipping`, build
+//! the `MinimalShipment`, buy the label with the key, record it (LABEL_PURCHASED, no PII), then
+//! `confirmShipment` (CONFIRMED). A crash anywhere resumes from the recorded state.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tracing::{Instrument, info, info_span, warn};
+
+use orderseal::carriers::{
+    Carrier, CarrierError, MinimalError, MinimalShipment, ShipmentCreated, amazon_carrier_code,
+};
+use orderseal::classes::{ClassPayload, ShippingPii};
+use orderseal::clock::Clock;
+use orderseal::dispatch::{
+    Begin, DispatchState, DispatchStore, NotShippable, OrderForDispatch, PurchasedLabel,
+};
+use orderseal::seal::{KeyProvider, PiiClass, SealContext, SealError, Sealer};
+use orderseal::shipments::ShipmentRequestMessage;
+use orderseal::spapi::SpApiError;
+use orderseal::spapi::model::{ConfirmShipmentOrderItem, ConfirmShipmentRequest, PackageDetail};
+use orderseal::store::StoreError;
+
+use crate::config::ShippingRules;
+
+/// One package per order for now; its reference is what Amazon calls packageReferenceId.
+pub const PACKAGE_REF: &str = "1";
+
+/// Port: Orders v0 confirmShipment.
+pub trait ShipmentConfirmer: Send + Sync {
+    fn confirm(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        body: &ConfirmShipmentRequest,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), SpApiError>> + Send;
+}
+
+/// Port: the carrier adapters by name.
+pub trait Carriers: Send + Sync {
+    type C: Carrier;
+    fn get(&self, name: &str) -> Option<&Self::C>;
+}
+
+pub struct Dispatch<S, K, R, A> {
+    pub store: S,
+    /// Guarded: opens `shipping` (and `gift`) only.
+    pub sealer: Sealer<K>,
+    pub carriers: R,
+    pub amazon: A,
+    pub rules: ShippingRules,
+    pub clock: std::sync::Arc<dyn Clock>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Confirmed,
+    AlreadyConfirmed,
+    NotShippable(NotShippable),
+    OrderMissing,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Confirmed => "confirmed",
+            Outcome::AlreadyConfirmed => "already_confirmed",
+            Outcome::NotShippable(_) => "not_shippable",
+            Outcome::OrderMissing => "order_missing",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Retry {
+    #[error("shipment request is not valid JSON of the expected shape")]
+    Malformed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Carrier(#[from] CarrierError),
+    #[error(transparent)]
+    Amazon(#[from] SpApiError),
+    #[error(transparent)]
+    Address(#[from] MinimalError),
+    #[error("no carrier adapter {0} is configured")]
+    NoCarrier(String),
+    #[error("decrypted shipping class is malformed")]
+    BadPlaintext,
+}
+
+impl Retry {
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Retry::Malformed => "malformed_shipment_request",
+            Retry::Store(_) => "store_failed",
+            Retry::Seal(_) => "unseal_failed",
+            Retry::Carrier(e) => e.reason_code(),
+            Retry::Amazon(e) => e.reason_code(),
+            Retry::Address(_) => "address_incomplete",
+            Retry::NoCarrier(_) => "carrier_not_configured",
+            Retry::BadPlaintext => "shipping_class_malformed",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("all {0} messages of the batch failed")]
+pub struct BatchFailed(pub usize);
+
+/// The idempotency key of one package's label: derived from seller, order and package, so any
+/// retry — in this invocation or the next — asks the carrier for the same purchase.
+pub fn label_key(seller_id: &str, order_id: &str, package_ref: &str) -> String {
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("orderseal/label/v1/{seller_id}/{order_id}/{package_ref}").as_bytes(),
+    );
+    let hex: String = d.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("os-{hex}")
+}
+
+impl<S, K, R, A> Dispatch<S, K, R, A>
+where
+    S: DispatchStore,
+    K: KeyProvider,
+    R: Carriers,
+    A: ShipmentConfirmer,
+{
+    pub async fn handle_batch(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<SqsBatchResponse, BatchFailed> {
+        let total = event.records.len();
+        let mut response = SqsBatchResponse::default();
+        for message in event.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            let span = info_span!("message", message_id = %id);
+            if self
+                .handle_message(&message, deadline)
+                .instrument(span)
+                .await
+                .is_err()
+            {
+                if id.is_empty() {
+                    return Err(BatchFailed(total));
+                }
+                response.add_failure(id);
+            }
+        }
+        if total > 0 && response.batch_item_failures.len() == total {
+            return Err(BatchFailed(total));
+        }
+        Ok(response)
+    }
+
+    async fn handle_message(
+        &self,
+        message: &SqsMessage,
+        deadline: Instant,
+    ) -> Result<Outcome, Retry> {
+        let request: ShipmentRequestMessage =
+            match serde_json::from_str(message.body.as_deref().unwrap_or("")) {
+                Ok(r) => r,
+                Err(_) => {
+                    warn!(
+                        outcome = "retry",
+                        reason = "malformed_shipment_request",
+                        "message failed"
+                    );
+                    return Err(Retry::Malformed);
+                }
+            };
+        let span =
+            info_span!("dispatch", order_id = %request.order_id, seller_id = %request.seller_id);
+        let result = self
+            .process(&request, deadline)
+            .instrument(span.clone())
+            .await;
+        let _g = span.enter();
+        match &result {
+            Ok(Outcome::NotShippable(why)) => info!(
+                outcome = "not_shippable",
+                reason = why.as_str(),
+                "nothing bought"
+            ),
+            Ok(o) => info!(outcome = o.as_str(), "message processed"),
+            Err(e) => {
+                warn!(outcome = "retry", reason = e.reason_code(), error = %e, "message failed")
+            }
+        }
+        result
+    }
+
+    async fn process(
+        &self,
+        req: &ShipmentRequestMessage,
+        deadline: Instant,
+    ) -> Result<Outcome, Retry> {
+        let Some(order) = self.store.load(&req.seller_id, &req.order_id).await? else {
+            return Ok(Outcome::OrderMissing);
+        };
+        let label = match order.state.clone() {
+            DispatchState::Confirmed(_) => return Ok(Outcome::AlreadyConfirmed),
+            DispatchState::LabelPurchased(label) => label,
+            DispatchState::LabelPending { via, key } => {
+                if let Err(why) = order.shippable(self.now().unix_timestamp()) {
+                    warn!(
+                        reason = why.as_str(),
+                        "order stopped being shippable after a carrier was chosen; any label bought under the recorded key needs voiding"
+                    );
+                    return Ok(Outcome::NotShippable(why));
+                }
+                self.buy(&order, &via, &key, deadline).await?
+            }
+            DispatchState::Ready => {
+                if let Err(why) = order.shippable(self.now().unix_timestamp()) {
+                    return Ok(Outcome::NotShippable(why));
+                }
+                let route = self.rules.route(order.ship_country.as_deref());
+                let key = label_key(&order.seller_id, &order.order_id, PACKAGE_REF);
+                let (via, key) = match self
+                    .store
+                    .begin(&order.seller_id, &order.order_id, &route.carrier, &key)
+                    .await?
+                {
+                    Begin::Started => (route.carrier.clone(), key),
+                    Begin::AlreadyPending { via, key } => (via, key),
+                    Begin::Refused => {
+                        // Changed under us (e.g. canceled by a newer notification): re-read why.
+                        let why = match self.store.load(&order.seller_id, &order.order_id).await? {
+                            Some(now) => now.shippable(self.now().unix_timestamp()).err(),
+                            None => None,
+                        };
+                        return Ok(Outcome::NotShippable(
+                            why.unwrap_or(NotShippable::NotUnshipped),
+                        ));
+                    }
+                };
+                self.buy(&order, &via, &key, deadline).await?
+            }
+        };
+        self.confirm(&order, &label, deadline).await?;
+        Ok(Outcome::Confirmed)
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    async fn buy(
+        &self,
+        order: &OrderForDispatch,
+        via: &str,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<PurchasedLabel, Retry> {
+        let carrier = self
+            .carriers
+            .get(via)
+            .ok_or_else(|| Retry::NoCarrier(via.to_owned()))?;
+        let blob = order
+            .shipping
+            .as_ref()
+            .ok_or(Retry::Address(MinimalError::Missing("address")))?;
+        let ctx = SealContext::new(&order.seller_id, &order.order_id, PiiClass::Shipping);
+        let plaintext = self.sealer.open(&ctx, blob).await?;
+        let shipping = ShippingPii::from_plaintext(&plaintext).map_err(|_| Retry::BadPlaintext)?;
+        drop(plaintext);
+        let route = self.rules.route(order.ship_country.as_deref());
+        let parcel = self.rules.parcel(
+            order
+                .lines
+                .iter()
+                .map(|l| (l.seller_sku.as_deref(), l.quantity)),
+        );
+        let shipment = MinimalShipment::from_shipping(
+            &shipping,
+            key.to_owned(),
+            self.rules.ship_from.clone(),
+            parcel,
+            self.rules
+                .phone_required(route, order.ship_country.as_deref()),
+        )?;
+        drop(shipping);
+        let created = self
+            .with_retries(deadline, || {
+                carrier.create_shipment(&shipment, route.policy, key)
+            })
+            .await?;
+        let label = PurchasedLabel {
+            shipment: created,
+            purchased_at: self.now().format(&Rfc3339).unwrap_or_default(),
+            package_ref: PACKAGE_REF.to_owned(),
+        };
+        self.store
+            .label_purchased(&order.seller_id, &order.order_id, &label)
+            .await?;
+        info!(
+            via,
+            carrier = %label.shipment.carrier,
+            service = %label.shipment.service,
+            tracking_number = %label.shipment.tracking_number,
+            "label purchased"
+        );
+        Ok(label)
+    }
+
+    /// Carrier retries with the same idempotency key, within the invocation's time.
+    async fn with_retries<F, Fut>(
+        &self,
+        deadline: Instant,
+        call: F,
+    ) -> Result<ShipmentCreated, CarrierError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<ShipmentCreated, CarrierError>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            match call().await {
+                Err(e) if e.is_retryable() && attempt < 4 => {
+                    let pause = Duration::from_millis(250 * 2u64.pow(attempt));
+                    if Instant::now() + pause + Duration::from_secs(2) >= deadline {
+                        return Err(e);
+                    }
+                    info!(
+                        attempt,
+                        reason = e.reason_code(),
+                        "carrier retry with the same idempotency key"
+                    );
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn confirm(
+        &self,
+        order: &OrderForDispatch,
+        label: &PurchasedLabel,
+        deadline: Instant,
+    ) -> Result<(), Retry> {
+        let code = amazon_carrier_code(&label.shipment.carrier);
+        let body = ConfirmShipmentRequest {
+            marketplace_id: order.marketplace_id.clone(),
+            package_detail: PackageDetail {
+                package_reference_id: label.package_ref.clone(),
+                carrier_code: code.unwrap_or("Other").to_owned(),
+                carrier_name: code.is_none().then(|| label.shipment.carrier.clone()),
+                shipping_method: Some(label.shipment.service.clone()),
+                tracking_number: label.shipment.tracking_number.clone(),
+                ship_date: label.purchased_at.clone(),
+                order_items: order
+                    .lines
+                    .iter()
+                    .map(|l| ConfirmShipmentOrderItem {
+                        order_item_id: l.order_item_id.clone(),
+                        quantity: l.quantity,
+                    })
+                    .collect(),
+            },
+        };
+        self.amazon
+            .confirm(&order.seller_id, &order.order_id, &body, deadline)
+            .await?;
+        self.store
+            .confirmed(
+                &order.seller_id,
+                &order.order_id,
+                &self.now().format(&Rfc3339).unwrap_or_default(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_label_key_is_stable_per_package_and_distinct_across_orders() {
+        let a = label_key("S", "111-1", "1");
+        assert_eq!(a, label_key("S", "111-1", "1"));
+        assert_ne!(a, label_key("S", "111-2", "1"));
+        assert_ne!(a, label_key("S", "111-1", "2"));
+        assert!(a.starts_with("os-") && a.len() == 35);
+    }
+}

@@ -1,0 +1,175 @@
+//! EasyPost (API v2): create a shipment (which returns rates), choose one, buy it.
+//! Auth: HTTP Basic with the API key as user name.
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::http::{JsonApi, client, inches, ounces, str_at};
+use super::{Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated};
+use crate::order::Money;
+use crate::secret::SecretString;
+
+/// Every field orderseal may send to EasyPost.
+pub const ALLOWED: &[&str] = &[
+    "shipment.reference",
+    "shipment.to_address.name",
+    "shipment.to_address.street1",
+    "shipment.to_address.street2",
+    "shipment.to_address.city",
+    "shipment.to_address.state",
+    "shipment.to_address.zip",
+    "shipment.to_address.country",
+    "shipment.to_address.phone",
+    "shipment.from_address.name",
+    "shipment.from_address.street1",
+    "shipment.from_address.street2",
+    "shipment.from_address.city",
+    "shipment.from_address.state",
+    "shipment.from_address.zip",
+    "shipment.from_address.country",
+    "shipment.from_address.phone",
+    "shipment.parcel.length",
+    "shipment.parcel.width",
+    "shipment.parcel.height",
+    "shipment.parcel.weight",
+    "rate.id",
+];
+
+#[derive(Debug, Clone)]
+pub struct EasyPost {
+    api: JsonApi,
+}
+
+impl EasyPost {
+    /// `base_url`: `https://api.easypost.com` (or a sandbox).
+    pub fn new(
+        base_url: impl Into<String>,
+        api_key: &SecretString,
+        timeout: std::time::Duration,
+    ) -> Self {
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:", api_key.expose()));
+        Self {
+            api: JsonApi {
+                http: client(timeout),
+                base_url: base_url.into(),
+                authorization: SecretString::new(format!("Basic {basic}")),
+            },
+        }
+    }
+
+    /// The create-shipment body.
+    pub fn shipment_body(s: &MinimalShipment) -> Value {
+        let r = &s.recipient;
+        let line = |i: usize| r.address_lines.get(i).map(|l| l.expose());
+        let mut to = json!({
+            "name": r.name.expose(),
+            "street1": line(0),
+            "city": r.city.expose(),
+            "zip": r.postal_code.expose(),
+            "country": r.country,
+        });
+        if let Some(l2) = line(1) {
+            to["street2"] = json!(l2);
+        }
+        if let Some(region) = &r.region {
+            to["state"] = json!(region.expose());
+        }
+        if let Some(phone) = &r.phone {
+            to["phone"] = json!(phone.expose());
+        }
+        let f = &s.ship_from;
+        json!({"shipment": {
+            "reference": s.reference,
+            "to_address": to,
+            "from_address": {
+                "name": f.name, "street1": f.address_lines.first(), "street2": f.address_lines.get(1),
+                "city": f.city, "state": f.region, "zip": f.postal_code, "country": f.country, "phone": f.phone,
+            },
+            "parcel": {
+                "length": inches(s.parcel.length_mm), "width": inches(s.parcel.width_mm),
+                "height": inches(s.parcel.height_mm), "weight": ounces(s.parcel.weight_grams),
+            },
+        }})
+    }
+}
+
+fn error_code(v: &Value) -> Option<String> {
+    str_at(v, &["error", "code"]).map(str::to_owned)
+}
+
+fn rates(shipment: &Value) -> Vec<Rate> {
+    shipment["rates"]
+        .as_array()
+        .map(|rates| {
+            rates
+                .iter()
+                .filter_map(|r| {
+                    Some(Rate {
+                        id: r["id"].as_str()?.to_owned(),
+                        carrier: r["carrier"].as_str()?.to_owned(),
+                        service: r["service"].as_str()?.to_owned(),
+                        cost: Money {
+                            amount: r["rate"].as_str()?.to_owned(),
+                            currency_code: r["currency"].as_str().unwrap_or("USD").to_owned(),
+                        },
+                        days: r["delivery_days"].as_u64().map(|d| d as u32),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Carrier for EasyPost {
+    fn name(&self) -> &'static str {
+        "easypost"
+    }
+
+    async fn create_shipment(
+        &self,
+        shipment: &MinimalShipment,
+        policy: ServicePolicy,
+        idempotency_key: &str,
+    ) -> Result<ShipmentCreated, CarrierError> {
+        let created = self
+            .api
+            .post(
+                "/v2/shipments",
+                &Self::shipment_body(shipment),
+                ALLOWED,
+                &format!("{idempotency_key}:create"),
+                error_code,
+            )
+            .await?;
+        let shipment_id = created["id"]
+            .as_str()
+            .ok_or(CarrierError::Decode("shipment id"))?
+            .to_owned();
+        let offered = rates(&created);
+        let rate = policy.choose(&offered).ok_or(CarrierError::NoRates)?;
+        let bought = self
+            .api
+            .post(
+                &format!("/v2/shipments/{shipment_id}/buy"),
+                &json!({"rate": {"id": rate.id}}),
+                ALLOWED,
+                &format!("{idempotency_key}:buy"),
+                error_code,
+            )
+            .await?;
+        Ok(ShipmentCreated {
+            via: self.name().into(),
+            carrier: rate.carrier.clone(),
+            service: rate.service.clone(),
+            tracking_number: str_at(&bought, &["tracking_code"])
+                .ok_or(CarrierError::Decode("tracking_code"))?
+                .to_owned(),
+            label_ref: str_at(&bought, &["postage_label", "label_url"])
+                .ok_or(CarrierError::Decode("postage_label.label_url"))?
+                .to_owned(),
+            carrier_shipment_id: shipment_id,
+            cost: rate.cost.clone(),
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! What the HTTP adapters share: one POST with an idempotency key, the allow-list check before
+//! sending, and error mapping that never echoes a response body.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::{CarrierError, allow};
+
+#[derive(Debug, Clone)]
+pub(crate) struct JsonApi {
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub authorization: crate::secret::SecretString,
+}
+
+pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(3))
+        .user_agent(concat!("orderseal/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("TLS backend available")
+}
+
+impl JsonApi {
+    /// POST `body` to `path` once. The body must pass `allowed`; the key makes a retry safe.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        allowed: &[&str],
+        idempotency_key: &str,
+        error_code: fn(&Value) -> Option<String>,
+    ) -> Result<Value, CarrierError> {
+        allow::check(body, allowed)?;
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base_url.trim_end_matches('/')))
+            .header("Authorization", self.authorization.expose())
+            .header("Idempotency-Key", idempotency_key)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    CarrierError::Timeout
+                } else if e.is_connect() {
+                    CarrierError::Transport("connect")
+                } else {
+                    CarrierError::Transport("request")
+                }
+            })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                CarrierError::Timeout
+            } else {
+                CarrierError::Transport("body")
+            }
+        })?;
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        match status {
+            s if s.is_success() => Ok(json),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(CarrierError::Unauthorized),
+            StatusCode::TOO_MANY_REQUESTS => Err(CarrierError::Throttled),
+            s if s.is_server_error() => Err(CarrierError::Server(s.as_u16())),
+            s => Err(CarrierError::Rejected {
+                status: s.as_u16(),
+                code: error_code(&json)
+                    .filter(|c| {
+                        c.len() <= 64
+                            && c.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                    })
+                    .unwrap_or_else(|| "unspecified".into()),
+            }),
+        }
+    }
+}
+
+pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+}
+
+/// Grams → ounces (EasyPost, Shippo) with one decimal, never zero.
+pub(crate) fn ounces(grams: u32) -> f64 {
+    ((f64::from(grams) / 28.349_523_125) * 10.0).ceil().max(1.0) / 10.0
+}
+
+/// Millimetres → inches with one decimal, never zero.
+pub(crate) fn inches(mm: u32) -> f64 {
+    ((f64::from(mm) / 25.4) * 10.0).ceil().max(1.0) / 10.0
+}

@@ -1,0 +1,405 @@
+//! The dispatch side of the order record: what dispatch reads, and the conditional state
+//! transitions UNSHIPPED → LABEL_PENDING → LABEL_PURCHASED → CONFIRMED.
+//!
+//! `LABEL_PENDING` records the chosen carrier adapter and the idempotency key *before* a label is
+//! bought, so a retry after a crash reuses both and the carrier answers the same purchase again
+//! instead of selling a second label.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::carriers::ShipmentCreated;
+use crate::seal::SealedBlob;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DispatchState {
+    /// Nothing done yet.
+    Ready,
+    /// A carrier was chosen; the label may or may not have been bought.
+    LabelPending { via: String, key: String },
+    /// The label is bought; Amazon has not confirmed yet.
+    LabelPurchased(PurchasedLabel),
+    /// Amazon accepted the shipment confirmation.
+    Confirmed(PurchasedLabel),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchasedLabel {
+    pub shipment: ShipmentCreated,
+    /// RFC 3339.
+    pub purchased_at: String,
+    /// Our package reference for confirmShipment (positive number).
+    pub package_ref: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchLine {
+    pub order_item_id: String,
+    pub seller_sku: Option<String>,
+    pub quantity: u32,
+}
+
+/// What dispatch reads of an order: business facts, the sealed `shipping` blob, the state.
+#[derive(Debug, Clone)]
+pub struct OrderForDispatch {
+    pub seller_id: String,
+    pub order_id: String,
+    pub marketplace_id: String,
+    pub fulfillment_status: String,
+    pub fulfilled_by: String,
+    pub ship_country: Option<String>,
+    pub lines: Vec<DispatchLine>,
+    pub pii_expires_at: i64,
+    pub erased: bool,
+    pub held: bool,
+    pub shipping: Option<SealedBlob>,
+    pub state: DispatchState,
+}
+
+/// Why an order is not (or no longer) shippable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotShippable {
+    Canceled,
+    NotUnshipped,
+    NotMerchantFulfilled,
+    Held,
+    PiiErased,
+    PiiExpired,
+    NoAddress,
+}
+
+impl NotShippable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotShippable::Canceled => "canceled",
+            NotShippable::NotUnshipped => "not_unshipped",
+            NotShippable::NotMerchantFulfilled => "not_merchant_fulfilled",
+            NotShippable::Held => "held",
+            NotShippable::PiiErased => "pii_erased",
+            NotShippable::PiiExpired => "pii_expired",
+            NotShippable::NoAddress => "no_address",
+        }
+    }
+}
+
+impl OrderForDispatch {
+    /// Re-checked right before buying anything.
+    pub fn shippable(&self, now_unix: i64) -> Result<(), NotShippable> {
+        use crate::order::status;
+        if self.fulfillment_status == status::CANCELLED {
+            return Err(NotShippable::Canceled);
+        }
+        if self.fulfilled_by != status::MERCHANT {
+            return Err(NotShippable::NotMerchantFulfilled);
+        }
+        if self.fulfillment_status != status::UNSHIPPED {
+            return Err(NotShippable::NotUnshipped);
+        }
+        if self.held {
+            return Err(NotShippable::Held);
+        }
+        if self.erased {
+            return Err(NotShippable::PiiErased);
+        }
+        // Readers treat PII past its expiry as erased even before the sweep ran.
+        if self.pii_expires_at <= now_unix {
+            return Err(NotShippable::PiiExpired);
+        }
+        if self.shipping.is_none() {
+            return Err(NotShippable::NoAddress);
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of trying to start a label purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    Started,
+    /// A retry: use the recorded carrier and key.
+    AlreadyPending {
+        via: String,
+        key: String,
+    },
+    /// The order changed under us (canceled, held, already further along).
+    Refused,
+}
+
+/// Port: the order record as dispatch moves it along.
+pub trait DispatchStore: Send + Sync {
+    fn load(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<OrderForDispatch>, StoreError>> + Send;
+
+    /// Ready → LABEL_PENDING, only while still UNSHIPPED, merchant-fulfilled, not held, not erased.
+    fn begin(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        via: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Begin, StoreError>> + Send;
+
+    /// LABEL_PENDING → LABEL_PURCHASED (idempotent for the same label).
+    fn label_purchased(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        label: &PurchasedLabel,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// LABEL_PURCHASED → CONFIRMED.
+    fn confirmed(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(feature = "dynamodb")]
+pub use dynamo::DynamoDispatchStore;
+
+#[cfg(feature = "dynamodb")]
+mod dynamo {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+    use super::*;
+    use crate::order::status;
+    use crate::seal::PiiClass;
+    use crate::store::{ORDER_SK, order_pk, pii_attribute};
+
+    const PENDING: &str = "LABEL_PENDING";
+    const PURCHASED: &str = "LABEL_PURCHASED";
+    const CONFIRMED: &str = "CONFIRMED";
+
+    #[derive(Debug, Clone)]
+    pub struct DynamoDispatchStore {
+        client: Client,
+        table: String,
+    }
+
+    impl DynamoDispatchStore {
+        pub fn new(client: Client, table: impl Into<String>) -> Self {
+            Self {
+                client,
+                table: table.into(),
+            }
+        }
+
+        fn key(&self, seller_id: &str, order_id: &str) -> HashMap<String, AttributeValue> {
+            HashMap::from([
+                (
+                    "pk".to_owned(),
+                    AttributeValue::S(order_pk(seller_id, order_id)),
+                ),
+                ("sk".to_owned(), AttributeValue::S(ORDER_SK.into())),
+            ])
+        }
+    }
+
+    fn s(v: impl Into<String>) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    fn err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
+        operation: &'static str,
+        e: &aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> StoreError {
+        StoreError::Service {
+            operation,
+            code: crate::aws::error_code(e),
+        }
+    }
+
+    fn get_s(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
+        item.get(k).and_then(|v| v.as_s().ok()).cloned()
+    }
+
+    fn label_of(item: &HashMap<String, AttributeValue>) -> Result<PurchasedLabel, StoreError> {
+        let text = get_s(item, "label").ok_or(StoreError::Malformed("label"))?;
+        serde_json::from_str(&text).map_err(|_| StoreError::Malformed("label"))
+    }
+
+    fn parse(item: &HashMap<String, AttributeValue>) -> Result<OrderForDispatch, StoreError> {
+        let lines = item
+            .get("items")
+            .and_then(|v| v.as_l().ok())
+            .ok_or(StoreError::Malformed("items"))?
+            .iter()
+            .filter_map(|l| {
+                let m = l.as_m().ok()?;
+                Some(DispatchLine {
+                    order_item_id: get_s(m, "order_item_id")?,
+                    seller_sku: get_s(m, "seller_sku"),
+                    quantity: m.get("quantity")?.as_n().ok()?.parse().ok()?,
+                })
+            })
+            .collect();
+        let state = match get_s(item, "dispatch_state").as_deref() {
+            None => DispatchState::Ready,
+            Some(PENDING) => DispatchState::LabelPending {
+                via: get_s(item, "dispatch_via").ok_or(StoreError::Malformed("dispatch_via"))?,
+                key: get_s(item, "dispatch_key").ok_or(StoreError::Malformed("dispatch_key"))?,
+            },
+            Some(PURCHASED) => DispatchState::LabelPurchased(label_of(item)?),
+            Some(CONFIRMED) => DispatchState::Confirmed(label_of(item)?),
+            Some(_) => return Err(StoreError::Malformed("dispatch_state")),
+        };
+        let shipping = match item.get(pii_attribute(PiiClass::Shipping)) {
+            Some(AttributeValue::B(b)) => Some(
+                SealedBlob::from_bytes(b.as_ref())
+                    .map_err(|_| StoreError::Malformed("pii_shipping"))?,
+            ),
+            _ => None,
+        };
+        Ok(OrderForDispatch {
+            seller_id: get_s(item, "seller_id").ok_or(StoreError::Malformed("seller_id"))?,
+            order_id: get_s(item, "order_id").ok_or(StoreError::Malformed("order_id"))?,
+            marketplace_id: get_s(item, "marketplace_id").unwrap_or_default(),
+            fulfillment_status: get_s(item, "fulfillment_status").unwrap_or_default(),
+            fulfilled_by: get_s(item, "fulfilled_by").unwrap_or_default(),
+            ship_country: get_s(item, "ship_country"),
+            lines,
+            pii_expires_at: item
+                .get("pii_expires_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            erased: item.contains_key("pii_erased_at"),
+            held: item.contains_key("hold"),
+            shipping,
+            state,
+        })
+    }
+
+    impl DispatchStore for DynamoDispatchStore {
+        async fn load(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+        ) -> Result<Option<OrderForDispatch>, StoreError> {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| err("GetItem", &e))?;
+            out.item.as_ref().map(parse).transpose()
+        }
+
+        async fn begin(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            via: &str,
+            key: &str,
+        ) -> Result<Begin, StoreError> {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .update_expression("SET dispatch_state = :pending, dispatch_via = :via, dispatch_key = :key")
+                .condition_expression(
+                    "attribute_not_exists(dispatch_state) AND fulfillment_status = :unshipped AND fulfilled_by = :merchant \
+                     AND attribute_not_exists(#hold) AND attribute_not_exists(pii_erased_at)",
+                )
+                .expression_attribute_names("#hold", "hold")
+                .expression_attribute_values(":pending", s(PENDING))
+                .expression_attribute_values(":via", s(via))
+                .expression_attribute_values(":key", s(key))
+                .expression_attribute_values(":unshipped", s(status::UNSHIPPED))
+                .expression_attribute_values(":merchant", s(status::MERCHANT))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(Begin::Started),
+                Err(e) => match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                        let old = c.item().cloned().unwrap_or_default();
+                        match (
+                            get_s(&old, "dispatch_state").as_deref(),
+                            get_s(&old, "dispatch_via"),
+                            get_s(&old, "dispatch_key"),
+                        ) {
+                            (Some(PENDING), Some(via), Some(key)) => {
+                                Ok(Begin::AlreadyPending { via, key })
+                            }
+                            _ => Ok(Begin::Refused),
+                        }
+                    }
+                    _ => Err(err("UpdateItem", &e)),
+                },
+            }
+        }
+
+        async fn label_purchased(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            label: &PurchasedLabel,
+        ) -> Result<(), StoreError> {
+            let text = serde_json::to_string(label).expect("plain struct serializes");
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .update_expression(
+                    "SET dispatch_state = :purchased, label = :label, tracking_number = :tracking, carrier = :carrier",
+                )
+                .condition_expression("dispatch_state = :pending OR (dispatch_state = :purchased AND label = :label)")
+                .expression_attribute_values(":pending", s(PENDING))
+                .expression_attribute_values(":purchased", s(PURCHASED))
+                .expression_attribute_values(":label", s(text))
+                .expression_attribute_values(":tracking", s(&label.shipment.tracking_number))
+                .expression_attribute_values(":carrier", s(&label.shipment.carrier))
+                .send()
+                .await;
+            result.map(|_| ()).map_err(|e| {
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) {
+                    StoreError::Malformed("dispatch state moved under us")
+                } else {
+                    err("UpdateItem", &e)
+                }
+            })
+        }
+
+        async fn confirmed(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            at: &str,
+        ) -> Result<(), StoreError> {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .update_expression("SET dispatch_state = :confirmed, confirmed_at = :at")
+                .condition_expression("dispatch_state IN (:purchased, :confirmed)")
+                .expression_attribute_values(":confirmed", s(CONFIRMED))
+                .expression_attribute_values(":purchased", s(PURCHASED))
+                .expression_attribute_values(":at", s(at))
+                .send()
+                .await;
+            result.map(|_| ()).map_err(|e| err("UpdateItem", &e))
+        }
+    }
+}
