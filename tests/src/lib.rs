@@ -2,7 +2,6 @@
 //! running emulator per test (unique name prefix), an in-process SP-API sandbox, orders carrying
 //! canary PII, and a log capture that proves no canary reaches a log line.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,6 +50,7 @@ pub struct TestStack {
     pub function_aws: AwsClients,
     pub resources: Resources,
     pub sandbox: Sandbox,
+    pub carriers: carrier_sandbox::Sandbox,
 }
 
 impl TestStack {
@@ -77,11 +77,14 @@ impl TestStack {
         let sandbox = spapi_sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
             .await
             .expect("sandbox starts");
+        let carriers = carrier_sandbox::start(
+            carrier_sandbox::CarrierSandboxConfig::default(),
+            ([127, 0, 0, 1], 0).into(),
+        )
+        .await
+        .expect("carrier sandbox starts");
         let spec = template::load(&orderseal_local::template_path()).expect("template parses");
-        let secrets = BTreeMap::from([(
-            "LwaCredentialsSecret".to_owned(),
-            orderseal_local::sandbox_lwa_secret(&SandboxConfig::default(), SELLER),
-        )]);
+        let secrets = orderseal_local::local_secrets(SELLER);
         let resources = provision(
             &aws,
             &spec,
@@ -99,6 +102,7 @@ impl TestStack {
             function_aws,
             resources,
             sandbox,
+            carriers,
         }
     }
 
@@ -118,6 +122,55 @@ impl TestStack {
             self.function_aws.ingest_clients(),
             orderseal_ingest::system_clock(),
         )
+        .unwrap()
+    }
+
+    /// The dispatch function wired to this stack with the demo seller's rules; carrier requests
+    /// time out after `carrier_timeout`.
+    pub async fn dispatch(&self, carrier_timeout: Duration) -> orderseal_dispatch::LambdaDispatch {
+        let mut config = orderseal_local::dispatch_config(
+            &self.resources,
+            &self.sandbox.base_url(),
+            &self.carriers.base_url(),
+            &orderseal_local::demo_shipping_rules(),
+        )
+        .unwrap();
+        config.carrier_timeout = carrier_timeout;
+        orderseal_dispatch::build(
+            config,
+            self.function_aws.dispatch_clients(),
+            orderseal_ingest::system_clock(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Run a dispatch handler over the shipments queue like the event source mapping would.
+    pub async fn drain_shipments<S, K, R, A>(
+        &self,
+        dispatch: &orderseal_dispatch::Dispatch<S, K, R, A>,
+        settle: Duration,
+    ) -> PumpReport
+    where
+        S: orderseal::dispatch::DispatchStore,
+        K: orderseal::seal::KeyProvider,
+        R: orderseal_dispatch::Carriers,
+        A: orderseal_dispatch::ShipmentConfirmer,
+    {
+        let q = self.resources.queue("ShipmentsQueue").unwrap();
+        pump::drain(
+            &self.aws,
+            &q.url,
+            &q.arn,
+            Duration::from_secs(30),
+            &PumpOptions {
+                settle,
+                max_time: Duration::from_secs(90),
+                ..PumpOptions::default()
+            },
+            |event, deadline| dispatch.handle_batch(event, deadline),
+        )
+        .await
         .unwrap()
     }
 
@@ -214,6 +267,18 @@ fn fastrand_suffix() -> String {
 
 /// A full Orders v2026-01-01 order whose every PII field holds a canary value.
 pub fn canary_order(order_id: &str, status: &str, fulfilled_by: &str, last_updated: &str) -> Value {
+    canary_order_to(order_id, status, fulfilled_by, last_updated, "US", "WA")
+}
+
+/// [`canary_order`] shipped to another country (ISO alpha-2) and region.
+pub fn canary_order_to(
+    order_id: &str,
+    status: &str,
+    fulfilled_by: &str,
+    last_updated: &str,
+    country: &str,
+    region: &str,
+) -> Value {
     json!({
         "orderId": order_id,
         "createdTime": "2026-11-20T09:00:00Z",
@@ -233,9 +298,9 @@ pub fn canary_order(order_id: &str, status: &str, fulfilled_by: &str, last_updat
                 "addressLine2": "CANARY-LINE2-Q7Z",
                 "city": "CANARYVILLE-Q7Z",
                 "districtOrCounty": "CANARY-COUNTY-Q7Z",
-                "stateOrRegion": "WA",
+                "stateOrRegion": region,
                 "postalCode": "CANARY-POSTCODE-Q7Z",
-                "countryCode": "US",
+                "countryCode": country,
                 "phone": "CANARY-PHONE-Q7Z",
                 "addressType": "RESIDENTIAL"
             },

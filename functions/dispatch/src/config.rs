@@ -81,6 +81,8 @@ pub struct DispatchConfig {
     pub easypost_url: String,
     pub shippo_url: String,
     pub generic_url: Option<String>,
+    /// Longest a single carrier request may take before it is retried with the same key.
+    pub carrier_timeout: std::time::Duration,
     pub rules: ShippingRules,
 }
 
@@ -151,6 +153,19 @@ impl DispatchConfig {
                 .filter(|v| !v.is_empty())
                 .map(|v| endpoint("ORDERSEAL_GENERIC_CARRIER_URL", v))
                 .transpose()?,
+            carrier_timeout: std::time::Duration::from_millis(
+                get("ORDERSEAL_CARRIER_TIMEOUT_MS")
+                    .map(|v| {
+                        v.parse::<u64>().map_err(|_| {
+                            ConfigError::Invalid(
+                                "ORDERSEAL_CARRIER_TIMEOUT_MS",
+                                "expected milliseconds".into(),
+                            )
+                        })
+                    })
+                    .transpose()?
+                    .unwrap_or(10_000),
+            ),
             rules,
         })
     }

@@ -6,7 +6,7 @@ pub mod handler;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use orderseal::carriers::AnyCarrier;
 use orderseal::carriers::easypost::EasyPost;
@@ -112,7 +112,7 @@ pub async fn build(
         .map_err(|e| InitError::CarrierSecret(orderseal::aws::error_code(&e)))?;
     let creds: CarrierSecrets = serde_json::from_str(secret.secret_string().unwrap_or("{}"))
         .map_err(|_| InitError::CarrierSecret("not the expected JSON".into()))?;
-    let timeout = Duration::from_secs(10);
+    let timeout = config.carrier_timeout;
     let mut carriers = BTreeMap::new();
     if let Some(k) = &creds.easypost {
         carriers.insert(

@@ -263,6 +263,10 @@ pub fn dispatch_config(
             format!("{carrier_url}/generic"),
         ),
         ("ORDERSEAL_SHIPPING_RULES", rules.to_string()),
+        (
+            "ORDERSEAL_CARRIER_TIMEOUT_MS",
+            std::env::var("ORDERSEAL_CARRIER_TIMEOUT_MS").unwrap_or_else(|_| "10000".into()),
+        ),
     ]);
     orderseal_dispatch::DispatchConfig::from_lookup(|k| env.get(k).cloned())
         .map_err(|e| LocalError::Stack(e.to_string()))

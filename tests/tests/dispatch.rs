@@ -1,0 +1,445 @@
+//! Dispatch against the emulator, the SP-API sandbox and the carrier sandbox: labels bought with
+//! the minimum data and confirmed to Amazon, never two labels for one package, nothing bought for
+//! an order canceled meanwhile, and no opening of the `contact` class.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use carrier_sandbox::{Api, Fault, Route};
+use orderseal::carriers::{allow, easypost, generic, shippo};
+use orderseal::dispatch::{DispatchStore, PurchasedLabel};
+use orderseal::seal::{PiiClass, SealContext, SealError, SealedBlob};
+use orderseal::store::{StoreError, pii_attribute};
+use orderseal_tests::{
+    LogCapture, SELLER, TestStack, assert_no_canary, canary_order, canary_order_to,
+};
+
+const FAST: Duration = Duration::from_secs(30);
+const CARRIER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Ingest the orders, leaving their shipment requests on the queue.
+async fn ingest_orders(stack: &TestStack, orders: &[serde_json::Value]) {
+    let ingest = stack.ingest();
+    for o in orders {
+        stack.send(&stack.publish(o)).await;
+    }
+    let report = stack.drain(&ingest, FAST, Duration::ZERO).await;
+    assert_eq!(report.failed, 0);
+}
+
+fn s<'a>(item: &'a orderseal_local::inspect::Item, k: &str) -> &'a str {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or("-")
+}
+
+#[tokio::test]
+async fn notification_to_label_to_confirmation_for_several_destinations_and_carriers() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let orders = [
+        canary_order_to(
+            "113-0000020-0000001",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+            "US",
+            "WA",
+        ),
+        canary_order_to(
+            "113-0000020-0000002",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+            "CA",
+            "BC",
+        ),
+        canary_order_to(
+            "113-0000020-0000003",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+            "GB",
+            "London",
+        ),
+    ];
+    ingest_orders(&stack, &orders).await;
+    let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
+    let report = stack.drain_shipments(&dispatch, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (3, 0));
+
+    // Seller rules: US → EasyPost cheapest, CA → Shippo fastest, GB → generic cheapest.
+    let control = stack.carriers.control();
+    for api in [Api::EasyPost, Api::Shippo, Api::Generic] {
+        assert_eq!(control.labels_purchased(api), 1, "{api:?}");
+    }
+    let confirmations = stack.sandbox.control().confirmations();
+    assert_eq!(confirmations.len(), 3);
+    for (order_id, body) in &confirmations {
+        let item = stack.order_item(order_id).await.unwrap();
+        assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
+        let detail = &body["packageDetail"];
+        assert_eq!(detail["trackingNumber"], s(&item, "tracking_number"));
+        assert_eq!(detail["orderItems"][0]["orderItemId"], "50000000000001");
+        assert_eq!(detail["orderItems"][0]["quantity"], 2);
+        assert_eq!(body["marketplaceId"], "ATVPDKIKX0DER");
+        // Amazon's view moved on: the order is shipped with our package.
+        let order = stack.sandbox.control().order(order_id).unwrap();
+        assert_eq!(order["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+        assert_eq!(
+            order["packages"][0]["trackingNumber"],
+            detail["trackingNumber"]
+        );
+    }
+    // What we keep about the label carries no PII.
+    let dump = stack.raw_dump().await;
+    assert!(dump.contains("CONFIRMED"));
+    assert_no_canary("the table and queues", &dump);
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn carriers_receive_only_allowed_fields_and_never_email_price_or_title() {
+    let stack = TestStack::new().await;
+    let orders = [
+        canary_order_to(
+            "113-0000021-0000001",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+            "US",
+            "WA",
+        ),
+        canary_order_to(
+            "113-0000021-0000002",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+            "CA",
+            "BC",
+        ),
+        canary_order_to(
+            "113-0000021-0000003",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+            "GB",
+            "London",
+        ),
+    ];
+    ingest_orders(&stack, &orders).await;
+    let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
+    stack.drain_shipments(&dispatch, Duration::ZERO).await;
+
+    let control = stack.carriers.control();
+    for (api, allowed) in [
+        (Api::EasyPost, easypost::ALLOWED),
+        (Api::Shippo, shippo::ALLOWED),
+        (Api::Generic, generic::ALLOWED),
+    ] {
+        let received = control.received(api);
+        assert!(!received.is_empty(), "{api:?} received nothing");
+        for r in &received {
+            allow::check(&r.body, allowed).unwrap_or_else(|e| panic!("{api:?} {}: {e}", r.path));
+            for never in [
+                "canary-q7z@marketplace.amazon.com", // buyer email
+                "CANARY-BUYER-Q7Z",                  // buyer name
+                "CANARY-BUYER-CO-Q7Z",
+                "CANARY-COMPANY-Q7Z",
+                "CANARY-GIFT-Q7Z",
+                "CANARY-INSTRUCTIONS-Q7Z",
+                "CANARY-DROPOFF-Q7Z",
+                "CANARY-COUNTY-Q7Z",
+                "Ceramic mug", // item title
+                "29.99",       // item price
+                "59.98",       // order total
+                "113-0000021", // the Amazon order id: our reference is opaque
+            ] {
+                assert!(
+                    !r.raw.contains(never),
+                    "{api:?} {} received {never}",
+                    r.path
+                );
+            }
+        }
+        let sent_address = received
+            .iter()
+            .any(|r| r.raw.contains("1 CANARY STREET Q7Z"));
+        assert!(sent_address, "{api:?} never received the address it needs");
+    }
+    // The phone goes abroad only (the US order is domestic).
+    let phone_in = |api| {
+        control
+            .received(api)
+            .iter()
+            .any(|r| r.raw.contains("CANARY-PHONE-Q7Z"))
+    };
+    assert!(!phone_in(Api::EasyPost), "domestic shipment sent the phone");
+    assert!(phone_in(Api::Shippo) && phone_in(Api::Generic));
+}
+
+/// A store that "crashes" once right after the carrier answered: the label is bought but never
+/// recorded.
+struct CrashOnceAfterPurchase<S> {
+    inner: S,
+    crashed: std::sync::atomic::AtomicBool,
+}
+
+impl<S: DispatchStore> DispatchStore for CrashOnceAfterPurchase<S> {
+    async fn load(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+    ) -> Result<Option<orderseal::dispatch::OrderForDispatch>, StoreError> {
+        self.inner.load(seller_id, order_id).await
+    }
+
+    async fn begin(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        via: &str,
+        key: &str,
+    ) -> Result<orderseal::dispatch::Begin, StoreError> {
+        self.inner.begin(seller_id, order_id, via, key).await
+    }
+
+    async fn label_purchased(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        label: &PurchasedLabel,
+    ) -> Result<(), StoreError> {
+        if !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Malformed("injected crash"));
+        }
+        self.inner.label_purchased(seller_id, order_id, label).await
+    }
+
+    async fn confirmed(&self, seller_id: &str, order_id: &str, at: &str) -> Result<(), StoreError> {
+        self.inner.confirmed(seller_id, order_id, at).await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_the_carrier_call_and_the_record_write_buys_exactly_one_label() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            "113-0000022-0000001",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+        )],
+    )
+    .await;
+    let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    let crashing = orderseal_dispatch::Dispatch {
+        store: CrashOnceAfterPurchase {
+            inner: d.store,
+            crashed: Default::default(),
+        },
+        sealer: d.sealer,
+        carriers: d.carriers,
+        amazon: d.amazon,
+        rules: d.rules,
+        clock: d.clock,
+    };
+    let report = stack
+        .drain_shipments(&crashing, Duration::from_secs(4))
+        .await;
+    assert_eq!(
+        (report.failed, report.acknowledged),
+        (1, 1),
+        "failed once, then succeeded"
+    );
+    let control = stack.carriers.control();
+    assert_eq!(control.labels_purchased(Api::EasyPost), 1);
+    assert!(control.stats().api(Api::EasyPost).idempotent_replays >= 1);
+    let item = stack.order_item("113-0000022-0000001").await.unwrap();
+    assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
+    assert_eq!(stack.sandbox.control().confirmations().len(), 1);
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn a_carrier_timeout_is_retried_with_the_same_key_and_still_buys_one_label() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            "113-0000023-0000001",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+        )],
+    )
+    .await;
+    // The carrier buys the label but answers only after our client gave up.
+    stack.carriers.control().inject(
+        Api::EasyPost,
+        Route::Buy,
+        Fault::Timeout(CARRIER_TIMEOUT + Duration::from_secs(1)),
+        1,
+    );
+    let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
+    let report = stack.drain_shipments(&dispatch, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (1, 0));
+    assert_eq!(stack.carriers.control().labels_purchased(Api::EasyPost), 1);
+    assert!(logs.text().contains("carrier_timeout"));
+    let item = stack.order_item("113-0000023-0000001").await.unwrap();
+    assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn an_order_canceled_before_dispatch_runs_gets_no_label() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "113-0000024-0000001";
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            id,
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+        )],
+    )
+    .await;
+    // The buyer cancels; the newer notification is ingested before dispatch gets to the order.
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            id,
+            "CANCELLED",
+            "MERCHANT",
+            "2026-11-21T11:00:00Z",
+        )],
+    )
+    .await;
+    let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
+    let report = stack.drain_shipments(&dispatch, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (1, 0));
+    let control = stack.carriers.control();
+    for api in [Api::EasyPost, Api::Shippo, Api::Generic] {
+        assert_eq!(control.labels_purchased(api), 0);
+        assert!(control.received(api).is_empty(), "{api:?} was contacted");
+    }
+    assert!(stack.sandbox.control().confirmations().is_empty());
+    assert!(logs.text().contains("\"reason\":\"canceled\""));
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn dispatch_opens_shipping_but_not_contact() {
+    let stack = TestStack::new().await;
+    let id = "113-0000025-0000001";
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            id,
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+        )],
+    )
+    .await;
+    let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
+    let item = stack.order_item(id).await.unwrap();
+    let blob = |class| {
+        let AttributeValue::B(b) = &item[pii_attribute(class)] else {
+            panic!("{class} not sealed");
+        };
+        SealedBlob::from_bytes(b.as_ref()).unwrap()
+    };
+    let ctx = |class| SealContext::new(SELLER, id, class);
+    assert!(
+        dispatch
+            .sealer
+            .open(&ctx(PiiClass::Shipping), &blob(PiiClass::Shipping))
+            .await
+            .is_ok()
+    );
+    assert!(
+        dispatch
+            .sealer
+            .open(&ctx(PiiClass::Gift), &blob(PiiClass::Gift))
+            .await
+            .is_ok()
+    );
+    let refused = dispatch
+        .sealer
+        .open(&ctx(PiiClass::Contact), &blob(PiiClass::Contact))
+        .await;
+    assert!(matches!(
+        refused,
+        Err(SealError::ClassNotPermitted {
+            operation: "open",
+            class: PiiClass::Contact
+        })
+    ));
+    // Dispatch never seals.
+    assert!(
+        dispatch
+            .sealer
+            .seal(&ctx(PiiClass::Shipping), b"x")
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn calls_per_shipped_order() {
+    let stack = TestStack::new().await;
+    ingest_orders(
+        &stack,
+        &[
+            canary_order(
+                "113-0000026-0000001",
+                "UNSHIPPED",
+                "MERCHANT",
+                "2026-11-21T10:00:00Z",
+            ),
+            canary_order(
+                "113-0000026-0000002",
+                "UNSHIPPED",
+                "MERCHANT",
+                "2026-11-21T10:00:00Z",
+            ),
+        ],
+    )
+    .await;
+    let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
+    let spapi_before = stack.sandbox.control().stats();
+    stack.function_aws.calls.reset();
+    let report = stack.drain_shipments(&dispatch, Duration::ZERO).await;
+    assert_eq!(report.acknowledged, 2);
+    let aws = stack.function_aws.calls.snapshot();
+    let spapi = stack.sandbox.control().stats();
+    let carrier = stack.carriers.control().stats();
+    println!("2 shipped orders, AWS: {aws:?}");
+    println!(
+        "2 shipped orders, SP-API: token {} confirmShipment {}; carrier (EasyPost) requests {}",
+        spapi.token.requests - spapi_before.token.requests,
+        spapi.confirm_shipment.requests,
+        carrier.api(Api::EasyPost).requests
+    );
+    // Per order: GetItem (load), UpdateItem ×4 (begin, label, usage-plan slot, confirmed),
+    // KMS Decrypt ×1 (shipping); the LWA secret once per container.
+    let per_order = |k: &str| aws.get(k).copied().unwrap_or(0);
+    assert_eq!(per_order("DynamoDB.GetItem"), 2);
+    assert_eq!(per_order("DynamoDB.UpdateItem"), 8);
+    assert_eq!(per_order("KMS.Decrypt"), 2);
+    assert_eq!(per_order("Secrets Manager.GetSecretValue"), 1);
+    assert_eq!(spapi.confirm_shipment.requests, 2);
+    assert_eq!(
+        carrier.api(Api::EasyPost).requests,
+        4,
+        "create + buy per order"
+    );
+}

@@ -1,0 +1,124 @@
+//! The deployment template says what the code assumes: who may open which PII class, who may
+//! write to the notifications queue, partial batch failures, TTL, PITR and SSE with the
+//! customer key. (moto does not enforce key policies, so this is where they are checked.)
+
+use serde_norway::Value;
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(orderseal_local::template_path()).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
+    &t["Resources"][id]
+}
+
+/// The logical id behind `!GetAtt X.Arn`.
+fn get_att(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "GetAtt" => t
+            .value
+            .as_str()
+            .map(|s| s.split('.').next().unwrap().to_owned()),
+        _ => None,
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(seq) => seq
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+fn key_statements(t: &Value) -> Vec<Value> {
+    resource(t, "PiiSealKey")["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone()
+}
+
+fn allowed_for(t: &Value, role: &str) -> Vec<Value> {
+    key_statements(t)
+        .into_iter()
+        .filter(|s| {
+            s["Effect"] == "Allow" && get_att(&s["Principal"]["AWS"]).as_deref() == Some(role)
+        })
+        .collect()
+}
+
+#[test]
+fn ingest_may_seal_every_class_and_open_none() {
+    let t = template();
+    let stmts = allowed_for(&t, "IngestFunctionRole");
+    assert_eq!(stmts.len(), 1);
+    assert_eq!(strings(&stmts[0]["Action"]), ["kms:GenerateDataKey"]);
+    let cond = &stmts[0]["Condition"]["StringEquals"];
+    assert_eq!(
+        strings(&cond["kms:EncryptionContext:class"]),
+        ["shipping", "contact", "gift"]
+    );
+    assert_eq!(strings(&cond["kms:EncryptionContext:app"]), ["orderseal"]);
+}
+
+#[test]
+fn dispatch_may_open_shipping_and_gift_but_not_contact() {
+    let t = template();
+    let stmts = allowed_for(&t, "DispatchFunctionRole");
+    assert_eq!(stmts.len(), 1);
+    assert_eq!(strings(&stmts[0]["Action"]), ["kms:Decrypt"]);
+    let classes = strings(&stmts[0]["Condition"]["StringEquals"]["kms:EncryptionContext:class"]);
+    assert_eq!(classes, ["shipping", "gift"]);
+    // And no role policy of dispatch grants the seal key another way.
+    let policies = format!(
+        "{:?}",
+        resource(&t, "DispatchFunction")["Properties"]["Policies"]
+    );
+    assert!(!policies.contains("PiiSealKey"));
+}
+
+#[test]
+fn only_amazon_may_send_notifications_and_functions_report_partial_failures() {
+    let t = template();
+    let policy =
+        &resource(&t, "NotificationsQueuePolicy")["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Principal"]["AWS"], "437568002678");
+    assert_eq!(
+        strings(&policy["Action"]),
+        ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    );
+    for (function, queue) in [
+        ("IngestFunction", "NotificationsQueue"),
+        ("DispatchFunction", "ShipmentsQueue"),
+    ] {
+        let events = resource(&t, function)["Properties"]["Events"]
+            .as_mapping()
+            .unwrap();
+        let (_, event) = events.iter().next().unwrap();
+        assert_eq!(
+            get_att(&event["Properties"]["Queue"]).as_deref(),
+            Some(queue)
+        );
+        assert_eq!(
+            strings(&event["Properties"]["FunctionResponseTypes"]),
+            ["ReportBatchItemFailures"]
+        );
+    }
+}
+
+#[test]
+fn the_table_has_ttl_pitr_and_sse_with_the_customer_key() {
+    let t = template();
+    let p = &resource(&t, "OrdersTable")["Properties"];
+    assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], "ttl");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(p["SSESpecification"]["SSEType"], "KMS");
+    assert!(matches!(&p["SSESpecification"]["KMSMasterKeyId"], Value::Tagged(t) if t.tag == "Ref"));
+}
