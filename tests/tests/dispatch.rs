@@ -96,6 +96,8 @@ async fn notification_to_label_to_confirmation_for_several_destinations_and_carr
     let dump = stack.raw_dump().await;
     assert!(dump.contains("CONFIRMED"));
     assert_no_canary("the table and queues", &dump);
+    // Labels show the address: neither a label nor its bearer URL is kept, only the carrier's id.
+    assert!(!dump.contains("/labels/"), "a label URL was stored");
     logs.assert_clean();
 }
 

@@ -122,3 +122,17 @@ fn the_table_has_ttl_pitr_and_sse_with_the_customer_key() {
     assert_eq!(p["SSESpecification"]["SSEType"], "KMS");
     assert!(matches!(&p["SSESpecification"]["KMSMasterKeyId"], Value::Tagged(t) if t.tag == "Ref"));
 }
+
+#[test]
+fn ingest_quarantines_into_the_notifications_dlq() {
+    let t = template();
+    let env = &resource(&t, "IngestFunction")["Properties"]["Environment"]["Variables"];
+    assert!(
+        matches!(&env["ORDERSEAL_QUARANTINE_QUEUE_URL"], Value::Tagged(x) if x.tag == "Ref" && x.value == "NotificationsDlq")
+    );
+    let redrive = &resource(&t, "NotificationsQueue")["Properties"]["RedrivePolicy"];
+    assert_eq!(
+        get_att(&redrive["deadLetterTargetArn"]).as_deref(),
+        Some("NotificationsDlq")
+    );
+}

@@ -165,8 +165,10 @@ impl Carrier for EasyPost {
             tracking_number: str_at(&bought, &["tracking_code"])
                 .ok_or(CarrierError::Decode("tracking_code"))?
                 .to_owned(),
-            label_ref: str_at(&bought, &["postage_label", "label_url"])
-                .ok_or(CarrierError::Decode("postage_label.label_url"))?
+            // The label's id, not its URL: a label URL is a bearer link to the address; the id
+            // needs our credentials to become a label again.
+            label_ref: str_at(&bought, &["postage_label", "id"])
+                .unwrap_or(&shipment_id)
                 .to_owned(),
             carrier_shipment_id: shipment_id,
             cost: rate.cost.clone(),

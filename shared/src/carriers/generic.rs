@@ -142,7 +142,8 @@ impl Carrier for GenericCarrier {
             carrier: text("carrier")?,
             service: text("service")?,
             tracking_number: text("tracking_number")?,
-            label_ref: text("label_url")?,
+            // The shipment id, not the label URL (a bearer link to the address).
+            label_ref: text("shipment_id")?,
             carrier_shipment_id: text("shipment_id")?,
             cost: Money {
                 amount: str_at(&created, &["cost", "amount"])

@@ -189,7 +189,8 @@ pub struct ShipmentCreated {
     pub carrier: String,
     pub service: String,
     pub tracking_number: String,
-    /// The carrier's reference to the label (id or URL), not the label itself.
+    /// The carrier's id for the label (never the label, never its URL): the label shows the
+    /// address, so it is fetched again from the carrier with our credentials when needed.
     pub label_ref: String,
     pub carrier_shipment_id: String,
     pub cost: Money,

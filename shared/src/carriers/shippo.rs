@@ -175,8 +175,9 @@ impl Carrier for Shippo {
             tracking_number: str_at(&tx, &["tracking_number"])
                 .ok_or(CarrierError::Decode("tracking_number"))?
                 .to_owned(),
-            label_ref: str_at(&tx, &["label_url"])
-                .ok_or(CarrierError::Decode("label_url"))?
+            // The transaction id, not the label URL (a bearer link to the address).
+            label_ref: str_at(&tx, &["object_id"])
+                .ok_or(CarrierError::Decode("object_id"))?
                 .to_owned(),
             carrier_shipment_id: shipment_id,
             cost: rate.cost.clone(),
