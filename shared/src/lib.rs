@@ -7,9 +7,12 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "lambda")]
+pub mod batch;
 pub mod carriers;
 pub mod classes;
 pub mod clock;
+pub mod config;
 pub mod dispatch;
 #[cfg(feature = "fakes")]
 pub mod fakes;

@@ -95,10 +95,7 @@ pub enum ConfigError {
 }
 
 fn endpoint(k: &'static str, v: String) -> Result<String, ConfigError> {
-    if v.starts_with("https://")
-        || v.starts_with("http://127.")
-        || v.starts_with("http://localhost")
-    {
+    if orderseal::config::is_https_or_loopback(&v) {
         Ok(v)
     } else {
         Err(ConfigError::Invalid(

@@ -115,9 +115,8 @@ impl Retry {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("all {0} messages of the batch failed")]
-pub struct BatchFailed(pub usize);
+pub use orderseal::batch::BatchFailed;
+use orderseal::batch::for_each_message;
 
 /// The idempotency key of one package's label: derived from seller, order and package, so any
 /// retry — in this invocation or the next — asks the carrier for the same purchase.
@@ -140,32 +139,17 @@ where
     R: Carriers,
     A: ShipmentConfirmer,
 {
+    /// Process a batch with partial batch failures ([`orderseal::batch`]).
     pub async fn handle_batch(
         &self,
         event: SqsEvent,
         deadline: Instant,
     ) -> Result<SqsBatchResponse, BatchFailed> {
-        let total = event.records.len();
-        let mut response = SqsBatchResponse::default();
-        for message in event.records {
-            let id = message.message_id.clone().unwrap_or_default();
-            let span = info_span!("message", message_id = %id);
-            if self
-                .handle_message(&message, deadline)
-                .instrument(span)
-                .await
-                .is_err()
-            {
-                if id.is_empty() {
-                    return Err(BatchFailed(total));
-                }
-                response.add_failure(id);
-            }
-        }
-        if total > 0 && response.batch_item_failures.len() == total {
-            return Err(BatchFailed(total));
-        }
-        Ok(response)
+        for_each_message(
+            event,
+            |m| async move { self.handle_message(&m, deadline).await },
+        )
+        .await
     }
 
     async fn handle_message(

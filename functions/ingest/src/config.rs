@@ -52,10 +52,7 @@ impl IngestConfig {
         };
         let endpoint = |k: &'static str| -> Result<String, ConfigError> {
             let v = req(k)?;
-            if v.starts_with("https://")
-                || v.starts_with("http://127.")
-                || v.starts_with("http://localhost")
-            {
+            if orderseal::config::is_https_or_loopback(&v) {
                 Ok(v)
             } else {
                 Err(ConfigError::Invalid(

@@ -118,9 +118,8 @@ impl Retry {
 }
 
 /// The invocation failed as a whole: every message in the batch failed.
-#[derive(Debug, thiserror::Error)]
-#[error("all {0} messages of the batch failed")]
-pub struct BatchFailed(pub usize);
+pub use orderseal::batch::BatchFailed;
+use orderseal::batch::for_each_message;
 
 impl<S, I, K, Q, O, D> Ingest<S, I, K, Q, O, D>
 where
@@ -131,35 +130,17 @@ where
     O: OrderSource,
     D: Quarantine,
 {
-    /// Process a batch. Every message is attempted; only failed ids are reported; if all
-    /// failed the invocation errors so Lambda retries the batch.
+    /// Process a batch with partial batch failures ([`orderseal::batch`]).
     pub async fn handle_batch(
         &self,
         event: SqsEvent,
         deadline: Instant,
     ) -> Result<SqsBatchResponse, BatchFailed> {
-        let total = event.records.len();
-        let mut response = SqsBatchResponse::default();
-        for message in event.records {
-            let message_id = message.message_id.clone().unwrap_or_default();
-            let span = info_span!("message", message_id = %message_id);
-            let failed = self
-                .handle_message(&message, deadline)
-                .instrument(span)
-                .await
-                .is_err();
-            if failed {
-                if message_id.is_empty() {
-                    // An empty identifier would fail the whole batch anyway; say so explicitly.
-                    return Err(BatchFailed(total));
-                }
-                response.add_failure(message_id);
-            }
-        }
-        if total > 0 && response.batch_item_failures.len() == total {
-            return Err(BatchFailed(total));
-        }
-        Ok(response)
+        for_each_message(
+            event,
+            |m| async move { self.handle_message(&m, deadline).await },
+        )
+        .await
     }
 
     async fn handle_message(

@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::http::{JsonApi, client, inches, ounces, str_at};
+use super::http::{JsonApi, client, inches, ounces, recipient_address, ship_from_address, str_at};
 use super::{Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated};
 use crate::order::Money;
 use crate::secret::SecretString;
@@ -60,32 +60,10 @@ impl EasyPost {
 
     /// The create-shipment body.
     pub fn shipment_body(s: &MinimalShipment) -> Value {
-        let r = &s.recipient;
-        let line = |i: usize| r.address_lines.get(i).map(|l| l.expose());
-        let mut to = json!({
-            "name": r.name.expose(),
-            "street1": line(0),
-            "city": r.city.expose(),
-            "zip": r.postal_code.expose(),
-            "country": r.country,
-        });
-        if let Some(l2) = line(1) {
-            to["street2"] = json!(l2);
-        }
-        if let Some(region) = &r.region {
-            to["state"] = json!(region.expose());
-        }
-        if let Some(phone) = &r.phone {
-            to["phone"] = json!(phone.expose());
-        }
-        let f = &s.ship_from;
         json!({"shipment": {
             "reference": s.reference,
-            "to_address": to,
-            "from_address": {
-                "name": f.name, "street1": f.address_lines.first(), "street2": f.address_lines.get(1),
-                "city": f.city, "state": f.region, "zip": f.postal_code, "country": f.country, "phone": f.phone,
-            },
+            "to_address": recipient_address(&s.recipient),
+            "from_address": ship_from_address(&s.ship_from),
             "parcel": {
                 "length": inches(s.parcel.length_mm), "width": inches(s.parcel.width_mm),
                 "height": inches(s.parcel.height_mm), "weight": ounces(s.parcel.weight_grams),

@@ -93,3 +93,32 @@ pub(crate) fn ounces(grams: u32) -> f64 {
 pub(crate) fn inches(mm: u32) -> f64 {
     ((f64::from(mm) / 25.4) * 10.0).ceil().max(1.0) / 10.0
 }
+
+/// The address shape EasyPost and Shippo share (`street1`, `zip`, ...), for the recipient.
+pub(crate) fn recipient_address(r: &super::Recipient) -> Value {
+    let mut to = serde_json::json!({
+        "name": r.name.expose(),
+        "street1": r.address_lines.first().map(|l| l.expose()),
+        "city": r.city.expose(),
+        "zip": r.postal_code.expose(),
+        "country": r.country,
+    });
+    if let Some(l2) = r.address_lines.get(1) {
+        to["street2"] = serde_json::json!(l2.expose());
+    }
+    if let Some(region) = &r.region {
+        to["state"] = serde_json::json!(region.expose());
+    }
+    if let Some(phone) = &r.phone {
+        to["phone"] = serde_json::json!(phone.expose());
+    }
+    to
+}
+
+/// The same shape for the seller's ship-from address.
+pub(crate) fn ship_from_address(f: &super::ShipFrom) -> Value {
+    serde_json::json!({
+        "name": f.name, "street1": f.address_lines.first(), "street2": f.address_lines.get(1),
+        "city": f.city, "state": f.region, "zip": f.postal_code, "country": f.country, "phone": f.phone,
+    })
+}

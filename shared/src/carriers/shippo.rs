@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::http::{JsonApi, client, inches, ounces, str_at};
+use super::http::{JsonApi, client, inches, ounces, recipient_address, ship_from_address, str_at};
 use super::{Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated};
 use crate::order::Money;
 use crate::secret::SecretString;
@@ -60,30 +60,9 @@ impl Shippo {
     }
 
     pub fn shipment_body(s: &MinimalShipment) -> Value {
-        let r = &s.recipient;
-        let mut to = json!({
-            "name": r.name.expose(),
-            "street1": r.address_lines.first().map(|l| l.expose()),
-            "city": r.city.expose(),
-            "zip": r.postal_code.expose(),
-            "country": r.country,
-        });
-        if let Some(l2) = r.address_lines.get(1) {
-            to["street2"] = json!(l2.expose());
-        }
-        if let Some(region) = &r.region {
-            to["state"] = json!(region.expose());
-        }
-        if let Some(phone) = &r.phone {
-            to["phone"] = json!(phone.expose());
-        }
-        let f = &s.ship_from;
         json!({
-            "address_from": {
-                "name": f.name, "street1": f.address_lines.first(), "street2": f.address_lines.get(1),
-                "city": f.city, "state": f.region, "zip": f.postal_code, "country": f.country, "phone": f.phone,
-            },
-            "address_to": to,
+            "address_from": ship_from_address(&s.ship_from),
+            "address_to": recipient_address(&s.recipient),
             "parcels": [{
                 "length": format!("{:.1}", inches(s.parcel.length_mm)),
                 "width": format!("{:.1}", inches(s.parcel.width_mm)),
