@@ -28,3 +28,4 @@ pub mod spapi;
 pub mod store;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
+pub mod tracking;

@@ -1,0 +1,151 @@
+//! Tracking state of a shipment from carrier events that arrive late, twice and out of order.
+//!
+//! The state is a pure function of the *set* of events seen, so any order and any duplication
+//! give the same result as the in-order sequence:
+//! * the current status is that of the newest event by `(occurred_at, rank)`;
+//! * `delivered_at` is the earliest DELIVERED event time, set once and only ever moved earlier;
+//! * the PII expiry follows delivery: `delivered_at + retention` (never above 30 days).
+//!
+//! The store applies the same rules as conditional writes (newer `(time, rank)` wins;
+//! `delivered_at` only if absent or later), so concurrent callbacks converge too.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::carriers::webhooks::CanonicalStatus;
+use crate::order::DPP_MAX_RETENTION;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingEvent {
+    /// The carrier's event id, or a hash of the body where the carrier has none.
+    pub event_id: String,
+    pub status: CanonicalStatus,
+    pub occurred_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackingState {
+    pub status: CanonicalStatus,
+    pub status_at: OffsetDateTime,
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+impl TrackingState {
+    pub fn from_event(e: &TrackingEvent) -> Self {
+        Self {
+            status: e.status,
+            status_at: e.occurred_at,
+            delivered_at: (e.status == CanonicalStatus::Delivered).then_some(e.occurred_at),
+        }
+    }
+
+    /// Fold one event in. Returns the new state (equal to `self` when the event changes nothing).
+    pub fn apply(self, e: &TrackingEvent) -> Self {
+        let newer = (e.occurred_at, e.status.rank()) > (self.status_at, self.status.rank());
+        let delivered_at = match (self.delivered_at, e.status == CanonicalStatus::Delivered) {
+            (Some(d), true) => Some(d.min(e.occurred_at)),
+            (None, true) => Some(e.occurred_at),
+            (d, false) => d,
+        };
+        Self {
+            status: if newer { e.status } else { self.status },
+            status_at: if newer { e.occurred_at } else { self.status_at },
+            delivered_at,
+        }
+    }
+
+    /// When the PII of the order must be gone: delivery + retention, retention capped at the
+    /// Data Protection Policy's 30 days. `None` before delivery (the provisional expiry stands).
+    pub fn pii_expires_at(&self, retention: Duration) -> Option<OffsetDateTime> {
+        self.delivered_at
+            .map(|d| d + retention.clamp(Duration::ZERO, DPP_MAX_RETENTION))
+    }
+}
+
+/// The state after `events`, in whatever order they came, duplicates included.
+pub fn fold(events: &[TrackingEvent]) -> Option<TrackingState> {
+    let (first, rest) = events.split_first()?;
+    Some(
+        rest.iter()
+            .fold(TrackingState::from_event(first), |s, e| s.apply(e)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    fn ev(id: u32, status: CanonicalStatus, minute: i64) -> TrackingEvent {
+        TrackingEvent {
+            event_id: format!("e{id}"),
+            status,
+            occurred_at: datetime!(2026-11-21 08:00 UTC) + Duration::minutes(minute),
+        }
+    }
+
+    #[test]
+    fn a_late_in_transit_scan_does_not_undo_delivery() {
+        let events = [
+            ev(1, CanonicalStatus::PreTransit, 0),
+            ev(2, CanonicalStatus::InTransit, 60),
+            ev(3, CanonicalStatus::OutForDelivery, 120),
+            ev(4, CanonicalStatus::Delivered, 180),
+        ];
+        let in_order = fold(&events).unwrap();
+        assert_eq!(in_order.status, CanonicalStatus::Delivered);
+        let late = fold(&[events[3].clone(), events[1].clone()]).unwrap();
+        assert_eq!(late.status, CanonicalStatus::Delivered);
+        assert_eq!(
+            in_order.pii_expires_at(Duration::days(30)),
+            Some(events[3].occurred_at + Duration::days(30))
+        );
+        assert_eq!(
+            in_order.pii_expires_at(Duration::days(90)),
+            Some(events[3].occurred_at + Duration::days(30)),
+            "retention is never above 30 days"
+        );
+    }
+
+    #[test]
+    fn delivered_at_is_the_earliest_delivery_scan() {
+        let s = fold(&[
+            ev(1, CanonicalStatus::Delivered, 200),
+            ev(2, CanonicalStatus::Delivered, 180),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.delivered_at,
+            Some(ev(0, CanonicalStatus::Delivered, 180).occurred_at)
+        );
+    }
+
+    fn status() -> impl Strategy<Value = CanonicalStatus> {
+        proptest::sample::select(CanonicalStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Shuffled and duplicated deliveries of a sequence end where the in-order sequence ends.
+        #[test]
+        fn any_order_and_duplication_gives_the_in_order_state(
+            steps in proptest::collection::vec((status(), 0i64..600), 1..12),
+            dupes in proptest::collection::vec(0usize..12, 0..12),
+            seed in any::<u64>(),
+        ) {
+            let mut events: Vec<TrackingEvent> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, (s, m))| ev(i as u32, *s, *m))
+                .collect();
+            events.sort_by_key(|e| (e.occurred_at, e.status.rank()));
+            let expected = fold(&events);
+            let mut delivered: Vec<TrackingEvent> = events.clone();
+            for d in dupes {
+                delivered.push(events[d % events.len()].clone());
+            }
+            let mut rng = fastrand::Rng::with_seed(seed);
+            rng.shuffle(&mut delivered);
+            prop_assert_eq!(fold(&delivered), expected);
+        }
+    }
+}
