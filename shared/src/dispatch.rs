@@ -352,10 +352,15 @@ mod dynamo {
             order_id: &str,
             label: &PurchasedLabel,
         ) -> Result<(), StoreError> {
+            use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
             let text = serde_json::to_string(label).expect("plain struct serializes");
-            let result = self
-                .client
-                .update_item()
+            let built = |e: aws_sdk_dynamodb::error::BuildError| {
+                let _ = e;
+                StoreError::Malformed("transaction request")
+            };
+            // The order moves to LABEL_PURCHASED and the tracking number starts pointing at it,
+            // in one transaction (carrier callbacks find the order through it).
+            let update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(self.key(seller_id, order_id)))
                 .update_expression(
@@ -367,18 +372,30 @@ mod dynamo {
                 .expression_attribute_values(":label", s(text))
                 .expression_attribute_values(":tracking", s(&label.shipment.tracking_number))
                 .expression_attribute_values(":carrier", s(&label.shipment.carrier))
+                .build()
+                .map_err(built)?;
+            let lookup = Put::builder()
+                .table_name(&self.table)
+                .item(
+                    "pk",
+                    s(crate::tracking::tracking_pk(
+                        &label.shipment.tracking_number,
+                    )),
+                )
+                .item("sk", s("TRACKING"))
+                .item("seller_id", s(seller_id))
+                .item("order_id", s(order_id))
+                .item("carrier", s(&label.shipment.carrier))
+                .build()
+                .map_err(built)?;
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(update).build())
+                .transact_items(TransactWriteItem::builder().put(lookup).build())
                 .send()
-                .await;
-            result.map(|_| ()).map_err(|e| {
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) {
-                    StoreError::Malformed("dispatch state moved under us")
-                } else {
-                    err("UpdateItem", &e)
-                }
-            })
+                .await
+                .map(|_| ())
+                .map_err(|e| err("TransactWriteItems", &e))
         }
 
         async fn confirmed(

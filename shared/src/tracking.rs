@@ -149,3 +149,235 @@ mod tests {
         }
     }
 }
+
+/// Whether a carrier event was seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New,
+    Duplicate,
+}
+
+/// Port: tracking on the order record.
+pub trait TrackingStore: Send + Sync {
+    /// The order a tracking number belongs to (written by dispatch when the label is bought).
+    fn order_for(
+        &self,
+        tracking_number: &str,
+    ) -> impl std::future::Future<
+        Output = Result<Option<(String, String)>, crate::store::StoreError>,
+    > + Send;
+
+    /// Dedupe marker `CARRIEREVENT#<carrier>#<eventId>` (conditional put, expires after 30 days).
+    fn record_event(
+        &self,
+        carrier: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+    ) -> impl std::future::Future<Output = Result<Recorded, crate::store::StoreError>> + Send;
+
+    /// Drop the marker again when applying failed, so the carrier's retry runs.
+    fn forget_event(
+        &self,
+        carrier: &str,
+        event_id: &str,
+    ) -> impl std::future::Future<Output = Result<(), crate::store::StoreError>> + Send;
+
+    /// Apply with the rules of [`TrackingState::apply`] as conditional writes.
+    fn apply(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        event: &TrackingEvent,
+        retention: Duration,
+    ) -> impl std::future::Future<Output = Result<(), crate::store::StoreError>> + Send;
+}
+
+pub fn tracking_pk(tracking_number: &str) -> String {
+    format!("TRACKING#{tracking_number}")
+}
+
+pub fn carrier_event_pk(carrier: &str, event_id: &str) -> String {
+    format!("CARRIEREVENT#{carrier}#{event_id}")
+}
+
+#[cfg(feature = "dynamodb")]
+pub use dynamo::DynamoTrackingStore;
+
+#[cfg(feature = "dynamodb")]
+mod dynamo {
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use time::format_description::well_known::Rfc3339;
+
+    use super::*;
+    use crate::clock::unix_millis;
+    use crate::store::{ORDER_SK, StoreError, order_pk};
+
+    #[derive(Debug, Clone)]
+    pub struct DynamoTrackingStore {
+        client: Client,
+        table: String,
+    }
+
+    impl DynamoTrackingStore {
+        pub fn new(client: Client, table: impl Into<String>) -> Self {
+            Self {
+                client,
+                table: table.into(),
+            }
+        }
+    }
+
+    fn s(v: impl Into<String>) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    fn n(v: impl ToString) -> AttributeValue {
+        AttributeValue::N(v.to_string())
+    }
+
+    fn err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
+        operation: &'static str,
+        e: &aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> StoreError {
+        StoreError::Service {
+            operation,
+            code: crate::aws::error_code(e),
+        }
+    }
+
+    impl TrackingStore for DynamoTrackingStore {
+        async fn order_for(
+            &self,
+            tracking_number: &str,
+        ) -> Result<Option<(String, String)>, StoreError> {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(tracking_pk(tracking_number)))
+                .key("sk", s("TRACKING"))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| err("GetItem", &e))?;
+            Ok(out.item.and_then(|i| {
+                let get = |k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned();
+                Some((get("seller_id")?, get("order_id")?))
+            }))
+        }
+
+        async fn record_event(
+            &self,
+            carrier: &str,
+            event_id: &str,
+            now: OffsetDateTime,
+        ) -> Result<Recorded, StoreError> {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(carrier_event_pk(carrier, event_id)))
+                .item("sk", s("CARRIEREVENT"))
+                .item("ttl", n((now + Duration::days(30)).unix_timestamp()))
+                .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", n(now.unix_timestamp()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(Recorded::New),
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(PutItemError::ConditionalCheckFailedException(_))
+                    ) =>
+                {
+                    Ok(Recorded::Duplicate)
+                }
+                Err(e) => Err(err("PutItem", &e)),
+            }
+        }
+
+        async fn forget_event(&self, carrier: &str, event_id: &str) -> Result<(), StoreError> {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(carrier_event_pk(carrier, event_id)))
+                .key("sk", s("CARRIEREVENT"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| err("DeleteItem", &e))
+        }
+
+        async fn apply(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            event: &TrackingEvent,
+            retention: Duration,
+        ) -> Result<(), StoreError> {
+            let t = unix_millis(event.occurred_at);
+            let not_newer = |e: &aws_sdk_dynamodb::error::SdkError<UpdateItemError, _>| {
+                matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                )
+            };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(seller_id, order_id)))
+                .key("sk", s(ORDER_SK))
+                .update_expression("SET tracking_status = :s, tracking_at_ms = :t, tracking_rank = :r")
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(tracking_at_ms) OR tracking_at_ms < :t \
+                     OR (tracking_at_ms = :t AND tracking_rank < :r))",
+                )
+                .expression_attribute_values(":s", s(event.status.as_str()))
+                .expression_attribute_values(":t", n(t))
+                .expression_attribute_values(":r", n(event.status.rank()))
+                .send()
+                .await;
+            if let Err(e) = result
+                && !not_newer(&e)
+            {
+                return Err(err("UpdateItem", &e));
+            }
+            let Some(expires) = TrackingState::from_event(event).pii_expires_at(retention) else {
+                return Ok(());
+            };
+            // Delivery starts the retention clock; an earlier delivery scan moves it earlier.
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(seller_id, order_id)))
+                .key("sk", s(ORDER_SK))
+                .update_expression(
+                    "SET delivered_at = :iso, delivered_at_ms = :t, pii_expires_at = :exp, #ttl = :exp",
+                )
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(delivered_at_ms) OR delivered_at_ms > :t)",
+                )
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(
+                    ":iso",
+                    s(event.occurred_at.format(&Rfc3339).unwrap_or_default()),
+                )
+                .expression_attribute_values(":t", n(t))
+                .expression_attribute_values(":exp", n(expires.unix_timestamp()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if not_newer(&e) => Ok(()),
+                Err(e) => Err(err("UpdateItem", &e)),
+            }
+        }
+    }
+}

@@ -431,11 +431,13 @@ async fn calls_per_shipped_order() {
         spapi.confirm_shipment.requests,
         carrier.api(Api::EasyPost).requests
     );
-    // Per order: GetItem (load), UpdateItem ×4 (begin, label, usage-plan slot, confirmed),
-    // KMS Decrypt ×1 (shipping); the LWA secret once per container.
+    // Per order: GetItem (load), UpdateItem ×3 (begin, usage-plan slot, confirmed),
+    // TransactWriteItems ×1 (label + tracking lookup), KMS Decrypt ×1 (shipping); the LWA
+    // secret once per container.
     let per_order = |k: &str| aws.get(k).copied().unwrap_or(0);
     assert_eq!(per_order("DynamoDB.GetItem"), 2);
-    assert_eq!(per_order("DynamoDB.UpdateItem"), 8);
+    assert_eq!(per_order("DynamoDB.UpdateItem"), 6);
+    assert_eq!(per_order("DynamoDB.TransactWriteItems"), 2);
     assert_eq!(per_order("KMS.Decrypt"), 2);
     assert_eq!(per_order("Secrets Manager.GetSecretValue"), 1);
     assert_eq!(spapi.confirm_shipment.requests, 2);

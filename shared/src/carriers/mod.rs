@@ -7,6 +7,7 @@
 //! checks its outbound JSON against an allow-list of field paths before anything is sent.
 
 pub mod allow;
+pub mod events;
 pub mod webhooks;
 
 #[cfg(feature = "carriers-http")]

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::idempotency::IdempotencyStore;
+use crate::webhooks::Delivery;
 use crate::{CarrierSandboxConfig, easypost, shippo};
 
 /// One of the three carrier APIs the sandbox stands in for.
@@ -137,7 +138,7 @@ pub struct Received {
     pub raw: String,
 }
 
-/// A shipment the sandbox holds, whatever the API; the facts later webhook work needs.
+/// A shipment the sandbox holds, whatever the API; what its tracking webhooks are made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentRecord {
     pub api: Api,
@@ -228,6 +229,7 @@ impl fmt::Debug for SandboxControl {
             .field("labels", &state.labels.len())
             .field("received", &state.received.len())
             .field("pending_faults", &state.faults.len())
+            .field("deliveries", &state.deliveries.len())
             .finish_non_exhaustive()
     }
 }
@@ -249,6 +251,8 @@ pub(crate) struct State {
     pub(crate) labels: HashMap<String, Vec<u8>>,
     pub(crate) idempotency: IdempotencyStore,
     pub(crate) received: Vec<Received>,
+    /// Webhook deliveries sent, in sending order.
+    pub(crate) deliveries: Vec<Delivery>,
     faults: VecDeque<PendingFault>,
     pub(crate) stats: Stats,
 }
@@ -399,7 +403,7 @@ impl SandboxControl {
     }
 
     /// Forgets everything: shipments, rates, labels, idempotency keys, recorded requests,
-    /// pending faults and counters.
+    /// webhook deliveries, pending faults and counters.
     pub fn reset(&self) {
         *self.lock() = State::default();
     }
@@ -422,7 +426,7 @@ pub(crate) fn routes() -> Router<SandboxControl> {
 
 type Control = AxumState<SandboxControl>;
 
-fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -619,6 +623,9 @@ mod tests {
             crate::DEFAULT_EASYPOST_API_KEY,
             crate::DEFAULT_SHIPPO_TOKEN,
             crate::DEFAULT_GENERIC_API_KEY,
+            crate::DEFAULT_EASYPOST_WEBHOOK_SECRET,
+            crate::DEFAULT_SHIPPO_WEBHOOK_SECRET,
+            crate::DEFAULT_GENERIC_WEBHOOK_SECRET,
         ] {
             assert!(!shown.contains(key), "{shown}");
         }

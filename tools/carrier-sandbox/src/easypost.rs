@@ -42,6 +42,14 @@ pub(crate) struct Store {
     shipments: HashMap<String, Shipment>,
 }
 
+impl Store {
+    /// The id of the Tracker created when the shipment's label was bought.
+    pub(crate) fn tracker_id(&self, shipment_id: &str) -> Option<String> {
+        let shipment = self.shipments.get(shipment_id)?;
+        shipment.json["tracker"]["id"].as_str().map(str::to_owned)
+    }
+}
+
 struct Shipment {
     /// The Shipment object as last returned.
     json: Value,

@@ -36,8 +36,15 @@
 //!   idempotent response) and only then sleeps `d` before answering, modelling a carrier whose
 //!   answer was lost to the client's timeout.
 //! - **Counters**: labels actually purchased per API, requests per status, replays; and a record
-//!   per shipment (ids, tracking number, carrier, service, created time, destination country)
-//!   for later webhook work.
+//!   per shipment (ids, tracking number, carrier, service, created time, destination country).
+//! - **Tracking webhooks** ([`SandboxControl::send_tracking`]): the sandbox plays the carrier and
+//!   POSTs signed tracking events (in transit → out for delivery → delivered, one hour apart) for
+//!   every shipment with a label to `{base}/webhooks/{easypost|shippo|generic}` on a **loopback**
+//!   receiver (anything else is refused), signed as each API signs them (EasyPost
+//!   `X-Hmac-Signature`, Shippo `Shippo-Auth-Signature`, generic Standard Webhooks) with the
+//!   configured webhook secrets. A [`DeliveryPlan`] adds duplicates, a shuffled order, forged
+//!   and stale events, retries after 5xx, and limits the shipments or the lifecycle; every
+//!   [`Delivery`] (body, headers, answer, attempts) is recorded. Formats below.
 //!
 //! # Routes
 //!
@@ -56,7 +63,9 @@
 //! | `DELETE /_sandbox/faults` | drop pending faults |
 //! | `GET` / `DELETE /_sandbox/stats` | [`Stats`] / zero them |
 //! | `GET /_sandbox/shipments` | [`ShipmentRecord`]s |
-//! | `POST /_sandbox/reset` | forget everything (shipments, labels, keys, records, faults, stats) |
+//! | `POST /_sandbox/webhooks/send` | `{"baseUrl", "plan"?: DeliveryPlan}` → `{"deliveries": [Delivery…]}`; 400 for a non-loopback URL or a bad plan |
+//! | `GET` / `DELETE /_sandbox/webhooks/deliveries` | sent [`Delivery`]s / forget them |
+//! | `POST /_sandbox/reset` | forget everything (shipments, labels, keys, records, deliveries, faults, stats) |
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -77,6 +86,65 @@
 //!
 //! The server never logs request or response bodies; the request log line carries the method,
 //! the path, the names (not values) of query parameters and the status.
+//!
+//! # Tracking webhooks
+//!
+//! Every shipment goes through the lifecycle in transit → out for delivery → delivered
+//! ([`TrackingStatus::LIFECYCLE`]); event `i` happened at `base + i ×` [`EVENT_SPACING`], where
+//! `base` is the shipment's creation time (whole seconds) or [`DeliveryPlan::base_time`].
+//!
+//! | API | `POST` to | Signature headers |
+//! |---|---|---|
+//! | EasyPost | `{base}/webhooks/easypost` | `X-Hmac-Signature: hmac-sha256-hex=<hex HMAC-SHA256(secret, body)>` |
+//! | Shippo | `{base}/webhooks/shippo` | `Shippo-Auth-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` |
+//! | Generic | `{base}/webhooks/generic` | `webhook-id: msg_<hex>`, `webhook-timestamp: <unix s>`, `webhook-signature: v1,<base64 HMAC-SHA256(base64-decoded secret, "<id>.<ts>.<body>")>` |
+//!
+//! Bodies (`Content-Type: application/json`; RFC 3339 times in UTC with whole seconds):
+//!
+//! - EasyPost Event: `{"id": "evt_…", "object": "Event", "description": "tracker.updated",
+//!   "mode": "test", "created_at", "result": {"object": "Tracker", "id": "trk_…", "mode": "test",
+//!   "tracking_code", "shipment_id", "carrier", "status", "updated_at", "tracking_details":
+//!   [{"object": "TrackingDetail", "status", "message", "datetime"}…]}}`. `tracking_details`
+//!   lists every event up to this one; the last is the current one.
+//! - Shippo: `{"event": "track_updated", "test": true, "data": {"carrier": "usps",
+//!   "tracking_number", "tracking_status": {"object_id": "<32 hex>", "status", "status_details",
+//!   "status_date"}, "metadata": <the shipment's metadata or null>}}` (carrier in lower case).
+//!   EasyPost's `carrier` is `USPS`, `UPS` or `FedEx`.
+//! - Generic: `{"type": "shipment.tracking", "data": {"tracking_number", "status", "occurred_at",
+//!   "reference"}}`.
+//!
+//! Status values: EasyPost `in_transit`, `out_for_delivery`, `delivered`; Shippo `TRANSIT`
+//! (also for out for delivery: Shippo has no such status), `DELIVERED`; generic `IN_TRANSIT`,
+//! `OUT_FOR_DELIVERY`, `DELIVERED`. Forged and stale events report `return_to_sender` /
+//! `RETURNED` / `RETURN_TO_SENDER` one hour after the shipment's last event, under a fresh
+//! event id, so a receiver that wrongly accepts one shows it.
+//!
+//! Secrets: [`CarrierSandboxConfig`]'s `*_webhook_secret` fields, by default
+//! [`DEFAULT_EASYPOST_WEBHOOK_SECRET`], [`DEFAULT_SHIPPO_WEBHOOK_SECRET`] and
+//! [`DEFAULT_GENERIC_WEBHOOK_SECRET`]. Forged deliveries use another key.
+//!
+//! Signature timestamps (Shippo, generic) are the wall clock at sending time, not the event
+//! time. A duplicate is the same body with the same event id, signed again when it is sent; a
+//! retry after a 5xx resends the very same request (body and headers).
+//!
+//! Only loopback targets are accepted (`127.0.0.0/8`, `::1`, `localhost`, pinned to loopback):
+//! nothing is ever sent off the machine. Redirects are not followed and proxies are not used.
+//!
+//! ```no_run
+//! # async fn demo(sandbox: carrier_sandbox::Sandbox) -> Result<(), carrier_sandbox::WebhookError> {
+//! use carrier_sandbox::{DeliveryPlan, TrackingStatus};
+//! // … buy labels through the APIs, start the receiver under test on 127.0.0.1 …
+//! let plan = DeliveryPlan {
+//!     duplicates: true,
+//!     shuffle_seed: Some(7),
+//!     until: Some(TrackingStatus::OutForDelivery),
+//!     ..DeliveryPlan::default()
+//! };
+//! let deliveries = sandbox.control().send_tracking("http://127.0.0.1:9000", plan).await?;
+//! assert!(deliveries.iter().all(|d| d.http_status == Some(200)));
+//! # Ok(())
+//! # }
+//! ```
 
 mod control;
 mod easypost;
@@ -87,6 +155,7 @@ mod rates;
 mod server;
 mod shippo;
 mod validate;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -96,6 +165,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use control::{Api, ApiStats, Fault, Received, Route, SandboxControl, ShipmentRecord, Stats};
+pub use webhooks::{
+    Delivery, DeliveryKind, DeliveryPlan, EASYPOST_SIGNATURE_HEADER, EVENT_SPACING,
+    SHIPPO_SIGNATURE_HEADER, STALE_BY, TrackingStatus, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER,
+    WEBHOOK_TIMESTAMP_HEADER, WebhookError,
+};
 
 /// EasyPost API key the sandbox accepts unless configured otherwise.
 pub const DEFAULT_EASYPOST_API_KEY: &str = "ep-local-key";
@@ -108,7 +182,18 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 /// Set (`true`) on a response that replays a stored idempotent response.
 pub const IDEMPOTENT_REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
-/// The credentials each API accepts.
+/// Secret the sandbox signs EasyPost webhooks with unless configured otherwise (the HMAC key
+/// is its ASCII bytes).
+pub const DEFAULT_EASYPOST_WEBHOOK_SECRET: &str = "ep-webhook-secret";
+/// Secret the sandbox signs Shippo webhooks with unless configured otherwise.
+pub const DEFAULT_SHIPPO_WEBHOOK_SECRET: &str = "shippo-webhook-secret";
+/// Standard Webhooks secret the sandbox signs generic webhooks with unless configured
+/// otherwise: `whsec_` + base64 of the 32 ASCII bytes `generic-webhook-secret-32-bytes!` (the
+/// HMAC key is those 32 bytes).
+pub const DEFAULT_GENERIC_WEBHOOK_SECRET: &str =
+    "whsec_Z2VuZXJpYy13ZWJob29rLXNlY3JldC0zMi1ieXRlcyE=";
+
+/// The credentials each API accepts, and the secrets its webhooks are signed with.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CarrierSandboxConfig {
     /// EasyPost API key, sent as the Basic-auth user name (empty password).
@@ -117,6 +202,14 @@ pub struct CarrierSandboxConfig {
     pub shippo_token: String,
     /// Generic REST API key (`Authorization: Bearer <key>`).
     pub generic_api_key: String,
+    /// EasyPost webhook secret: `X-Hmac-Signature` is keyed with its bytes (use ASCII: EasyPost
+    /// keys with the NFKD form, which only equals the bytes for ASCII).
+    pub easypost_webhook_secret: String,
+    /// Shippo webhook secret: `Shippo-Auth-Signature` is keyed with its bytes.
+    pub shippo_webhook_secret: String,
+    /// Standard Webhooks secret of the generic API, `whsec_<base64 key>` (the prefix is
+    /// optional); `webhook-signature` is keyed with the decoded bytes.
+    pub generic_webhook_secret: String,
 }
 
 impl Default for CarrierSandboxConfig {
@@ -125,17 +218,23 @@ impl Default for CarrierSandboxConfig {
             easypost_api_key: DEFAULT_EASYPOST_API_KEY.to_owned(),
             shippo_token: DEFAULT_SHIPPO_TOKEN.to_owned(),
             generic_api_key: DEFAULT_GENERIC_API_KEY.to_owned(),
+            easypost_webhook_secret: DEFAULT_EASYPOST_WEBHOOK_SECRET.to_owned(),
+            shippo_webhook_secret: DEFAULT_SHIPPO_WEBHOOK_SECRET.to_owned(),
+            generic_webhook_secret: DEFAULT_GENERIC_WEBHOOK_SECRET.to_owned(),
         }
     }
 }
 
-/// The keys are redacted.
+/// The keys and secrets are redacted.
 impl std::fmt::Debug for CarrierSandboxConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CarrierSandboxConfig")
             .field("easypost_api_key", &"[redacted]")
             .field("shippo_token", &"[redacted]")
             .field("generic_api_key", &"[redacted]")
+            .field("easypost_webhook_secret", &"[redacted]")
+            .field("shippo_webhook_secret", &"[redacted]")
+            .field("generic_webhook_secret", &"[redacted]")
             .finish()
     }
 }

@@ -8,13 +8,16 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use carrier_sandbox::{
-    CarrierSandboxConfig, DEFAULT_EASYPOST_API_KEY, DEFAULT_GENERIC_API_KEY, DEFAULT_SHIPPO_TOKEN,
+    CarrierSandboxConfig, DEFAULT_EASYPOST_API_KEY, DEFAULT_EASYPOST_WEBHOOK_SECRET,
+    DEFAULT_GENERIC_API_KEY, DEFAULT_GENERIC_WEBHOOK_SECRET, DEFAULT_SHIPPO_TOKEN,
+    DEFAULT_SHIPPO_WEBHOOK_SECRET,
 };
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 /// Local stand-in for three carrier APIs (EasyPost v2, Shippo, a generic REST API): shipments,
-/// rates and labels, with test controls under /_sandbox.
+/// rates and labels, signed tracking webhooks to a loopback receiver, with test controls under
+/// /_sandbox.
 #[derive(Parser)]
 #[command(name = "carrier-sandbox", version)]
 struct Args {
@@ -48,6 +51,33 @@ struct Args {
         hide_default_value = true
     )]
     generic_api_key: String,
+    /// Secret EasyPost webhooks are signed with (`X-Hmac-Signature`).
+    #[arg(
+        long,
+        env = "CARRIER_SANDBOX_EASYPOST_WEBHOOK_SECRET",
+        default_value = DEFAULT_EASYPOST_WEBHOOK_SECRET,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    easypost_webhook_secret: String,
+    /// Secret Shippo webhooks are signed with (`Shippo-Auth-Signature`).
+    #[arg(
+        long,
+        env = "CARRIER_SANDBOX_SHIPPO_WEBHOOK_SECRET",
+        default_value = DEFAULT_SHIPPO_WEBHOOK_SECRET,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    shippo_webhook_secret: String,
+    /// Standard Webhooks secret (`whsec_<base64>`) generic webhooks are signed with.
+    #[arg(
+        long,
+        env = "CARRIER_SANDBOX_GENERIC_WEBHOOK_SECRET",
+        default_value = DEFAULT_GENERIC_WEBHOOK_SECRET,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    generic_webhook_secret: String,
 }
 
 #[tokio::main]
@@ -72,6 +102,9 @@ async fn main() -> ExitCode {
         easypost_api_key: args.easypost_api_key,
         shippo_token: args.shippo_token,
         generic_api_key: args.generic_api_key,
+        easypost_webhook_secret: args.easypost_webhook_secret,
+        shippo_webhook_secret: args.shippo_webhook_secret,
+        generic_webhook_secret: args.generic_webhook_secret,
     };
     let sandbox = match carrier_sandbox::start(config, args.addr).await {
         Ok(sandbox) => sandbox,

@@ -28,6 +28,7 @@ pub(crate) fn router(control: SandboxControl) -> Router {
         .merge(generic::routes())
         .route("/labels/{file}", get(labels::get_label))
         .merge(crate::control::routes())
+        .merge(crate::webhooks::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))
         .with_state(control)

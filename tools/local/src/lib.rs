@@ -4,6 +4,7 @@
 //!
 //! Used by the `orderseal-local` command and by the integration tests.
 
+pub mod callbacks;
 pub mod inspect;
 pub mod notify;
 pub mod provision;
@@ -206,7 +207,47 @@ pub fn local_secrets(seller: &str) -> BTreeMap<String, String> {
             "CarrierCredentialsSecret".to_owned(),
             carrier_secret(&carrier_sandbox::CarrierSandboxConfig::default()),
         ),
+        (
+            "WebhookSecretsSecret".to_owned(),
+            webhook_secrets().to_string(),
+        ),
     ])
+}
+
+/// The webhook signing secrets of the local carriers (current first, then the previous one).
+pub fn webhook_secrets() -> serde_json::Value {
+    serde_json::json!({
+        "easypost": [LOCAL_WEBHOOK_SECRETS[0], "ep-webhook-secret-previous"],
+        "shippo": [LOCAL_WEBHOOK_SECRETS[1]],
+        "generic": [LOCAL_WEBHOOK_SECRETS[2]],
+        "fedex": [LOCAL_WEBHOOK_SECRETS[3]],
+    })
+}
+
+/// Current secrets for easypost, shippo, generic (Standard Webhooks `whsec_` + base64 key), fedex.
+pub const LOCAL_WEBHOOK_SECRETS: [&str; 4] = [
+    "ep-webhook-secret",
+    "shippo-webhook-secret",
+    "whsec_Z2VuZXJpYy13ZWJob29rLXNlY3JldC0zMi1ieXRlcyE=",
+    "FedexSecurityToken0123456789abcdef",
+];
+
+/// The carrier-callback configuration for resources provisioned in the emulator.
+pub fn callback_config(
+    resources: &Resources,
+) -> Result<orderseal_carrier_callback::CallbackConfig, LocalError> {
+    let env: BTreeMap<&str, String> = BTreeMap::from([
+        (
+            "ORDERSEAL_TABLE",
+            resources.table("OrdersTable")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_WEBHOOK_SECRET_ID",
+            resources.secret("WebhookSecretsSecret")?.to_owned(),
+        ),
+    ]);
+    orderseal_carrier_callback::CallbackConfig::from_lookup(|k| env.get(k).cloned())
+        .map_err(LocalError::Stack)
 }
 
 /// The demo seller's shipping rules: ships from Seattle; cheapest via EasyPost by default,

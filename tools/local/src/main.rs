@@ -207,6 +207,11 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             }
             println!("== running ingest, then dispatch, until the queues are drained");
             drain(&state, &aws, Duration::ZERO).await?;
+            println!(
+                "== carriers send signed tracking webhooks (in transit, out for delivery, delivered),"
+            );
+            println!("   twice each, shuffled, plus a forged and a stale one per shipment");
+            send_webhooks(&state, &aws).await?;
             println!("== orders");
             print_orders(&state, &aws).await
         }
@@ -277,6 +282,49 @@ async fn drain(state: &StackState, aws: &AwsClients, settle: Duration) -> Result
     Ok(())
 }
 
+/// Run the carrier-callback handler on a local listener and have the carrier sandbox deliver
+/// its tracking webhooks to it.
+async fn send_webhooks(state: &StackState, aws: &AwsClients) -> Result<(), LocalError> {
+    let config = orderseal_local::callback_config(&state.resources)?;
+    let callback = std::sync::Arc::new(orderseal_carrier_callback::build(
+        &config,
+        aws.dynamodb.clone(),
+        aws.secrets.clone(),
+        orderseal_ingest::system_clock(),
+    ));
+    let (url, server) = orderseal_local::callbacks::serve(callback, 0).await?;
+    let base_time = time::OffsetDateTime::now_utc() - time::Duration::hours(3);
+    let plan = serde_json::json!({
+        "duplicates": true, "shuffle_seed": 7, "forged": true, "stale": true, "retry_on_5xx": 2,
+        "base_time": base_time.format(&time::format_description::well_known::Rfc3339).expect("time formats"),
+    });
+    let resp: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/_sandbox/webhooks/send", state.carrier_url))
+        .json(&serde_json::json!({"baseUrl": url, "plan": plan}))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| LocalError::Stack(format!("carrier sandbox: {e}")))?
+        .json()
+        .await
+        .map_err(|e| LocalError::Stack(format!("carrier sandbox: {e}")))?;
+    server.abort();
+    let mut tally: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for d in resp["deliveries"].as_array().cloned().unwrap_or_default() {
+        let kind = d["kind"].as_str().unwrap_or("?").to_owned();
+        let status = d["http_status"]
+            .as_u64()
+            .or_else(|| d["httpStatus"].as_u64())
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "error".into());
+        *tally.entry((kind, status)).or_default() += 1;
+    }
+    for ((kind, status), count) in tally {
+        println!("   {count:>3} {kind:<10} webhooks answered {status}");
+    }
+    Ok(())
+}
+
 fn print_report(function: &str, report: &pump::PumpReport) {
     println!(
         "{function}: {} invocations, {} messages received, {} acknowledged, {} failed (retried after the visibility timeout), {} left in queue",
@@ -299,7 +347,7 @@ fn print_summary(item: &inspect::Item) {
         .map(|t| t.date().to_string())
         .unwrap_or_else(|| "-".into());
     println!(
-        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<10} {:<24} {}",
+        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {}",
         g("order_id"),
         g("fulfilled_by"),
         g("fulfillment_status"),
@@ -308,6 +356,7 @@ fn print_summary(item: &inspect::Item) {
         g("carrier"),
         g("tracking_number"),
         g("dispatch_state"),
+        g("tracking_status"),
     );
 }
 
@@ -320,8 +369,8 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
         .collect();
     orders.sort_by(|a, b| inspect::s(a, "order_id").cmp(&inspect::s(b, "order_id")));
     println!(
-        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<10} {:<24} AMAZON CONFIRMATION",
-        "ORDER", "BY", "STATUS", "SEALED PII", "PII EXPIRES", "CARRIER", "TRACKING"
+        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} TRACKING STATUS",
+        "ORDER", "BY", "STATUS", "SEALED PII", "PII EXPIRES", "CARRIER", "TRACKING", "AMAZON"
     );
     for item in &orders {
         print_summary(item);

@@ -47,8 +47,15 @@ fn answers(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
 }
 
+/// Running (a zombie waiting to be reaped does not count).
 fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            Some(state != 'Z' && state != 'X')
+        })
+        .unwrap_or(false)
 }
 
 /// Refuse to start on a port that another process holds.
@@ -230,6 +237,7 @@ pub fn down() -> Result<Vec<String>, LocalError> {
         for (name, pid) in [
             ("moto", state.moto_pid),
             ("spapi-sandbox", state.sandbox_pid),
+            ("carrier-sandbox", state.carrier_pid),
         ] {
             if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
                 let _ = Command::new("kill").arg(pid.to_string()).status();

@@ -1,0 +1,319 @@
+//! Carrier callbacks against the emulator: only correctly signed, fresh webhooks change an
+//! order; duplicates and reordering converge; DELIVERED starts the PII retention clock.
+//! Signatures here are computed from the documented formulas with aws-lc-rs directly, not with
+//! the code under test.
+
+use std::time::Duration as StdDuration;
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use orderseal_carrier_callback::LambdaCallback;
+use orderseal_tests::{LogCapture, TestStack, canary_order_to};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const EP: &str = orderseal_local::LOCAL_WEBHOOK_SECRETS[0];
+const SHIPPO: &str = orderseal_local::LOCAL_WEBHOOK_SECRETS[1];
+const GENERIC: &str = orderseal_local::LOCAL_WEBHOOK_SECRETS[2];
+
+fn mac(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), msg)
+        .as_ref()
+        .to_vec()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn easypost_headers(secret: &str, body: &str) -> Vec<(String, String)> {
+    vec![(
+        "X-Hmac-Signature".into(),
+        format!(
+            "hmac-sha256-hex={}",
+            hex(&mac(secret.as_bytes(), body.as_bytes()))
+        ),
+    )]
+}
+
+fn shippo_headers(secret: &str, t: i64, body: &str) -> Vec<(String, String)> {
+    let sig = hex(&mac(secret.as_bytes(), format!("{t}.{body}").as_bytes()));
+    vec![("Shippo-Auth-Signature".into(), format!("t={t},v1={sig}"))]
+}
+
+fn generic_headers(secret: &str, id: &str, t: i64, body: &str) -> Vec<(String, String)> {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let sig = base64::engine::general_purpose::STANDARD
+        .encode(mac(&key, format!("{id}.{t}.{body}").as_bytes()));
+    vec![
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), t.to_string()),
+        ("webhook-signature".into(), format!("v1,{sig}")),
+    ]
+}
+
+fn iso(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
+}
+
+fn easypost_event(id: &str, tracking: &str, status: &str, at: OffsetDateTime) -> String {
+    json!({"id": id, "object": "Event", "description": "tracker.updated", "result": {
+        "object": "Tracker", "tracking_code": tracking, "status": status, "updated_at": iso(at),
+        "tracking_details": [{"object": "TrackingDetail", "status": status, "datetime": iso(at)}]}})
+    .to_string()
+}
+
+/// Ingest + dispatch one order to `country`, returning its tracking number.
+async fn shipped(stack: &TestStack, order_id: &str, country: &str, region: &str) -> String {
+    let ingest = stack.ingest();
+    let order = canary_order_to(
+        order_id,
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+        country,
+        region,
+    );
+    stack.send(&stack.publish(&order)).await;
+    stack
+        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .await;
+    let dispatch = stack.dispatch(StdDuration::from_secs(5)).await;
+    stack.drain_shipments(&dispatch, StdDuration::ZERO).await;
+    let item = stack.order_item(order_id).await.unwrap();
+    item["tracking_number"].as_s().unwrap().clone()
+}
+
+fn callback(stack: &TestStack) -> LambdaCallback {
+    let config = orderseal_local::callback_config(&stack.resources).unwrap();
+    orderseal_carrier_callback::build(
+        &config,
+        stack.function_aws.dynamodb.clone(),
+        stack.function_aws.secrets.clone(),
+        orderseal_ingest::system_clock(),
+    )
+}
+
+fn n(item: &orderseal_local::inspect::Item, k: &str) -> Option<i64> {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn label_then_webhooks_then_delivered_sets_the_pii_expiry() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "113-0000030-0000001";
+    let tracking = shipped(&stack, id, "US", "WA").await;
+    let cb = callback(&stack);
+    let t0 = OffsetDateTime::now_utc() - time::Duration::hours(5);
+    // Delivered arrives first, then a late in-transit scan, then a duplicate of delivered.
+    let delivered = easypost_event(
+        "evt_3",
+        &tracking,
+        "delivered",
+        t0 + time::Duration::hours(3),
+    );
+    let in_transit = easypost_event(
+        "evt_1",
+        &tracking,
+        "in_transit",
+        t0 + time::Duration::hours(1),
+    );
+    for body in [&delivered, &in_transit, &delivered] {
+        assert_eq!(
+            cb.handle("easypost", &easypost_headers(EP, body), body.as_bytes())
+                .await,
+            200
+        );
+    }
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
+    let delivered_at = t0 + time::Duration::hours(3);
+    let expires = (delivered_at + time::Duration::days(30)).unix_timestamp();
+    assert_eq!(n(&item, "pii_expires_at"), Some(expires));
+    assert_eq!(
+        n(&item, "ttl"),
+        Some(expires),
+        "TTL follows as the backstop"
+    );
+    assert!(logs.text().contains("\"outcome\":\"duplicate\""));
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn rejected_requests_change_nothing() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "113-0000031-0000001";
+    let tracking = shipped(&stack, id, "CA", "BC").await; // Shippo route
+    let before = stack.order_item(id).await.unwrap();
+    let cb = callback(&stack);
+    let now = OffsetDateTime::now_utc();
+    let body = json!({"event": "track_updated", "data": {"tracking_number": tracking,
+        "tracking_status": {"object_id": "s1", "status": "DELIVERED", "status_date": iso(now)}}})
+    .to_string();
+    let t = now.unix_timestamp();
+    let mut tampered = body.clone().into_bytes();
+    tampered[10] ^= 1;
+    type Case = (Vec<(String, String)>, Vec<u8>, u16, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            shippo_headers(SHIPPO, t, &body),
+            tampered,
+            401,
+            "tampered body",
+        ),
+        (
+            shippo_headers("wrong-secret", t, &body),
+            body.clone().into_bytes(),
+            401,
+            "wrong secret",
+        ),
+        (vec![], body.clone().into_bytes(), 401, "missing header"),
+        (
+            shippo_headers(SHIPPO, t - 301, &body),
+            body.clone().into_bytes(),
+            401,
+            "stale",
+        ),
+        (
+            shippo_headers(SHIPPO, t + 301, &body),
+            body.clone().into_bytes(),
+            401,
+            "future",
+        ),
+        (
+            shippo_headers(SHIPPO, t, "not json"),
+            b"not json".to_vec(),
+            400,
+            "malformed",
+        ),
+        (vec![], vec![b' '; 257 * 1024], 413, "oversized"),
+    ];
+    for (headers, body, want, what) in cases {
+        assert_eq!(cb.handle("shippo", &headers, &body).await, want, "{what}");
+    }
+    assert_eq!(cb.handle("nobody", &[], b"{}").await, 404);
+    let after = stack.order_item(id).await.unwrap();
+    assert_eq!(before, after, "a rejected request changed the order");
+    // And the genuine one is accepted.
+    assert_eq!(
+        cb.handle("shippo", &shippo_headers(SHIPPO, t, &body), body.as_bytes())
+            .await,
+        200
+    );
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn rotated_secrets_are_accepted_during_the_overlap_and_standard_webhooks_dedupe_on_id() {
+    let stack = TestStack::new().await;
+    let id = "113-0000032-0000001";
+    let tracking = shipped(&stack, id, "US", "WA").await;
+    let cb = callback(&stack);
+    let now = OffsetDateTime::now_utc();
+    // EasyPost: the previous secret is still listed, so both sign acceptably.
+    let body = easypost_event("evt_9", &tracking, "out_for_delivery", now);
+    assert_eq!(
+        cb.handle(
+            "easypost",
+            &easypost_headers("ep-webhook-secret-previous", &body),
+            body.as_bytes()
+        )
+        .await,
+        200
+    );
+    let body = easypost_event(
+        "evt_10",
+        &tracking,
+        "in_transit",
+        now - time::Duration::hours(1),
+    );
+    assert_eq!(
+        cb.handle("easypost", &easypost_headers(EP, &body), body.as_bytes())
+            .await,
+        200
+    );
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(
+        item["tracking_status"].as_s().unwrap(),
+        "OUT_FOR_DELIVERY",
+        "the older scan did not win"
+    );
+
+    // Standard Webhooks (generic carrier): same webhook-id twice is one event.
+    let gid = "113-0000032-0000002";
+    let gtracking = shipped(&stack, gid, "GB", "London").await;
+    let body = json!({"type": "shipment.tracking", "data": {"tracking_number": gtracking,
+        "status": "DELIVERED", "occurred_at": iso(now)}})
+    .to_string();
+    let headers = generic_headers(GENERIC, "msg_1", now.unix_timestamp(), &body);
+    assert_eq!(cb.handle("generic", &headers, body.as_bytes()).await, 200);
+    assert_eq!(cb.handle("generic", &headers, body.as_bytes()).await, 200);
+    let item = stack.order_item(gid).await.unwrap();
+    assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
+    let markers = orderseal_local::inspect::scan_all(&stack.aws, stack.table())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i["sk"].as_s().unwrap() == "CARRIEREVENT")
+        .count();
+    assert_eq!(markers, 3, "one dedupe marker per distinct event");
+}
+
+#[tokio::test]
+async fn the_carriers_own_webhooks_duplicated_shuffled_forged_and_stale_end_delivered() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let orders = [
+        ("113-0000033-0000001", "US", "WA"),
+        ("113-0000033-0000002", "CA", "BC"),
+        ("113-0000033-0000003", "GB", "London"),
+    ];
+    let mut tracking = Vec::new();
+    for (id, country, region) in orders {
+        tracking.push(shipped(&stack, id, country, region).await);
+    }
+    let cb = std::sync::Arc::new(callback(&stack));
+    let (url, server) = orderseal_local::callbacks::serve(cb, 0).await.unwrap();
+    let base = OffsetDateTime::now_utc() - time::Duration::hours(4);
+    let plan: carrier_sandbox::DeliveryPlan = serde_json::from_value(json!({
+        "duplicates": true, "shuffle_seed": 11, "forged": true, "stale": true, "retry_on_5xx": 2,
+        "base_time": iso(base),
+    }))
+    .unwrap();
+    let deliveries = stack
+        .carriers
+        .control()
+        .send_tracking(&url, plan)
+        .await
+        .unwrap();
+    server.abort();
+    for d in &deliveries {
+        let want = match format!("{:?}", d.kind).as_str() {
+            "Forged" | "Stale" => 401,
+            _ => 200,
+        };
+        assert_eq!(d.http_status, Some(want), "{:?} {:?}", d.kind, d.status);
+    }
+    for (id, _, _) in orders {
+        let item = stack.order_item(id).await.unwrap();
+        assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED", "{id}");
+        // Delivered is the third lifecycle event: base + 2 h.
+        let delivered = base.replace_nanosecond(0).unwrap() + time::Duration::hours(2);
+        assert_eq!(
+            n(&item, "pii_expires_at"),
+            Some((delivered + time::Duration::days(30)).unix_timestamp()),
+            "{id}"
+        );
+    }
+    assert_eq!(tracking.len(), 3);
+    logs.assert_clean();
+}
