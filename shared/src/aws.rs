@@ -70,3 +70,28 @@ impl Intercept for CallCounter {
         Ok(())
     }
 }
+
+/// DynamoDB attribute shorthands shared by the table adapters.
+#[cfg(feature = "dynamodb")]
+pub mod ddb {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    pub fn s(v: impl Into<String>) -> AttributeValue {
+        AttributeValue::S(v.into())
+    }
+
+    pub fn n(v: impl ToString) -> AttributeValue {
+        AttributeValue::N(v.to_string())
+    }
+
+    /// A table failure as a [`crate::store::StoreError`], code only.
+    pub fn store_error<E: super::ProvideErrorMetadata, R>(
+        operation: &'static str,
+        e: &super::SdkError<E, R>,
+    ) -> crate::store::StoreError {
+        crate::store::StoreError::Service {
+            operation,
+            code: super::error_code(e),
+        }
+    }
+}

@@ -173,6 +173,7 @@ mod dynamo {
     use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
     use super::*;
+    use crate::aws::ddb::{s, store_error as err};
     use crate::order::status;
     use crate::seal::PiiClass;
     use crate::store::{ORDER_SK, order_pk, pii_attribute};
@@ -205,21 +206,6 @@ mod dynamo {
             ])
         }
     }
-
-    fn s(v: impl Into<String>) -> AttributeValue {
-        AttributeValue::S(v.into())
-    }
-
-    fn err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
-        operation: &'static str,
-        e: &aws_sdk_dynamodb::error::SdkError<E, R>,
-    ) -> StoreError {
-        StoreError::Service {
-            operation,
-            code: crate::aws::error_code(e),
-        }
-    }
-
     fn get_s(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
         item.get(k).and_then(|v| v.as_s().ok()).cloned()
     }

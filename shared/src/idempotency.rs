@@ -83,9 +83,10 @@ pub use dynamo::DynamoIdempotencyStore;
 mod dynamo {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::operation::put_item::PutItemError;
-    use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+    use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
     use super::*;
+    use crate::aws::ddb::{n, s};
     use crate::clock::unix_millis;
 
     const INPROGRESS: &str = "INPROGRESS";
@@ -104,14 +105,6 @@ mod dynamo {
                 table: table.into(),
             }
         }
-    }
-
-    fn s(v: impl Into<String>) -> AttributeValue {
-        AttributeValue::S(v.into())
-    }
-
-    fn n(v: i64) -> AttributeValue {
-        AttributeValue::N(v.to_string())
     }
 
     fn err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(

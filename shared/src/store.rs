@@ -113,6 +113,7 @@ pub mod dynamo {
     use time::format_description::well_known::Rfc3339;
 
     use super::*;
+    use crate::aws::ddb::{n, s};
     use crate::clock::unix_millis;
     use crate::order::{Money, OrderLine, status};
 
@@ -138,15 +139,6 @@ pub mod dynamo {
             &self.table
         }
     }
-
-    fn s(v: impl Into<String>) -> AttributeValue {
-        AttributeValue::S(v.into())
-    }
-
-    fn n(v: impl ToString) -> AttributeValue {
-        AttributeValue::N(v.to_string())
-    }
-
     fn iso(t: OffsetDateTime) -> AttributeValue {
         s(t.format(&Rfc3339).expect("UTC timestamps format"))
     }

@@ -208,10 +208,10 @@ mod dynamo {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::operation::put_item::PutItemError;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-    use aws_sdk_dynamodb::types::AttributeValue;
     use time::format_description::well_known::Rfc3339;
 
     use super::*;
+    use crate::aws::ddb::{n, s, store_error as err};
     use crate::clock::unix_millis;
     use crate::store::{ORDER_SK, StoreError, order_pk};
 
@@ -227,24 +227,6 @@ mod dynamo {
                 client,
                 table: table.into(),
             }
-        }
-    }
-
-    fn s(v: impl Into<String>) -> AttributeValue {
-        AttributeValue::S(v.into())
-    }
-
-    fn n(v: impl ToString) -> AttributeValue {
-        AttributeValue::N(v.to_string())
-    }
-
-    fn err<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
-        operation: &'static str,
-        e: &aws_sdk_dynamodb::error::SdkError<E, R>,
-    ) -> StoreError {
-        StoreError::Service {
-            operation,
-            code: crate::aws::error_code(e),
         }
     }
 
