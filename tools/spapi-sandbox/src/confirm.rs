@@ -746,46 +746,20 @@ fn static_cases() -> &'static [StaticCase] {
 
 fn load_static_cases(model: &str) -> Vec<StaticCase> {
     let model: Value = serde_json::from_str(model).expect("the Orders v0 model is valid JSON");
-    let Some(responses) = model
-        .pointer("/paths/~1orders~1v0~1orders~1{orderId}~1shipmentConfirmation/post/responses")
-        .and_then(Value::as_object)
-    else {
-        return Vec::new();
-    };
-    let mut cases = Vec::new();
-    for (status, response) in responses {
-        let Some(status) = status
-            .parse::<u16>()
-            .ok()
-            .and_then(|code| StatusCode::from_u16(code).ok())
-        else {
-            continue;
-        };
-        let statics = response
-            .pointer("/x-amzn-api-sandbox/static")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        for case in statics {
-            let parameters = case.pointer("/request/parameters");
-            let order_id = parameters
-                .and_then(|p| p.pointer("/orderId/value"))
-                .and_then(Value::as_str);
-            let body = parameters.and_then(|p| p.pointer("/body/value"));
-            let (Some(order_id), Some(body), Some(response)) =
-                (order_id, body, case.get("response"))
-            else {
-                continue;
-            };
-            cases.push(StaticCase {
-                status,
-                order_id: order_id.to_owned(),
-                body: body.clone(),
-                response: response.clone(),
-            });
-        }
-    }
-    cases
+    crate::statics::model_cases(
+        &model,
+        "/paths/~1orders~1v0~1orders~1{orderId}~1shipmentConfirmation/post/responses",
+    )
+    .into_iter()
+    .filter_map(|case| {
+        Some(StaticCase {
+            status: case.status,
+            order_id: case.order_id.to_owned(),
+            body: case.parameters.pointer("/body/value")?.clone(),
+            response: case.response?.clone(),
+        })
+    })
+    .collect()
 }
 
 /// Order ids the model's static confirmShipment cases answer to; generated ids avoid them.

@@ -68,6 +68,7 @@ mod generate;
 mod lwa;
 mod orders;
 mod server;
+mod statics;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -324,53 +324,31 @@ fn static_cases() -> &'static [StaticCase] {
 fn load_static_cases(model: &str) -> Vec<StaticCase> {
     let model: Value =
         serde_json::from_str(model).expect("the Orders v2026-01-01 model is valid JSON");
-    let Some(responses) = model
-        .pointer("/paths/~1orders~12026-01-01~1orders~1{orderId}/get/responses")
-        .and_then(Value::as_object)
-    else {
-        return Vec::new();
-    };
-    let mut cases = Vec::new();
-    for (status, response) in responses {
-        let Some(status) = status
-            .parse::<u16>()
-            .ok()
-            .and_then(|code| StatusCode::from_u16(code).ok())
-        else {
-            continue;
-        };
-        let statics = response
-            .pointer("/x-amzn-api-sandbox/static")
+    crate::statics::model_cases(
+        &model,
+        "/paths/~1orders~12026-01-01~1orders~1{orderId}/get/responses",
+    )
+    .into_iter()
+    .filter_map(|case| {
+        let included = case
+            .parameters
+            .pointer("/includedData/value")
             .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        for case in statics {
-            let parameters = case.pointer("/request/parameters");
-            let order_id = parameters
-                .and_then(|p| p.pointer("/orderId/value"))
-                .and_then(Value::as_str);
-            let (Some(order_id), Some(body)) = (order_id, case.get("response")) else {
-                continue;
-            };
-            let included = parameters
-                .and_then(|p| p.pointer("/includedData/value"))
-                .and_then(Value::as_array)
-                .map(|values| {
-                    values
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .filter_map(IncludedData::parse)
-                        .collect()
-                });
-            cases.push(StaticCase {
-                status,
-                order_id: order_id.to_owned(),
-                included,
-                body: body.clone(),
+            .map(|values| {
+                values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(IncludedData::parse)
+                    .collect()
             });
-        }
-    }
-    cases
+        Some(StaticCase {
+            status: case.status,
+            order_id: case.order_id.to_owned(),
+            included,
+            body: case.response?.clone(),
+        })
+    })
+    .collect()
 }
 
 /// Order ids the model's static sandbox cases answer to; generated ids avoid them.
