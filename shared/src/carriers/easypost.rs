@@ -54,6 +54,8 @@ impl EasyPost {
                 http: client(timeout),
                 base_url: base_url.into(),
                 authorization: SecretString::new(format!("Basic {basic}")),
+                allowed: ALLOWED,
+                error_code,
             },
         }
     }
@@ -115,9 +117,7 @@ impl Carrier for EasyPost {
             .post(
                 "/v2/shipments",
                 &Self::shipment_body(shipment),
-                ALLOWED,
                 &format!("{idempotency_key}:create"),
-                error_code,
             )
             .await?;
         let shipment_id = created["id"]
@@ -131,9 +131,7 @@ impl Carrier for EasyPost {
             .post(
                 &format!("/v2/shipments/{shipment_id}/buy"),
                 &json!({"rate": {"id": rate.id}}),
-                ALLOWED,
                 &format!("{idempotency_key}:buy"),
-                error_code,
             )
             .await?;
         Ok(ShipmentCreated {

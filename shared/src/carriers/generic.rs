@@ -41,6 +41,8 @@ impl GenericCarrier {
                 http: client(timeout),
                 base_url: base_url.into(),
                 authorization: SecretString::new(format!("Bearer {}", key.expose())),
+                allowed: ALLOWED,
+                error_code,
             },
         }
     }
@@ -97,9 +99,7 @@ impl Carrier for GenericCarrier {
             .post(
                 "/v1/quotes",
                 &Self::shipment_body(shipment, None),
-                ALLOWED,
                 &format!("{idempotency_key}:quote"),
-                error_code,
             )
             .await?;
         let offered: Vec<Rate> = quotes["quotes"]
@@ -127,9 +127,7 @@ impl Carrier for GenericCarrier {
             .post(
                 "/v1/shipments",
                 &Self::shipment_body(shipment, Some(&rate.service)),
-                ALLOWED,
                 &format!("{idempotency_key}:buy"),
-                error_code,
             )
             .await?;
         let text = |k: &'static str| {

@@ -13,6 +13,10 @@ pub(crate) struct JsonApi {
     pub http: reqwest::Client,
     pub base_url: String,
     pub authorization: crate::secret::SecretString,
+    /// Every field path this API may be sent.
+    pub allowed: &'static [&'static str],
+    /// Where this API's error responses put their code.
+    pub error_code: fn(&Value) -> Option<String>,
 }
 
 pub(crate) fn client(timeout: Duration) -> reqwest::Client {
@@ -25,16 +29,14 @@ pub(crate) fn client(timeout: Duration) -> reqwest::Client {
 }
 
 impl JsonApi {
-    /// POST `body` to `path` once. The body must pass `allowed`; the key makes a retry safe.
+    /// POST `body` to `path` once. The body must pass the allow-list; the key makes a retry safe.
     pub async fn post(
         &self,
         path: &str,
         body: &Value,
-        allowed: &[&str],
         idempotency_key: &str,
-        error_code: fn(&Value) -> Option<String>,
     ) -> Result<Value, CarrierError> {
-        allow::check(body, allowed)?;
+        allow::check(body, self.allowed)?;
         let resp = self
             .http
             .post(format!("{}{path}", self.base_url.trim_end_matches('/')))
@@ -68,7 +70,7 @@ impl JsonApi {
             s if s.is_server_error() => Err(CarrierError::Server(s.as_u16())),
             s => Err(CarrierError::Rejected {
                 status: s.as_u16(),
-                code: error_code(&json)
+                code: (self.error_code)(&json)
                     .filter(|c| {
                         c.len() <= 64
                             && c.bytes()

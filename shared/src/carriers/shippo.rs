@@ -55,6 +55,8 @@ impl Shippo {
                 http: client(timeout),
                 base_url: base_url.into(),
                 authorization: SecretString::new(format!("ShippoToken {}", token.expose())),
+                allowed: ALLOWED,
+                error_code,
             },
         }
     }
@@ -120,9 +122,7 @@ impl Carrier for Shippo {
             .post(
                 "/shipments",
                 &Self::shipment_body(shipment),
-                ALLOWED,
                 &format!("{idempotency_key}:create"),
-                error_code,
             )
             .await?;
         let shipment_id = created["object_id"]
@@ -136,9 +136,7 @@ impl Carrier for Shippo {
             .post(
                 "/transactions",
                 &json!({"rate": rate.id, "label_file_type": "PDF", "async": false, "metadata": shipment.reference}),
-                ALLOWED,
                 &format!("{idempotency_key}:buy"),
-                error_code,
             )
             .await?;
         if str_at(&tx, &["status"]) != Some("SUCCESS") {
