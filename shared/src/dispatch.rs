@@ -103,8 +103,9 @@ impl OrderForDispatch {
         if self.erased {
             return Err(NotShippable::PiiErased);
         }
-        // Readers treat PII past its expiry as erased even before the sweep ran.
-        if self.pii_expires_at <= now_unix {
+        // Readers treat PII past its expiry as erased even before the sweep ran (a held order
+        // was refused above: a legal hold preserves PII, it does not make it usable).
+        if !crate::retention::pii_state(self.pii_expires_at, None, false, now_unix).usable() {
             return Err(NotShippable::PiiExpired);
         }
         if self.shipping.is_none() {

@@ -5,6 +5,7 @@
 //! the order store, idempotency, and the SP-API client. Ports are traits; the AWS and HTTP
 //! adapters sit behind cargo features so each function compiles only the clients it uses.
 
+pub mod access;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "lambda")]
@@ -21,6 +22,7 @@ pub mod mapping;
 pub mod notification;
 pub mod order;
 pub mod pii;
+pub mod retention;
 pub mod seal;
 pub mod secret;
 pub mod shipments;

@@ -5,7 +5,7 @@
 use crate::classes::{ContactPii, GiftMessage, GiftPii, ShippingPii};
 use crate::order::{Money, OrderLine, OrderRecord, RetentionPolicy};
 use crate::pii::PiiString;
-use crate::spapi::model::{self, GetOrderResponse};
+use crate::spapi::model::{self, GetOrderResponse, ProceedsType};
 
 /// The PII of one order by class.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,6 +21,15 @@ pub enum MappingError {
     OrderIdMismatch,
     #[error("getOrder response lacks {0}")]
     Missing(&'static str),
+}
+
+/// The `TAX` entry of a proceeds breakdown.
+fn tax<'a>(
+    mut breakdowns: impl Iterator<Item = (&'a ProceedsType, &'a model::Money)>,
+) -> Option<Money> {
+    breakdowns
+        .find(|(kind, _)| **kind == ProceedsType::Tax)
+        .map(|(_, m)| money(m))
 }
 
 fn money(m: &model::Money) -> Money {
@@ -67,6 +76,10 @@ pub fn build(
                 .as_ref()
                 .and_then(|p| p.unit_price.as_ref())
                 .map(money),
+            tax: i
+                .proceeds
+                .as_ref()
+                .and_then(|p| tax(p.breakdowns.iter().map(|b| (&b.kind, &b.subtotal)))),
             is_gift: gift_option(i).is_some(),
         })
         .collect();
@@ -91,6 +104,10 @@ pub fn build(
             .as_ref()
             .and_then(|p| p.grand_total.as_ref())
             .map(money),
+        order_tax: o
+            .proceeds
+            .as_ref()
+            .and_then(|p| tax(p.breakdowns.iter().map(|b| (&b.kind, &b.subtotal)))),
         pii_expires_at: retention.provisional_expiry(
             &status,
             o.created_time,

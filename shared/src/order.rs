@@ -27,6 +27,8 @@ pub struct OrderLine {
     pub asin: Option<String>,
     pub quantity: u32,
     pub unit_price: Option<Money>,
+    /// The line's `TAX` proceeds (what the buyer paid in tax on it).
+    pub tax: Option<Money>,
     pub is_gift: bool,
 }
 
@@ -50,6 +52,8 @@ pub struct OrderRecord {
     pub programs: Vec<String>,
     pub items: Vec<OrderLine>,
     pub order_total: Option<Money>,
+    /// The order's `TAX` proceeds, summed over its lines by Amazon.
+    pub order_tax: Option<Money>,
     /// When the PII of this order must be gone (provisional until delivery).
     pub pii_expires_at: OffsetDateTime,
 }

@@ -6,6 +6,11 @@
 //! `pii_gift`); `pii_expires_at` and the TTL backstop `ttl` in epoch seconds; `ship_req`
 //! (`PENDING` → `SENT`) tracks the shipment request so a crash between the write and the
 //! enqueue is repaired by the retry. Attribute names never hold PII.
+//!
+//! Retention attributes (see [`crate::retention`]): `pii_shard` puts an order holding PII into
+//! the sparse expiry index and is removed on erasure; `delivered_expires_at`, once a delivery is
+//! known, wins over the provisional expiry a later notification computes; `hold_until` (a legal
+//! hold) owns the TTL while it lasts, so no writer shortens it.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -68,7 +73,7 @@ pub enum WriteOutcome {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("order table {operation} failed: {code}")]
     Service {
@@ -165,12 +170,17 @@ pub mod dynamo {
         if let Some(v) = &l.unit_price {
             m.insert("unit_price".into(), money(v));
         }
+        if let Some(v) = &l.tax {
+            m.insert("tax".into(), money(v));
+        }
         AttributeValue::M(m)
     }
 
     /// The non-key attributes written for a record (names → values).
+    ///
+    /// `pii_expires_at` and `ttl` are not among them: the write sets them with the delivery's
+    /// precedence and the hold's (see [`DynamoOrderStore`]).
     pub fn record_attributes(r: &OrderRecord) -> Vec<(&'static str, AttributeValue)> {
-        let expires = r.pii_expires_at.unix_timestamp();
         let mut attrs = vec![
             ("seller_id", s(&r.seller_id)),
             ("order_id", s(&r.order_id)),
@@ -188,9 +198,10 @@ pub mod dynamo {
                 "programs",
                 AttributeValue::L(r.programs.iter().map(s).collect()),
             ),
-            ("pii_expires_at", n(expires)),
-            // TTL is the backstop; the retention sweep erases on time.
-            ("ttl", n(expires)),
+            (
+                "pii_shard",
+                s(crate::retention::pii_shard(&r.seller_id, &r.order_id)),
+            ),
             ("record_version", n(1)),
         ];
         if let Some(t) = r.ship_by {
@@ -205,6 +216,9 @@ pub mod dynamo {
         if let Some(m) = &r.order_total {
             attrs.push(("order_total", money(m)));
         }
+        if let Some(m) = &r.order_tax {
+            attrs.push(("order_tax", money(m)));
+        }
         attrs
     }
 
@@ -215,12 +229,31 @@ pub mod dynamo {
             .and_then(|v| ShipmentRequest::parse(v))
     }
 
-    impl OrderStore for DynamoOrderStore {
-        async fn upsert_if_newer(
+    /// Whether a refused write was refused only because a legal hold owns the TTL.
+    fn refused_by_hold(old: Option<&HashMap<String, AttributeValue>>, lu: i64) -> bool {
+        old.is_some_and(|i| {
+            let older = i
+                .get("last_updated_ms")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|stored| stored < lu);
+            older && i.contains_key("hold_until") && !i.contains_key("pii_erased_at")
+        })
+    }
+
+    impl DynamoOrderStore {
+        async fn write(
             &self,
             record: &OrderRecord,
             sealed: &SealedPii,
-        ) -> Result<WriteOutcome, StoreError> {
+            held: bool,
+        ) -> Result<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+            aws_sdk_dynamodb::error::SdkError<
+                UpdateItemError,
+                aws_smithy_runtime_api::http::Response,
+            >,
+        > {
             let mut names = HashMap::new();
             let mut values = HashMap::new();
             let mut sets = Vec::new();
@@ -247,27 +280,57 @@ pub mod dynamo {
                 values.insert(":pending".into(), s(ShipmentRequest::Pending.as_str()));
                 sets.push("ship_req = if_not_exists(ship_req, :pending)".into());
             }
+            // Once delivery is known its expiry stands; before, the provisional one.
+            values.insert(":exp".into(), n(record.pii_expires_at.unix_timestamp()));
+            sets.push("pii_expires_at = if_not_exists(delivered_expires_at, :exp)".into());
+            let mut condition = "(attribute_not_exists(pk) OR last_updated_ms < :lu) \
+                 AND attribute_not_exists(pii_erased_at)"
+                .to_owned();
+            if !held {
+                // TTL is the backstop; the retention sweep erases on time. A hold owns it.
+                names.insert("#ttl".into(), "ttl".into());
+                sets.push("#ttl = if_not_exists(delivered_expires_at, :exp)".into());
+                condition.push_str(" AND attribute_not_exists(hold_until)");
+            }
             values.insert(":lu".into(), n(unix_millis(record.last_updated)));
             let mut expr = format!("SET {}", sets.join(", "));
             if !removes.is_empty() {
                 expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
             }
-            let result = self
-                .client
+            self.client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(order_pk(&record.seller_id, &record.order_id)))
                 .key("sk", s(ORDER_SK))
                 .update_expression(expr)
-                .condition_expression(
-                    "(attribute_not_exists(pk) OR last_updated_ms < :lu) AND attribute_not_exists(pii_erased_at)",
-                )
+                .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
                 .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
-                .await;
+                .await
+        }
+    }
+
+    impl OrderStore for DynamoOrderStore {
+        async fn upsert_if_newer(
+            &self,
+            record: &OrderRecord,
+            sealed: &SealedPii,
+        ) -> Result<WriteOutcome, StoreError> {
+            let lu = unix_millis(record.last_updated);
+            let mut result = self.write(record, sealed, false).await;
+            if let Err(e) = &result
+                && let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
+                    e.as_service_error()
+                && refused_by_hold(c.item(), lu)
+            {
+                // Held: write the newer version but leave the TTL to the hold (rare: one more call).
+                result = self.write(record, sealed, true).await;
+            }
             match result {
                 Ok(out) => Ok(WriteOutcome::Written {
                     shipment: shipment_of(out.attributes()),

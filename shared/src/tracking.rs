@@ -228,6 +228,53 @@ mod dynamo {
                 table: table.into(),
             }
         }
+
+        /// Record the delivery and the expiry it implies (and the TTL unless a hold owns it).
+        async fn deliver(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            iso: &str,
+            t: i64,
+            expires: OffsetDateTime,
+            held: bool,
+        ) -> Result<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+            aws_sdk_dynamodb::error::SdkError<
+                UpdateItemError,
+                aws_smithy_runtime_api::http::Response,
+            >,
+        > {
+            let (set, guard) = if held {
+                ("", "attribute_exists(hold_until)")
+            } else {
+                (", #ttl = :exp", "attribute_not_exists(hold_until)")
+            };
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(seller_id, order_id)))
+                .key("sk", s(ORDER_SK))
+                .update_expression(format!(
+                    "SET delivered_at = :iso, delivered_at_ms = :t, delivered_expires_at = :exp, \
+                     pii_expires_at = :exp{set}"
+                ))
+                .condition_expression(format!(
+                    "attribute_exists(pk) AND attribute_not_exists(pii_erased_at) AND {guard} \
+                     AND (attribute_not_exists(delivered_at_ms) OR delivered_at_ms > :t)"
+                ))
+                .expression_attribute_values(":iso", s(iso))
+                .expression_attribute_values(":t", n(t))
+                .expression_attribute_values(":exp", n(expires.unix_timestamp()))
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            if !held {
+                update = update.expression_attribute_names("#ttl", "ttl");
+            }
+            update.send().await
+        }
     }
 
     impl TrackingStore for DynamoTrackingStore {
@@ -334,27 +381,22 @@ mod dynamo {
                 return Ok(());
             };
             // Delivery starts the retention clock; an earlier delivery scan moves it earlier.
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(order_pk(seller_id, order_id)))
-                .key("sk", s(ORDER_SK))
-                .update_expression(
-                    "SET delivered_at = :iso, delivered_at_ms = :t, pii_expires_at = :exp, #ttl = :exp",
-                )
-                .condition_expression(
-                    "attribute_exists(pk) AND (attribute_not_exists(delivered_at_ms) OR delivered_at_ms > :t)",
-                )
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(
-                    ":iso",
-                    s(event.occurred_at.format(&Rfc3339).unwrap_or_default()),
-                )
-                .expression_attribute_values(":t", n(t))
-                .expression_attribute_values(":exp", n(expires.unix_timestamp()))
-                .send()
+            // Erased orders keep their tombstone's TTL; a legal hold owns the TTL while it lasts.
+            let iso = event.occurred_at.format(&Rfc3339).unwrap_or_default();
+            let mut result = self
+                .deliver(seller_id, order_id, &iso, t, expires, false)
                 .await;
+            if let Err(e) = &result
+                && let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
+                    e.as_service_error()
+                && c.item().is_some_and(|old| {
+                    old.contains_key("hold_until") && !old.contains_key("pii_erased_at")
+                })
+            {
+                result = self
+                    .deliver(seller_id, order_id, &iso, t, expires, true)
+                    .await;
+            }
             match result {
                 Ok(_) => Ok(()),
                 Err(e) if not_newer(&e) => Ok(()),

@@ -1,0 +1,203 @@
+//! Reading PII for a stated purpose: the one door to a sealed class outside dispatch.
+//!
+//! Each read names its purpose; the purpose decides which classes it may open (ARCHITECTURE §3);
+//! the retention rule decides whether the PII still exists for readers ([`pii_state`]: past its
+//! expiry it is erased even if the sweep has not run); every read is audited by ids only.
+
+use crate::classes::ClassPayload;
+use crate::retention::{PiiState, pii_state};
+use crate::seal::{PiiClass, SealError};
+
+/// Why PII is read. Nothing else may read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Pick, pack, ship, delivery confirmation.
+    Fulfilment,
+    CustomerService,
+    Returns,
+    FraudReview,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Fulfilment => "fulfilment",
+            Purpose::CustomerService => "customer_service",
+            Purpose::Returns => "returns",
+            Purpose::FraudReview => "fraud_review",
+        }
+    }
+
+    /// The classes this purpose may open.
+    pub fn may_open(self, class: PiiClass) -> bool {
+        match class {
+            PiiClass::Shipping => true,
+            PiiClass::Contact => matches!(self, Purpose::CustomerService | Purpose::Returns),
+            PiiClass::Gift => self == Purpose::Fulfilment,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("purpose {purpose} may not read the {class} class")]
+    NotPermitted {
+        purpose: &'static str,
+        class: PiiClass,
+    },
+    #[error("no such order")]
+    NoOrder,
+    /// Past its expiry, held, or erased: for readers it does not exist.
+    #[error("the order's PII is {}", .0.as_str())]
+    Gone(PiiState),
+    #[error("the order holds no {0} data")]
+    NoData(PiiClass),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Decode(#[from] crate::classes::ClassDecodeError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Whether `purpose` may read a class whose order is in `state`.
+pub fn check(purpose: Purpose, class: PiiClass, state: PiiState) -> Result<(), AccessError> {
+    if !purpose.may_open(class) {
+        return Err(AccessError::NotPermitted {
+            purpose: purpose.as_str(),
+            class,
+        });
+    }
+    if !state.usable() {
+        return Err(AccessError::Gone(state));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "dynamodb")]
+pub use dynamo::PiiReader;
+
+#[cfg(feature = "dynamodb")]
+mod dynamo {
+    use aws_sdk_dynamodb::Client;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::aws::ddb::s;
+    use crate::seal::{KeyProvider, SealContext, SealedBlob, Sealer};
+    use crate::store::{ORDER_SK, order_pk, pii_attribute};
+
+    /// Opens one class of one order for a purpose.
+    #[derive(Debug, Clone)]
+    pub struct PiiReader<K> {
+        client: Client,
+        table: String,
+        sealer: Sealer<K>,
+    }
+
+    impl<K: KeyProvider> PiiReader<K> {
+        pub fn new(client: Client, table: impl Into<String>, keys: K) -> Self {
+            Self {
+                client,
+                table: table.into(),
+                sealer: Sealer::new(keys),
+            }
+        }
+
+        pub async fn open<C: ClassPayload>(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            purpose: Purpose,
+            now: OffsetDateTime,
+        ) -> Result<C, AccessError> {
+            if !purpose.may_open(C::CLASS) {
+                return Err(AccessError::NotPermitted {
+                    purpose: purpose.as_str(),
+                    class: C::CLASS,
+                });
+            }
+            let attr = pii_attribute(C::CLASS);
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(seller_id, order_id)))
+                .key("sk", s(ORDER_SK))
+                .projection_expression(format!("{attr}, pii_expires_at, hold_until, pii_erased_at"))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| crate::aws::ddb::store_error("GetItem", &e))?
+                .item
+                .ok_or(AccessError::NoOrder)?;
+            let num = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+            };
+            let state = pii_state(
+                num("pii_expires_at").unwrap_or(i64::MIN),
+                num("hold_until"),
+                item.contains_key("pii_erased_at"),
+                now.unix_timestamp(),
+            );
+            check(purpose, C::CLASS, state)?;
+            let bytes = item
+                .get(attr)
+                .and_then(|v| v.as_b().ok())
+                .ok_or(AccessError::NoData(C::CLASS))?;
+            let blob = SealedBlob::from_bytes(bytes.as_ref())?;
+            let plain = self
+                .sealer
+                .open(&SealContext::new(seller_id, order_id, C::CLASS), &blob)
+                .await?;
+            tracing::info!(
+                target: "audit",
+                action = "pii-read",
+                seller_id,
+                order_id,
+                class = C::CLASS.as_str(),
+                purpose = purpose.as_str(),
+                "PII read"
+            );
+            Ok(C::from_plaintext(&plain)?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purposes_open_only_their_classes() {
+        use Purpose::*;
+        assert!(Fulfilment.may_open(PiiClass::Shipping));
+        assert!(Fulfilment.may_open(PiiClass::Gift));
+        assert!(!Fulfilment.may_open(PiiClass::Contact));
+        assert!(CustomerService.may_open(PiiClass::Contact));
+        assert!(Returns.may_open(PiiClass::Contact));
+        assert!(!FraudReview.may_open(PiiClass::Contact));
+        assert!(!CustomerService.may_open(PiiClass::Gift));
+    }
+
+    #[test]
+    fn expired_or_held_pii_is_gone_for_every_purpose() {
+        for state in [
+            PiiState::Expired,
+            PiiState::Erased,
+            PiiState::Held { until: 9 },
+        ] {
+            assert!(matches!(
+                check(Purpose::CustomerService, PiiClass::Shipping, state),
+                Err(AccessError::Gone(_))
+            ));
+        }
+        assert!(check(Purpose::CustomerService, PiiClass::Shipping, PiiState::Live).is_ok());
+        assert!(matches!(
+            check(Purpose::FraudReview, PiiClass::Contact, PiiState::Live),
+            Err(AccessError::NotPermitted { .. })
+        ));
+    }
+}

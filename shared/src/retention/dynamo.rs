@@ -1,0 +1,922 @@
+//! The retention side of the order table.
+//!
+//! Items besides the order (`ORDER#<seller>#<order>` / `ORDER`):
+//! * business record: `pk = BUSINESS#<YYYY-MM of purchase>`, `sk = <purchase>#<seller>#<order>`,
+//!   the record as JSON in `record`, `ttl` = its own retention. A month is one Query.
+//! * hold registry: `pk = HOLDS`, `sk = <seller>#<order>` (the report lists holds without a scan).
+//! * audit: `pk = AUDIT#<seller>#<order>`, `sk = <time>#<action>`: who, why, until.
+//! * run stats: `pk = STATS`, `sk = RETENTION`: erased total and the last run.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, Select, TransactWriteItem, Update,
+    WriteRequest,
+};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::aws::ddb::{n, s, store_error as err};
+use crate::dispatch::PurchasedLabel;
+use crate::seal::PiiClass;
+use crate::store::{ORDER_SK, order_pk, pii_attribute};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How long hold audit entries are kept (they are legal records themselves).
+pub const AUDIT_RETENTION: Duration = Duration::days(3653);
+
+/// The non-PII attributes the sweep reads to build a business record (never a sealed blob).
+const BUSINESS_ATTRS: [&str; 19] = [
+    "pk",
+    "seller_id",
+    "order_id",
+    "marketplace_id",
+    "fulfillment_status",
+    "fulfilled_by",
+    "created_time",
+    "last_updated",
+    "last_updated_ms",
+    "items",
+    "order_total",
+    "order_tax",
+    "label",
+    "carrier",
+    "tracking_number",
+    "confirmed_at",
+    "delivered_at",
+    "hold_until",
+    "pii_erased_at",
+];
+
+/// One audited change of a hold.
+struct Audit<'a> {
+    action: &'static str,
+    reason: &'a str,
+    by: &'a str,
+    until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoRetention {
+    client: Client,
+    table: String,
+}
+
+fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
+    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, k: &str) -> Option<i64> {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn time_of(item: &Item, k: &str) -> Option<OffsetDateTime> {
+    get_s(item, k).and_then(|v| OffsetDateTime::parse(v, &Rfc3339).ok())
+}
+
+fn money_of(v: Option<&AttributeValue>) -> Option<Money> {
+    let m = v?.as_m().ok()?;
+    Some(Money {
+        amount: get_s(m, "amount")?.to_owned(),
+        currency_code: get_s(m, "currency_code")?.to_owned(),
+    })
+}
+
+fn line_of(v: &AttributeValue) -> Option<OrderLine> {
+    let m = v.as_m().ok()?;
+    Some(OrderLine {
+        order_item_id: get_s(m, "order_item_id")?.to_owned(),
+        seller_sku: get_s(m, "seller_sku").map(str::to_owned),
+        asin: get_s(m, "asin").map(str::to_owned),
+        quantity: u32::try_from(get_n(m, "quantity")?).ok()?,
+        unit_price: money_of(m.get("unit_price")),
+        tax: money_of(m.get("tax")),
+        is_gift: m
+            .get("is_gift")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+    })
+}
+
+/// `ORDER#<seller>#<order>` → (seller, order).
+fn ids_of_pk(pk: &str) -> Option<(String, String)> {
+    let mut parts = pk.splitn(3, '#');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("ORDER"), Some(seller), Some(order)) if !seller.is_empty() && !order.is_empty() => {
+            Some((seller.to_owned(), order.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+fn due_of(item: &Item) -> Option<DueOrder> {
+    let (seller_id, order_id) = ids_of_pk(get_s(item, "pk")?)?;
+    Some(DueOrder {
+        seller_id,
+        order_id,
+        expires_at: get_n(item, "pii_expires_at")?,
+        hold_until: get_n(item, "hold_until"),
+        created_at: time_of(item, "created_time").map(OffsetDateTime::unix_timestamp),
+    })
+}
+
+/// The business record of a stored order, as it stands at erasure.
+pub fn business_record(
+    item: &Item,
+    erased_at: OffsetDateTime,
+    keep_until: OffsetDateTime,
+) -> Result<BusinessRecord, StoreError> {
+    let label: Option<PurchasedLabel> =
+        get_s(item, "label").and_then(|l| serde_json::from_str(l).ok());
+    let shipment = label.as_ref().map(|l| &l.shipment);
+    let items = match item.get("items") {
+        Some(v) => v
+            .as_l()
+            .map_err(|_| StoreError::Malformed("items"))?
+            .iter()
+            .map(line_of)
+            .collect::<Option<Vec<_>>>()
+            .ok_or(StoreError::Malformed("items"))?,
+        None => Vec::new(),
+    };
+    Ok(BusinessRecord {
+        seller_id: get_s(item, "seller_id")
+            .ok_or(StoreError::Malformed("seller_id"))?
+            .to_owned(),
+        order_id: get_s(item, "order_id")
+            .ok_or(StoreError::Malformed("order_id"))?
+            .to_owned(),
+        marketplace_id: get_s(item, "marketplace_id").unwrap_or_default().to_owned(),
+        purchase_date: time_of(item, "created_time")
+            .ok_or(StoreError::Malformed("created_time"))?,
+        last_updated: time_of(item, "last_updated").ok_or(StoreError::Malformed("last_updated"))?,
+        fulfillment_status: get_s(item, "fulfillment_status")
+            .unwrap_or_default()
+            .to_owned(),
+        fulfilled_by: get_s(item, "fulfilled_by").unwrap_or_default().to_owned(),
+        items,
+        order_total: money_of(item.get("order_total")),
+        order_tax: money_of(item.get("order_tax")),
+        carrier: shipment
+            .map(|s| s.carrier.clone())
+            .or_else(|| get_s(item, "carrier").map(str::to_owned)),
+        service: shipment.map(|s| s.service.clone()),
+        tracking_number: shipment
+            .map(|s| s.tracking_number.clone())
+            .or_else(|| get_s(item, "tracking_number").map(str::to_owned)),
+        shipping_cost: shipment.map(|s| s.cost.clone()),
+        shipped_at: time_of(item, "confirmed_at").or_else(|| {
+            label
+                .as_ref()
+                .and_then(|l| OffsetDateTime::parse(&l.purchased_at, &Rfc3339).ok())
+        }),
+        delivered_at: time_of(item, "delivered_at"),
+        pii_erased_at: erased_at,
+        retain_until: keep_until,
+    })
+}
+
+/// Business records sort by purchase time within a month partition.
+fn business_key(purchase: OffsetDateTime, seller_id: &str, order_id: &str) -> (String, String) {
+    let t = purchase.to_offset(time::UtcOffset::UTC);
+    let month = t
+        .format(format_description!("[year]-[month]"))
+        .expect("UTC months format");
+    (
+        format!("BUSINESS#{month}"),
+        format!("{}#{seller_id}#{order_id}", sort_time(t)),
+    )
+}
+
+fn sort_time(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .expect("UTC times format")
+}
+
+/// The business partitions that hold purchases in `[from, to)`.
+fn months(from: OffsetDateTime, to: OffsetDateTime) -> Vec<String> {
+    let (from, to) = (
+        from.to_offset(time::UtcOffset::UTC),
+        to.to_offset(time::UtcOffset::UTC),
+    );
+    let mut months = Vec::new();
+    // Every month from the one `from` falls in up to the one `to` falls in.
+    let mut month =
+        time::Date::from_calendar_date(from.year(), from.month(), 1).expect("a month's first day");
+    while from < to && month.midnight().assume_utc() < to {
+        months.push(format!(
+            "BUSINESS#{:04}-{:02}",
+            month.year(),
+            month.month() as u8
+        ));
+        let next = month.month().next();
+        let year = month.year() + i32::from(next == time::Month::January);
+        month = time::Date::from_calendar_date(year, next, 1).expect("a month's first day");
+    }
+    months
+}
+
+fn hold_sk(seller_id: &str, order_id: &str) -> String {
+    format!("{seller_id}#{order_id}")
+}
+
+fn iso(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).expect("UTC timestamps format")
+}
+
+fn condition_failed(
+    e: &SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            c.cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                || c.message()
+                    .is_some_and(|m| m.contains("ConditionalCheckFailed"))
+        }
+        _ => false,
+    }
+}
+
+impl DynamoRetention {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn order_key(&self, seller_id: &str, order_id: &str) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), s(order_pk(seller_id, order_id))),
+            ("sk".to_owned(), s(ORDER_SK)),
+        ])
+    }
+
+    /// Every order still holding PII (the whole expiry index, keys and three attributes).
+    pub async fn holding_pii(&self) -> Result<Vec<DueOrder>, StoreError> {
+        let mut all = Vec::new();
+        for shard in 0..PII_SHARDS {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(EXPIRY_INDEX)
+                .key_condition_expression("pii_shard = :s")
+                .expression_attribute_values(":s", s(shard.to_string()))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| err("Query", &e))?;
+                all.extend(page.items().iter().filter_map(due_of));
+            }
+        }
+        Ok(all)
+    }
+
+    /// The retention report at `now`.
+    pub async fn report(&self, now: OffsetDateTime) -> Result<RetentionReport, StoreError> {
+        let holding = self.holding_pii().await?;
+        let stats = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("STATS"))
+            .key("sk", s("RETENTION"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("GetItem", &e))?
+            .item;
+        let erased_total = stats
+            .as_ref()
+            .and_then(|i| get_n(i, "erased_total"))
+            .unwrap_or(0)
+            .max(0) as u64;
+        let last_sweep = stats
+            .as_ref()
+            .and_then(|i| get_s(i, "last_run"))
+            .and_then(|r| serde_json::from_str(r).ok());
+        Ok(RetentionReport::from_index(
+            now,
+            holding,
+            erased_total,
+            self.holds().await?,
+            last_sweep,
+        ))
+    }
+
+    /// The hold registry.
+    pub async fn holds(&self) -> Result<Vec<HoldEntry>, StoreError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s("HOLDS"))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| err("Query", &e))?;
+            for i in page.items() {
+                let at =
+                    |k: &str| get_n(i, k).and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+                out.push(HoldEntry {
+                    seller_id: get_s(i, "seller_id").unwrap_or_default().to_owned(),
+                    order_id: get_s(i, "order_id").unwrap_or_default().to_owned(),
+                    reason: get_s(i, "reason").unwrap_or_default().to_owned(),
+                    by: get_s(i, "by").unwrap_or_default().to_owned(),
+                    until: at("until").ok_or(StoreError::Malformed("until"))?,
+                    placed_at: at("placed_at").ok_or(StoreError::Malformed("placed_at"))?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn hold_state(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.order_key(seller_id, order_id)))
+            .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at, pii_shard")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("GetItem", &e))?
+            .item;
+        Ok(item.filter(|i| !i.contains_key("pii_erased_at") && i.contains_key("pii_shard")))
+    }
+
+    fn audit(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        entry: Audit<'_>,
+        now: OffsetDateTime,
+    ) -> TransactWriteItem {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("AUDIT#{seller_id}#{order_id}")))
+            .item("sk", s(format!("{}#{}", iso(now), entry.action)))
+            .item("action", s(entry.action))
+            .item("reason", s(entry.reason))
+            .item("by", s(entry.by))
+            .item("at", n(now.unix_timestamp()))
+            .item("ttl", n((now + AUDIT_RETENTION).unix_timestamp()));
+        if let Some(u) = entry.until {
+            put = put.item("until", n(u.unix_timestamp()));
+        }
+        TransactWriteItem::builder()
+            .put(put.build().expect("table and item are set"))
+            .build()
+    }
+
+    /// Place (or extend) a legal hold: the order's PII stays past its expiry until `hold.until`,
+    /// the TTL backstop moves with it, and the audit entry is written in the same transaction.
+    pub async fn add_hold(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        hold: &Hold,
+        now: OffsetDateTime,
+    ) -> Result<(), HoldError> {
+        hold.check(now)?;
+        let item = self
+            .hold_state(seller_id, order_id)
+            .await?
+            .ok_or(HoldError::NoOrder)?;
+        let expires =
+            get_n(&item, "pii_expires_at").ok_or(StoreError::Malformed("pii_expires_at"))?;
+        let until = hold.until.unix_timestamp();
+        let record = HashMap::from([
+            ("reason".to_owned(), s(&hold.reason)),
+            ("by".to_owned(), s(&hold.by)),
+            ("until".to_owned(), n(until)),
+            ("placed_at".to_owned(), n(now.unix_timestamp())),
+        ]);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.order_key(seller_id, order_id)))
+            .update_expression("SET #hold = :hold, hold_until = :until, #ttl = :ttl")
+            .condition_expression(
+                "attribute_exists(pii_shard) AND attribute_not_exists(pii_erased_at) AND pii_expires_at = :exp",
+            )
+            .expression_attribute_names("#hold", "hold")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":hold", AttributeValue::M(record.clone()))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":ttl", n(until.max(expires)))
+            .expression_attribute_values(":exp", n(expires))
+            .build()
+            .expect("table, key and expression are set");
+        let mut registry = record;
+        registry.insert("pk".into(), s("HOLDS"));
+        registry.insert("sk".into(), s(hold_sk(seller_id, order_id)));
+        registry.insert("seller_id".into(), s(seller_id));
+        registry.insert("order_id".into(), s(order_id));
+        let registry = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(registry))
+            .build()
+            .expect("table and item are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(registry).build())
+            .transact_items(self.audit(
+                seller_id,
+                order_id,
+                Audit {
+                    action: "hold-add",
+                    reason: &hold.reason,
+                    by: &hold.by,
+                    until: Some(hold.until),
+                },
+                now,
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(target: "audit", action = "hold-add", seller_id, order_id, until, "legal hold placed");
+                Ok(())
+            }
+            // Erased or re-dated between the read and the write.
+            Err(e) if condition_failed(&e) => Err(HoldError::NoOrder),
+            Err(e) => Err(err("TransactWriteItems", &e).into()),
+        }
+    }
+
+    /// Lift a legal hold: the order's own expiry (and TTL) apply again, audited.
+    pub async fn remove_hold(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        reason: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), HoldError> {
+        check_hold_text(reason, by)?;
+        let item = self
+            .hold_state(seller_id, order_id)
+            .await?
+            .ok_or(HoldError::NoOrder)?;
+        let until = get_n(&item, "hold_until").ok_or(HoldError::NotHeld)?;
+        let expires =
+            get_n(&item, "pii_expires_at").ok_or(StoreError::Malformed("pii_expires_at"))?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.order_key(seller_id, order_id)))
+            .update_expression("SET #ttl = :exp REMOVE #hold, hold_until")
+            .condition_expression("hold_until = :until AND pii_expires_at = :exp")
+            .expression_attribute_names("#hold", "hold")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":exp", n(expires))
+            .build()
+            .expect("table, key and expression are set");
+        let registry = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s("HOLDS"))
+            .key("sk", s(hold_sk(seller_id, order_id)))
+            .build()
+            .expect("table and key are set");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(registry).build())
+            .transact_items(self.audit(
+                seller_id,
+                order_id,
+                Audit {
+                    action: "hold-remove",
+                    reason,
+                    by,
+                    until: None,
+                },
+                now,
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(target: "audit", action = "hold-remove", seller_id, order_id, "legal hold lifted");
+                Ok(())
+            }
+            Err(e) if condition_failed(&e) => Err(HoldError::NotHeld),
+            Err(e) => Err(err("TransactWriteItems", &e).into()),
+        }
+    }
+
+    /// Business records purchased in `[from, to)`, page by page, optionally for one seller.
+    pub fn business_records(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        seller_id: Option<String>,
+    ) -> BusinessRecords {
+        let from = from.to_offset(time::UtcOffset::UTC);
+        let to = to.to_offset(time::UtcOffset::UTC);
+        let months = months(from, to);
+        BusinessRecords {
+            client: self.client.clone(),
+            table: self.table.clone(),
+            months,
+            lower: sort_time(from),
+            upper: sort_time(to),
+            seller_id,
+            cursor: None,
+        }
+    }
+}
+
+/// A paged read of business records in purchase-time order.
+#[derive(Debug)]
+pub struct BusinessRecords {
+    client: Client,
+    table: String,
+    months: Vec<String>,
+    lower: String,
+    upper: String,
+    seller_id: Option<String>,
+    cursor: Option<Item>,
+}
+
+impl BusinessRecords {
+    /// The next page, or `None` at the end.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<BusinessRecord>>, StoreError> {
+        loop {
+            let Some(month) = self.months.first().cloned() else {
+                return Ok(None);
+            };
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                // Lower bound inclusive; `<upper>#…` sorts above `<upper>`, so the end is exclusive.
+                .key_condition_expression("pk = :p AND sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":p", s(month))
+                .expression_attribute_values(":lo", s(&self.lower))
+                .expression_attribute_values(":hi", s(&self.upper))
+                .set_exclusive_start_key(self.cursor.take());
+            if let Some(seller) = &self.seller_id {
+                query = query
+                    .filter_expression("seller_id = :seller")
+                    .expression_attribute_values(":seller", s(seller));
+            }
+            let out = query.send().await.map_err(|e| err("Query", &e))?;
+            self.cursor = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if self.cursor.is_none() {
+                self.months.remove(0);
+            }
+            let records = out
+                .items
+                .unwrap_or_default()
+                .iter()
+                .map(|i| {
+                    get_s(i, "record")
+                        .and_then(|r| serde_json::from_str(r).ok())
+                        .ok_or(StoreError::Malformed("record"))
+                })
+                .collect::<Result<Vec<BusinessRecord>, _>>()?;
+            if !records.is_empty() || self.months.is_empty() {
+                return Ok(Some(records));
+            }
+        }
+    }
+}
+
+impl RetentionStore for DynamoRetention {
+    type Cursor = Item;
+
+    async fn due_page(
+        &self,
+        shard: u32,
+        now: OffsetDateTime,
+        limit: u32,
+        cursor: Option<Item>,
+    ) -> Result<(Vec<DueOrder>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(EXPIRY_INDEX)
+            .key_condition_expression("pii_shard = :s AND pii_expires_at <= :now")
+            .expression_attribute_values(":s", s(shard.to_string()))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .limit(limit as i32)
+            .set_exclusive_start_key(cursor)
+            .send()
+            .await
+            .map_err(|e| err("Query", &e))?;
+        let due = out.items().iter().filter_map(due_of).collect();
+        Ok((due, out.last_evaluated_key.filter(|k| !k.is_empty())))
+    }
+
+    async fn load(
+        &self,
+        due: &[DueOrder],
+        now: OffsetDateTime,
+        keep_until: OffsetDateTime,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        let names: HashMap<String, String> = BUSINESS_ATTRS
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("#b{i}"), (*a).to_owned()))
+            .collect();
+        let projection = (0..BUSINESS_ATTRS.len())
+            .map(|i| format!("#b{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut items = Vec::with_capacity(due.len());
+        for chunk in due.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(
+                        chunk
+                            .iter()
+                            .map(|d| self.order_key(&d.seller_id, &d.order_id))
+                            .collect(),
+                    ))
+                    .projection_expression(&projection)
+                    .set_expression_attribute_names(Some(names.clone()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|_| StoreError::Malformed("keys"))?,
+            );
+            let mut attempt = 0u32;
+            while let Some(keys) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|e| err("BatchGetItem", &e))?;
+                if let Some(mut got) = out.responses {
+                    items.extend(got.remove(&self.table).unwrap_or_default());
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::Service {
+                            operation: "BatchGetItem",
+                            code: "UnprocessedKeys".into(),
+                        });
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6)))
+                        .await;
+                }
+            }
+        }
+        let mut candidates = Vec::with_capacity(items.len());
+        for item in items {
+            if item.contains_key("pii_erased_at") {
+                continue;
+            }
+            let record = match business_record(&item, now, keep_until) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Logged by id; left in place, it shows as overdue until fixed by hand.
+                    tracing::error!(pk = get_s(&item, "pk"), error = %e, "order item cannot become a business record");
+                    continue;
+                }
+            };
+            candidates.push(Candidate {
+                version: get_n(&item, "last_updated_ms")
+                    .ok_or(StoreError::Malformed("last_updated_ms"))?,
+                had_hold: item.contains_key("hold_until"),
+                record,
+            });
+        }
+        Ok(candidates)
+    }
+
+    async fn keep(&self, candidates: &[Candidate]) -> Result<Vec<bool>, StoreError> {
+        let mut written = vec![true; candidates.len()];
+        for (chunk_no, chunk) in candidates.chunks(25).enumerate() {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for c in chunk {
+                let r = &c.record;
+                let (pk, sk) = business_key(r.purchase_date, &r.seller_id, &r.order_id);
+                let record =
+                    serde_json::to_string(r).map_err(|_| StoreError::Malformed("record"))?;
+                let put = PutRequest::builder()
+                    .item("pk", s(pk))
+                    .item("sk", s(sk))
+                    .item("seller_id", s(&r.seller_id))
+                    .item("order_id", s(&r.order_id))
+                    .item("purchase_date", s(iso(r.purchase_date)))
+                    .item("record", s(record))
+                    .item("record_version", n(1))
+                    .item("ttl", n(r.retain_until.unix_timestamp()))
+                    .build()
+                    .map_err(|_| StoreError::Malformed("record"))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut attempt = 0u32;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut requests))
+                    .send()
+                    .await
+                    .map_err(|e| err("BatchWriteItem", &e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > 8 {
+                    // Not kept, so not erased this run: the next run tries again.
+                    for req in &requests {
+                        let order = req
+                            .put_request()
+                            .and_then(|p| p.item().get("order_id"))
+                            .and_then(|v| v.as_s().ok());
+                        for (i, c) in chunk.iter().enumerate() {
+                            if Some(&c.record.order_id) == order {
+                                written[chunk_no * 25 + i] = false;
+                            }
+                        }
+                    }
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
+            }
+        }
+        Ok(written)
+    }
+
+    async fn erase(&self, c: &Candidate, now: OffsetDateTime) -> Result<Erasure, StoreError> {
+        let r = &c.record;
+        let removes = PiiClass::ALL.map(pii_attribute).join(", ");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.order_key(&r.seller_id, &r.order_id)))
+            .update_expression(format!(
+                "SET pii_erased_at = :now, #ttl = :keep REMOVE {removes}, pii_shard, #hold, hold_until"
+            ))
+            .condition_expression(
+                "attribute_exists(pii_shard) AND pii_expires_at <= :now AND last_updated_ms = :v \
+                 AND (attribute_not_exists(hold_until) OR hold_until <= :now)",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#hold", "hold")
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .expression_attribute_values(":keep", n(r.retain_until.unix_timestamp()))
+            .expression_attribute_values(":v", n(c.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(Erasure::Skipped);
+            }
+            Err(e) => return Err(err("UpdateItem", &e)),
+        }
+        tracing::info!(target: "audit", action = "erase", seller_id = %r.seller_id, order_id = %r.order_id, "PII erased");
+        if c.had_hold {
+            // The lapsed hold leaves the registry (the audit trail keeps its history).
+            let removed = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s("HOLDS"))
+                .key("sk", s(hold_sk(&r.seller_id, &r.order_id)))
+                .send()
+                .await;
+            if let Err(e) = removed {
+                // The report shows it as lapsed; the PII is gone either way.
+                tracing::warn!(order_id = %r.order_id, error = %err("DeleteItem", &e), "lapsed hold stays in the registry");
+            }
+        }
+        Ok(Erasure::Erased)
+    }
+
+    async fn count_due(&self, now: OffsetDateTime) -> Result<(u64, u64), StoreError> {
+        let (mut overdue, mut held) = (0, 0);
+        let now_s = now.unix_timestamp();
+        for shard in 0..PII_SHARDS {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(EXPIRY_INDEX)
+                .key_condition_expression("pii_shard = :s AND pii_expires_at <= :now")
+                .expression_attribute_values(":s", s(shard.to_string()))
+                .expression_attribute_values(":now", n(now_s))
+                .projection_expression("hold_until")
+                .select(Select::SpecificAttributes)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| err("Query", &e))?;
+                for i in page.items() {
+                    match get_n(i, "hold_until") {
+                        Some(until) if until > now_s => held += 1,
+                        _ => overdue += 1,
+                    }
+                }
+            }
+        }
+        Ok((overdue, held))
+    }
+
+    async fn record_run(&self, run: &SweepReport) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s("STATS"))
+            .key("sk", s("RETENTION"))
+            .update_expression("ADD erased_total :e SET last_run = :r")
+            .expression_attribute_values(":e", n(run.erased))
+            .expression_attribute_values(
+                ":r",
+                s(serde_json::to_string(run).map_err(|_| StoreError::Malformed("run"))?),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| err("UpdateItem", &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn business_keys_sort_by_purchase_time_within_the_month() {
+        let (pk, sk) = business_key(datetime!(2026-11-03 07:08:09.5 UTC), "S1", "111-1");
+        assert_eq!(pk, "BUSINESS#2026-11");
+        assert_eq!(sk, "2026-11-03T07:08:09Z#S1#111-1");
+        let (pk, _) = business_key(datetime!(2026-12-01 00:30 +01:00), "S1", "111-1");
+        assert_eq!(pk, "BUSINESS#2026-11", "months are UTC months");
+    }
+
+    #[test]
+    fn an_export_range_reads_each_month_it_touches() {
+        assert_eq!(
+            months(
+                datetime!(2026-11-15 00:00 UTC),
+                datetime!(2027-02-01 00:00 UTC)
+            ),
+            ["BUSINESS#2026-11", "BUSINESS#2026-12", "BUSINESS#2027-01"]
+        );
+        assert_eq!(
+            months(
+                datetime!(2026-11-15 00:00 UTC),
+                datetime!(2026-11-15 00:00 UTC)
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn order_keys_give_back_their_ids() {
+        assert_eq!(
+            ids_of_pk("ORDER#A1B2#111-2222222-3333333"),
+            Some(("A1B2".into(), "111-2222222-3333333".into()))
+        );
+        assert_eq!(ids_of_pk("NOTIF#x"), None);
+        assert_eq!(ids_of_pk("ORDER##1"), None);
+    }
+}

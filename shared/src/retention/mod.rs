@@ -1,0 +1,769 @@
+//! Retention (ARCHITECTURE §4): PII lives until `pii_expires_at`, then it is erased and the
+//! de-identified business record stays.
+//!
+//! * Before delivery the expiry is provisional (latest delivery date + retention); canceled or
+//!   unfulfillable orders get a short grace; a delivery sets `delivered_at + retention`, never
+//!   more than 30 days ([`crate::order::RetentionPolicy`], [`crate::tracking`]).
+//! * Readers treat PII past its expiry as erased before the sweep has run ([`pii_state`]).
+//! * The sweep finds due orders through a sparse index on the expiry (`pii_shard` →
+//!   `pii_expires_at`): an order is in the index exactly while it holds PII, so a run reads the
+//!   due orders and nothing else, whatever the table's size.
+//! * Erasure is two steps, each safe to repeat: the business record is put first (a batch
+//!   write with a deterministic key: a repeat overwrites it), then one conditional update
+//!   removes the sealed blobs (each carries its wrapped data key) and the index key and marks
+//!   the order erased. The update only applies while the order is still due, unheld and at the
+//!   version read, so a repeat (an overlapping or resumed run, a retry after a lost answer)
+//!   erases nothing twice, and a crash between the steps leaves a record the next run rewrites.
+//!   (Not a transaction: that would cost twice the write units, and nothing is gained since
+//!   the record is written first.)
+//! * A legal hold (reason, who, until; audited) is the only way to keep PII past its expiry.
+//!   While it lasts it owns the TTL backstop; the sweep erases once it lapses.
+
+use std::future::Future;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::order::{Money, OrderLine};
+use crate::store::StoreError;
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
+
+/// Shards of the expiry index's partition key: spreads index writes over partitions (each takes
+/// about 1,000 writes/s) at the cost of one query per shard per run.
+pub const PII_SHARDS: u32 = 8;
+
+/// The sparse global secondary index on the PII expiry.
+pub const EXPIRY_INDEX: &str = "pii-expiry";
+
+/// Default life of business records: ten years (commercial and tax law keep them 6–10 years).
+pub const DEFAULT_BUSINESS_RETENTION: Duration = Duration::days(3653);
+
+/// The expiry-index shard of an order (FNV-1a of its key; stable across versions).
+pub fn pii_shard(seller_id: &str, order_id: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seller_id.bytes().chain([b'#']).chain(order_id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % u64::from(PII_SHARDS)).to_string()
+}
+
+/// Where an order's PII stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiiState {
+    /// Before its expiry: usable for the permitted purposes.
+    Live,
+    /// Past its expiry but kept by a legal hold until `until` (epoch seconds): preserved, not
+    /// used for fulfilment or service.
+    Held { until: i64 },
+    /// Past its expiry, not yet swept: every reader treats it as erased.
+    Expired,
+    /// Swept.
+    Erased,
+}
+
+impl PiiState {
+    /// Whether a reader may use the PII (for its permitted purposes).
+    pub fn usable(self) -> bool {
+        self == PiiState::Live
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PiiState::Live => "live",
+            PiiState::Held { .. } => "held",
+            PiiState::Expired => "expired",
+            PiiState::Erased => "erased",
+        }
+    }
+}
+
+/// The rule every reader applies (times in epoch seconds).
+pub fn pii_state(expires_at: i64, hold_until: Option<i64>, erased: bool, now: i64) -> PiiState {
+    if erased {
+        PiiState::Erased
+    } else if now < expires_at {
+        PiiState::Live
+    } else {
+        match hold_until {
+            Some(until) if now < until => PiiState::Held { until },
+            _ => PiiState::Expired,
+        }
+    }
+}
+
+/// A legal hold: the only way to keep PII past its expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// Why (a case or request reference). Must not contain buyer data.
+    pub reason: String,
+    /// Who placed it (an operator identity).
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoldError {
+    #[error("a hold needs a reason")]
+    NoReason,
+    #[error("a hold needs the identity of who places or lifts it")]
+    NoActor,
+    #[error("reason and identity are limited to {0} characters")]
+    TooLong(usize),
+    #[error("a hold must end in the future")]
+    UntilInPast,
+    #[error("no such order, or its PII is already erased")]
+    NoOrder,
+    #[error("the order has no hold")]
+    NotHeld,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const MAX_TEXT: usize = 500;
+
+/// Checks the words of a hold placed or lifted at `now`.
+pub fn check_hold_text(reason: &str, by: &str) -> Result<(), HoldError> {
+    if reason.trim().is_empty() {
+        return Err(HoldError::NoReason);
+    }
+    if by.trim().is_empty() {
+        return Err(HoldError::NoActor);
+    }
+    if reason.chars().count() > MAX_TEXT || by.chars().count() > MAX_TEXT {
+        return Err(HoldError::TooLong(MAX_TEXT));
+    }
+    Ok(())
+}
+
+impl Hold {
+    pub fn check(&self, now: OffsetDateTime) -> Result<(), HoldError> {
+        check_hold_text(&self.reason, &self.by)?;
+        if self.until <= now {
+            return Err(HoldError::UntilInPast);
+        }
+        Ok(())
+    }
+}
+
+/// What accounting keeps of an order once its PII is gone. No PII: ids, dates, marketplace,
+/// lines (SKU, ASIN, quantity, price, tax), totals, carrier, tracking number, shipping cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusinessRecord {
+    pub seller_id: String,
+    pub order_id: String,
+    pub marketplace_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub purchase_date: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_updated: OffsetDateTime,
+    pub fulfillment_status: String,
+    pub fulfilled_by: String,
+    pub items: Vec<OrderLine>,
+    pub order_total: Option<Money>,
+    pub order_tax: Option<Money>,
+    pub carrier: Option<String>,
+    pub service: Option<String>,
+    pub tracking_number: Option<String>,
+    pub shipping_cost: Option<Money>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub shipped_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delivered_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub pii_erased_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub retain_until: OffsetDateTime,
+}
+
+/// Columns of the accounting export: one row per order line, order fields repeated.
+pub const CSV_HEADER: [&str; 22] = [
+    "seller_id",
+    "order_id",
+    "marketplace_id",
+    "purchase_date",
+    "fulfillment_status",
+    "fulfilled_by",
+    "order_total",
+    "order_tax",
+    "currency",
+    "carrier",
+    "service",
+    "tracking_number",
+    "shipping_cost",
+    "shipping_cost_currency",
+    "shipped_at",
+    "delivered_at",
+    "order_item_id",
+    "seller_sku",
+    "asin",
+    "quantity",
+    "unit_price",
+    "item_tax",
+];
+
+fn rfc3339(t: Option<OffsetDateTime>) -> String {
+    t.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_default()
+}
+
+/// Spreadsheet programs run cells that start with these as formulas; seller-chosen text (SKUs)
+/// is quoted with a leading apostrophe so an export cannot carry a formula.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+impl BusinessRecord {
+    /// The export rows of this record (an order without lines still gets one row).
+    pub fn csv_rows(&self) -> Vec<[String; CSV_HEADER.len()]> {
+        let amount = |m: &Option<Money>| m.as_ref().map(|m| m.amount.clone()).unwrap_or_default();
+        let currency = self
+            .order_total
+            .as_ref()
+            .or(self.order_tax.as_ref())
+            .map(|m| m.currency_code.clone())
+            .unwrap_or_default();
+        let order = |line: Option<&OrderLine>| {
+            [
+                cell(&self.seller_id),
+                cell(&self.order_id),
+                cell(&self.marketplace_id),
+                rfc3339(Some(self.purchase_date)),
+                cell(&self.fulfillment_status),
+                cell(&self.fulfilled_by),
+                amount(&self.order_total),
+                amount(&self.order_tax),
+                currency.clone(),
+                cell(self.carrier.as_deref().unwrap_or_default()),
+                cell(self.service.as_deref().unwrap_or_default()),
+                cell(self.tracking_number.as_deref().unwrap_or_default()),
+                amount(&self.shipping_cost),
+                self.shipping_cost
+                    .as_ref()
+                    .map(|m| m.currency_code.clone())
+                    .unwrap_or_default(),
+                rfc3339(self.shipped_at),
+                rfc3339(self.delivered_at),
+                line.map(|l| cell(&l.order_item_id)).unwrap_or_default(),
+                line.and_then(|l| l.seller_sku.as_deref())
+                    .map(cell)
+                    .unwrap_or_default(),
+                line.and_then(|l| l.asin.as_deref())
+                    .map(cell)
+                    .unwrap_or_default(),
+                line.map(|l| l.quantity.to_string()).unwrap_or_default(),
+                line.map(|l| amount(&l.unit_price)).unwrap_or_default(),
+                line.map(|l| amount(&l.tax)).unwrap_or_default(),
+            ]
+        };
+        if self.items.is_empty() {
+            vec![order(None)]
+        } else {
+            self.items.iter().map(|l| order(Some(l))).collect()
+        }
+    }
+}
+
+/// An order the expiry index says is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueOrder {
+    pub seller_id: String,
+    pub order_id: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+    pub hold_until: Option<i64>,
+    /// Creation time (epoch seconds), for the age of the PII.
+    pub created_at: Option<i64>,
+}
+
+impl DueOrder {
+    pub fn state(&self, now: i64) -> PiiState {
+        pii_state(self.expires_at, self.hold_until, false, now)
+    }
+}
+
+/// An order read for erasure: its business record and the version it was read at.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub record: BusinessRecord,
+    /// The erasure only applies to this version (`last_updated_ms`).
+    pub version: i64,
+    /// Whether a (lapsed) hold must be cleared with it.
+    pub had_hold: bool,
+}
+
+/// What one erasure did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erasure {
+    Erased,
+    /// Already erased, changed since it was read, no longer due, or held: nothing done.
+    Skipped,
+}
+
+/// Port: the order table as the sweep sees it.
+pub trait RetentionStore: Send + Sync {
+    type Cursor: Send;
+
+    /// Up to `limit` orders of `shard` holding PII with `pii_expires_at <= now`, oldest first.
+    fn due_page(
+        &self,
+        shard: u32,
+        now: OffsetDateTime,
+        limit: u32,
+        cursor: Option<Self::Cursor>,
+    ) -> impl Future<Output = Result<(Vec<DueOrder>, Option<Self::Cursor>), StoreError>> + Send;
+
+    /// Read the orders' non-PII attributes (never the sealed blobs) as business records.
+    fn load(
+        &self,
+        due: &[DueOrder],
+        now: OffsetDateTime,
+        keep_until: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Candidate>, StoreError>> + Send;
+
+    /// Put the business records (idempotent). Returns, per candidate, whether it was written.
+    fn keep(
+        &self,
+        candidates: &[Candidate],
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
+
+    /// Erase one order's PII, conditionally (see the module doc).
+    fn erase(
+        &self,
+        candidate: &Candidate,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Erasure, StoreError>> + Send;
+
+    /// Orders holding PII past `now`: (not held = overdue, held).
+    fn count_due(
+        &self,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+
+    /// Remember the run's outcome (for the report).
+    fn record_run(&self, run: &SweepReport) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// How far one run may go.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepLimits {
+    /// Index page size (and BatchGetItem batch, at most 100).
+    pub page_size: u32,
+    /// Erasures in flight at once.
+    pub concurrency: usize,
+    /// Stop starting erasures after this instant (the Lambda's deadline minus a margin).
+    pub deadline: Option<Instant>,
+    /// Stop after this many erasures (tests interrupt a run with it).
+    pub max_erasures: Option<u64>,
+}
+
+impl Default for SweepLimits {
+    fn default() -> Self {
+        Self {
+            page_size: 100,
+            concurrency: 8,
+            deadline: None,
+            max_erasures: None,
+        }
+    }
+}
+
+/// The outcome of one run; also the metrics it emits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepReport {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub at: Option<OffsetDateTime>,
+    /// Orders whose PII this run erased.
+    pub erased: u64,
+    /// Due orders another writer got to first (erased, changed, or re-dated).
+    pub skipped: u64,
+    /// Due orders under an active legal hold.
+    pub held: u64,
+    /// Erasures that failed (throttling, conflicts); the next run retries them.
+    pub failed: u64,
+    /// Orders still holding PII past their expiry without a hold when the run ended.
+    pub overdue: u64,
+    /// Whether the run went through every due order (not cut by its limits).
+    pub complete: bool,
+}
+
+/// One run: page through each shard's due orders, erase them, then count what is still due.
+///
+/// Resumable by construction: erased orders leave the index, so the next run starts where this
+/// one stopped; conditional erasure makes overlapping runs harmless.
+pub async fn sweep<S: RetentionStore>(
+    store: &S,
+    now: OffsetDateTime,
+    business_retention: Duration,
+    limits: SweepLimits,
+) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport {
+        at: Some(now),
+        complete: true,
+        ..SweepReport::default()
+    };
+    let keep_until = now + business_retention;
+    let now_s = now.unix_timestamp();
+    let page_size = limits.page_size.clamp(1, 100);
+    let out_of_budget = |report: &SweepReport| {
+        limits.deadline.is_some_and(|d| Instant::now() >= d)
+            || limits.max_erasures.is_some_and(|m| report.erased >= m)
+    };
+    'shards: for shard in 0..PII_SHARDS {
+        let mut cursor = None;
+        loop {
+            if out_of_budget(&report) {
+                report.complete = false;
+                break 'shards;
+            }
+            let (due, next) = store.due_page(shard, now, page_size, cursor).await?;
+            let (held, due): (Vec<_>, Vec<_>) = due
+                .into_iter()
+                .partition(|d| matches!(d.state(now_s), PiiState::Held { .. }));
+            report.held += held.len() as u64;
+            if !due.is_empty() {
+                let candidates = store.load(&due, now, keep_until).await?;
+                // Read but gone (erased or deleted since the index answered).
+                report.skipped += (due.len() - candidates.len()) as u64;
+                let budget = limits
+                    .max_erasures
+                    .map_or(usize::MAX, |m| m.saturating_sub(report.erased) as usize);
+                let batch = &candidates[..candidates.len().min(budget)];
+                // The business record first: an order is never erased without it.
+                let kept = store.keep(batch).await?;
+                report.failed += kept.iter().filter(|k| !**k).count() as u64;
+                let mut results = futures_util::stream::iter(
+                    batch.iter().zip(kept).filter(|(_, k)| *k).map(|(c, _)| c),
+                )
+                .map(|c| store.erase(c, now))
+                .buffer_unordered(limits.concurrency.max(1));
+                while let Some(result) = results.next().await {
+                    match result {
+                        Ok(Erasure::Erased) => report.erased += 1,
+                        Ok(Erasure::Skipped) => report.skipped += 1,
+                        Err(e) => {
+                            report.failed += 1;
+                            tracing::warn!(error = %e, "erasure failed; the next run retries it");
+                        }
+                    }
+                }
+                if candidates.len() > budget {
+                    report.complete = false;
+                    break 'shards;
+                }
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    let (overdue, _) = store.count_due(now).await?;
+    report.overdue = overdue;
+    store.record_run(&report).await?;
+    Ok(report)
+}
+
+/// The run's counts as a CloudWatch Embedded Metric Format line (namespace `orderseal`):
+/// printed to stdout, CloudWatch turns it into metrics without an API call.
+pub fn emf_line(report: &SweepReport, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "orderseal",
+                "Dimensions": [["Function"]],
+                "Metrics": [
+                    {"Name": "PiiErased", "Unit": "Count"},
+                    {"Name": "PiiOverdue", "Unit": "Count"},
+                    {"Name": "PiiHeld", "Unit": "Count"},
+                    {"Name": "ErasureFailed", "Unit": "Count"},
+                ],
+            }],
+        },
+        "Function": "retention",
+        "PiiErased": report.erased,
+        "PiiOverdue": report.overdue,
+        "PiiHeld": report.held,
+        "ErasureFailed": report.failed,
+        "complete": report.complete,
+    })
+    .to_string()
+}
+
+/// An active (or lapsed, not yet swept) legal hold, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldEntry {
+    pub seller_id: String,
+    pub order_id: String,
+    pub reason: String,
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub placed_at: OffsetDateTime,
+}
+
+/// A record holding PII past its due time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverdueEntry {
+    pub seller_id: String,
+    pub order_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub due_at: OffsetDateTime,
+    pub overdue_seconds: i64,
+}
+
+/// The retention report: what is held, what is overdue (the target is zero), what was erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionReport {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Orders holding PII before their expiry.
+    pub live: u64,
+    /// Orders holding PII past their expiry under an active legal hold.
+    pub held: u64,
+    /// Orders holding PII past their expiry without a hold: each is listed.
+    pub overdue: Vec<OverdueEntry>,
+    /// Orders erased by all sweeps so far.
+    pub erased_total: u64,
+    /// Age in seconds of the oldest PII still held (since the order was placed).
+    pub oldest_pii_age_seconds: Option<i64>,
+    pub holds: Vec<HoldEntry>,
+    pub last_sweep: Option<SweepReport>,
+}
+
+impl RetentionReport {
+    /// Builds the counts from every order still holding PII (the whole expiry index).
+    pub fn from_index(
+        at: OffsetDateTime,
+        holding_pii: impl IntoIterator<Item = DueOrder>,
+        erased_total: u64,
+        holds: Vec<HoldEntry>,
+        last_sweep: Option<SweepReport>,
+    ) -> Self {
+        let now = at.unix_timestamp();
+        let mut report = Self {
+            at,
+            live: 0,
+            held: 0,
+            overdue: Vec::new(),
+            erased_total,
+            oldest_pii_age_seconds: None,
+            holds,
+            last_sweep,
+        };
+        let mut oldest: Option<i64> = None;
+        for d in holding_pii {
+            if let Some(c) = d.created_at {
+                oldest = Some(oldest.map_or(c, |o| o.min(c)));
+            }
+            match d.state(now) {
+                PiiState::Live => report.live += 1,
+                PiiState::Held { .. } => report.held += 1,
+                PiiState::Expired | PiiState::Erased => report.overdue.push(OverdueEntry {
+                    due_at: OffsetDateTime::from_unix_timestamp(d.expires_at)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    overdue_seconds: now - d.expires_at,
+                    seller_id: d.seller_id,
+                    order_id: d.order_id,
+                }),
+            }
+        }
+        report
+            .overdue
+            .sort_by_key(|o| std::cmp::Reverse(o.overdue_seconds));
+        report.oldest_pii_age_seconds = oldest.map(|o| now - o);
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn readers_see_expired_pii_as_gone_unless_held() {
+        let exp = 1_000;
+        assert_eq!(pii_state(exp, None, false, 999), PiiState::Live);
+        assert_eq!(pii_state(exp, None, false, 1_000), PiiState::Expired);
+        assert_eq!(
+            pii_state(exp, Some(2_000), false, 1_500),
+            PiiState::Held { until: 2_000 }
+        );
+        assert_eq!(pii_state(exp, Some(2_000), false, 2_000), PiiState::Expired);
+        assert_eq!(pii_state(exp, Some(2_000), true, 10), PiiState::Erased);
+        assert!(PiiState::Live.usable());
+        assert!(!PiiState::Held { until: 2_000 }.usable());
+        assert!(!PiiState::Expired.usable());
+    }
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(pii_shard("A1", "111-1"), pii_shard("A1", "111-1"));
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..200 {
+            let s: u32 = pii_shard("SELLER", &format!("123-{i:07}-0000000"))
+                .parse()
+                .unwrap();
+            assert!(s < PII_SHARDS);
+            seen.insert(s);
+        }
+        assert_eq!(seen.len(), PII_SHARDS as usize);
+    }
+
+    #[test]
+    fn holds_need_words_and_a_future_end() {
+        let now = datetime!(2026-11-30 12:00 UTC);
+        let hold = |reason: &str, by: &str, days: i64| Hold {
+            reason: reason.into(),
+            by: by.into(),
+            until: now + Duration::days(days),
+        };
+        assert_eq!(hold("case 42", "legal@seller", 30).check(now), Ok(()));
+        assert_eq!(hold(" ", "legal", 30).check(now), Err(HoldError::NoReason));
+        assert_eq!(hold("case", "", 30).check(now), Err(HoldError::NoActor));
+        assert_eq!(
+            hold("case", "legal", 0).check(now),
+            Err(HoldError::UntilInPast)
+        );
+        assert_eq!(
+            hold(&"x".repeat(501), "legal", 1).check(now),
+            Err(HoldError::TooLong(500))
+        );
+    }
+
+    fn record() -> BusinessRecord {
+        let t = datetime!(2026-10-01 09:30 UTC);
+        BusinessRecord {
+            seller_id: "A1SELLER".into(),
+            order_id: "111-2222222-3333333".into(),
+            marketplace_id: "ATVPDKIKX0DER".into(),
+            purchase_date: t,
+            last_updated: t,
+            fulfillment_status: "SHIPPED".into(),
+            fulfilled_by: "MERCHANT".into(),
+            items: vec![
+                OrderLine {
+                    order_item_id: "1".into(),
+                    seller_sku: Some("=HYPERLINK(1)".into()),
+                    asin: Some("B0".into()),
+                    quantity: 2,
+                    unit_price: Some(Money {
+                        amount: "9.99".into(),
+                        currency_code: "USD".into(),
+                    }),
+                    tax: Some(Money {
+                        amount: "1.60".into(),
+                        currency_code: "USD".into(),
+                    }),
+                    is_gift: false,
+                },
+                OrderLine {
+                    order_item_id: "2".into(),
+                    seller_sku: Some("SKU-2".into()),
+                    asin: None,
+                    quantity: 1,
+                    unit_price: None,
+                    tax: None,
+                    is_gift: false,
+                },
+            ],
+            order_total: Some(Money {
+                amount: "21.58".into(),
+                currency_code: "USD".into(),
+            }),
+            order_tax: None,
+            carrier: Some("USPS".into()),
+            service: Some("Priority".into()),
+            tracking_number: Some("9400".into()),
+            shipping_cost: Some(Money {
+                amount: "7.10".into(),
+                currency_code: "USD".into(),
+            }),
+            shipped_at: Some(t),
+            delivered_at: None,
+            pii_erased_at: t,
+            retain_until: t,
+        }
+    }
+
+    #[test]
+    fn export_rows_are_per_line_and_cannot_carry_formulas() {
+        let rows = record().csv_rows();
+        assert_eq!(rows.len(), 2);
+        let col = |name: &str| CSV_HEADER.iter().position(|h| *h == name).unwrap();
+        assert_eq!(rows[0][col("seller_sku")], "'=HYPERLINK(1)");
+        assert_eq!(rows[0][col("quantity")], "2");
+        assert_eq!(rows[0][col("item_tax")], "1.60");
+        assert_eq!(rows[1][col("order_total")], "21.58");
+        assert_eq!(rows[1][col("currency")], "USD");
+        assert_eq!(rows[1][col("shipping_cost")], "7.10");
+        assert_eq!(rows[1][col("delivered_at")], "");
+        let no_lines = BusinessRecord {
+            items: vec![],
+            ..record()
+        };
+        assert_eq!(no_lines.csv_rows().len(), 1);
+    }
+
+    #[test]
+    fn the_report_lists_every_overdue_record_and_the_oldest_pii() {
+        let at = datetime!(2026-11-30 12:00 UTC);
+        let now = at.unix_timestamp();
+        let due = |order: &str, expires_at: i64, hold_until: Option<i64>, created: i64| DueOrder {
+            seller_id: "S".into(),
+            order_id: order.into(),
+            expires_at,
+            hold_until,
+            created_at: Some(created),
+        };
+        let report = RetentionReport::from_index(
+            at,
+            [
+                due("live", now + 10, None, now - 100),
+                due("held", now - 10, Some(now + 50), now - 900),
+                due("late", now - 10, None, now - 200),
+                due("later", now - 20, Some(now - 5), now - 300),
+            ],
+            7,
+            vec![],
+            None,
+        );
+        assert_eq!((report.live, report.held), (1, 1));
+        let overdue: Vec<_> = report.overdue.iter().map(|o| o.order_id.as_str()).collect();
+        assert_eq!(overdue, ["later", "late"], "a lapsed hold is overdue");
+        assert_eq!(report.oldest_pii_age_seconds, Some(900));
+        assert_eq!(report.erased_total, 7);
+    }
+
+    #[test]
+    fn metrics_are_one_emf_line() {
+        let line = emf_line(
+            &SweepReport {
+                erased: 3,
+                overdue: 1,
+                ..SweepReport::default()
+            },
+            1_700_000_000_000,
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["PiiErased"], 3);
+        assert_eq!(v["PiiOverdue"], 1);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "orderseal");
+        assert!(!line.contains('\n'));
+    }
+}
