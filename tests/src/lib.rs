@@ -254,6 +254,26 @@ impl TestStack {
         out
     }
 
+    /// Ingest + dispatch one canary order to `country`, returning its tracking number.
+    pub async fn ship(&self, order_id: &str, country: &str, region: &str) -> String {
+        let ingest = self.ingest();
+        let order = canary_order_to(
+            order_id,
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+            country,
+            region,
+        );
+        self.send(&self.publish(&order)).await;
+        self.drain(&ingest, Duration::from_secs(30), Duration::ZERO)
+            .await;
+        let dispatch = self.dispatch(Duration::from_secs(5)).await;
+        self.drain_shipments(&dispatch, Duration::ZERO).await;
+        let item = self.order_item(order_id).await.unwrap();
+        item["tracking_number"].as_s().unwrap().clone()
+    }
+
     pub async fn order_item(&self, order_id: &str) -> Option<orderseal_local::inspect::Item> {
         orderseal_local::inspect::get_order(&self.aws, self.table(), SELLER, order_id)
             .await

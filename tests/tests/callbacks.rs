@@ -3,12 +3,10 @@
 //! Signatures here are computed from the documented formulas with aws-lc-rs directly, not with
 //! the code under test.
 
-use std::time::Duration as StdDuration;
-
 use aws_lc_rs::hmac;
 use base64::Engine;
 use orderseal_carrier_callback::LambdaCallback;
-use orderseal_tests::{LogCapture, TestStack, canary_order_to};
+use orderseal_tests::{LogCapture, TestStack};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -66,27 +64,6 @@ fn easypost_event(id: &str, tracking: &str, status: &str, at: OffsetDateTime) ->
     .to_string()
 }
 
-/// Ingest + dispatch one order to `country`, returning its tracking number.
-async fn shipped(stack: &TestStack, order_id: &str, country: &str, region: &str) -> String {
-    let ingest = stack.ingest();
-    let order = canary_order_to(
-        order_id,
-        "UNSHIPPED",
-        "MERCHANT",
-        "2026-11-21T10:00:00Z",
-        country,
-        region,
-    );
-    stack.send(&stack.publish(&order)).await;
-    stack
-        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
-        .await;
-    let dispatch = stack.dispatch(StdDuration::from_secs(5)).await;
-    stack.drain_shipments(&dispatch, StdDuration::ZERO).await;
-    let item = stack.order_item(order_id).await.unwrap();
-    item["tracking_number"].as_s().unwrap().clone()
-}
-
 fn callback(stack: &TestStack) -> LambdaCallback {
     let config = orderseal_local::callback_config(&stack.resources).unwrap();
     orderseal_carrier_callback::build(
@@ -108,7 +85,7 @@ async fn label_then_webhooks_then_delivered_sets_the_pii_expiry() {
     let logs = LogCapture::start();
     let stack = TestStack::new().await;
     let id = "113-0000030-0000001";
-    let tracking = shipped(&stack, id, "US", "WA").await;
+    let tracking = stack.ship(id, "US", "WA").await;
     let cb = callback(&stack);
     let t0 = OffsetDateTime::now_utc() - time::Duration::hours(5);
     // Delivered arrives first, then a late in-transit scan, then a duplicate of delivered.
@@ -150,7 +127,7 @@ async fn rejected_requests_change_nothing() {
     let logs = LogCapture::start();
     let stack = TestStack::new().await;
     let id = "113-0000031-0000001";
-    let tracking = shipped(&stack, id, "CA", "BC").await; // Shippo route
+    let tracking = stack.ship(id, "CA", "BC").await; // Shippo route
     let before = stack.order_item(id).await.unwrap();
     let cb = callback(&stack);
     let now = OffsetDateTime::now_utc();
@@ -216,7 +193,7 @@ async fn rejected_requests_change_nothing() {
 async fn rotated_secrets_are_accepted_during_the_overlap_and_standard_webhooks_dedupe_on_id() {
     let stack = TestStack::new().await;
     let id = "113-0000032-0000001";
-    let tracking = shipped(&stack, id, "US", "WA").await;
+    let tracking = stack.ship(id, "US", "WA").await;
     let cb = callback(&stack);
     let now = OffsetDateTime::now_utc();
     // EasyPost: the previous secret is still listed, so both sign acceptably.
@@ -250,7 +227,7 @@ async fn rotated_secrets_are_accepted_during_the_overlap_and_standard_webhooks_d
 
     // Standard Webhooks (generic carrier): same webhook-id twice is one event.
     let gid = "113-0000032-0000002";
-    let gtracking = shipped(&stack, gid, "GB", "London").await;
+    let gtracking = stack.ship(gid, "GB", "London").await;
     let body = json!({"type": "shipment.tracking", "data": {"tracking_number": gtracking,
         "status": "DELIVERED", "occurred_at": iso(now)}})
     .to_string();
@@ -279,7 +256,7 @@ async fn the_carriers_own_webhooks_duplicated_shuffled_forged_and_stale_end_deli
     ];
     let mut tracking = Vec::new();
     for (id, country, region) in orders {
-        tracking.push(shipped(&stack, id, country, region).await);
+        tracking.push(stack.ship(id, country, region).await);
     }
     let cb = std::sync::Arc::new(callback(&stack));
     let (url, server) = orderseal_local::callbacks::serve(cb, 0).await.unwrap();

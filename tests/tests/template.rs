@@ -136,3 +136,35 @@ fn ingest_quarantines_into_the_notifications_dlq() {
         Some("NotificationsDlq")
     );
 }
+
+#[test]
+fn the_retention_sweep_reads_a_sparse_expiry_index_without_pii_and_cannot_decrypt() {
+    let t = template();
+    let table = &resource(&t, "OrdersTable")["Properties"];
+    let gsi = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(gsi["IndexName"], "pii-expiry");
+    assert_eq!(gsi["KeySchema"][0]["AttributeName"], "pii_shard");
+    assert_eq!(gsi["KeySchema"][1]["AttributeName"], "pii_expires_at");
+    // Never ALL: the index must not copy a sealed blob.
+    assert_eq!(gsi["Projection"]["ProjectionType"], "INCLUDE");
+    let carried = strings(&gsi["Projection"]["NonKeyAttributes"]);
+    assert_eq!(carried, ["hold_until", "created_time"]);
+
+    // The sweep has no grant on the PII key, in the key policy or in its own role.
+    assert!(allowed_for(&t, "RetentionFunctionRole").is_empty());
+    let f = &resource(&t, "RetentionFunction")["Properties"];
+    let text = serde_norway::to_string(&f["Policies"]).unwrap();
+    assert!(!text.contains("PiiSealKey"));
+    assert!(!text.contains("dynamodb:Scan"), "no full-table scan");
+    assert_eq!(
+        f["Events"]["Hourly"]["Properties"]["ScheduleExpression"],
+        "rate(1 hour)"
+    );
+    let alarm = &resource(&t, "PiiOverdueAlarm")["Properties"];
+    assert_eq!(alarm["MetricName"], "PiiOverdue");
+    assert_eq!(alarm["Threshold"], 0);
+    assert_eq!(
+        alarm["TreatMissingData"], "breaching",
+        "a sweep that stops reporting alarms"
+    );
+}

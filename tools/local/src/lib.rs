@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod notify;
 pub mod provision;
 pub mod pump;
+pub mod retention;
 pub mod stack;
 pub mod template;
 

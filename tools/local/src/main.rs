@@ -61,6 +61,21 @@ enum Cmd {
     Orders,
     /// Messages waiting in each queue (DLQs included).
     Queues,
+    /// Run the retention function once (erase PII past its expiry) and print its outcome.
+    Sweep {
+        /// Run as if it were this time (RFC 3339, or `+<days>d` from now): shows what a later
+        /// hourly run will erase. Default: now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Print shell exports that point the `orderseal` operator CLI at the local stack.
+    Env,
+    /// Seed N orders with due PII in a separate set of resources, run one sweep, count its calls
+    /// and time, and take the retention report. Fails when anything is left overdue.
+    RetentionBench {
+        #[arg(long, default_value_t = 10_000)]
+        orders: usize,
+    },
     /// up + send the sample notifications + drain + orders.
     Demo {
         #[arg(long, default_value = "fixtures/notifications")]
@@ -158,6 +173,89 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                 }
             }
             Ok(())
+        }
+        Cmd::Sweep { at } => {
+            let (state, aws) = connect().await?;
+            let now = time::OffsetDateTime::now_utc();
+            let at = match at.as_deref() {
+                None => now,
+                Some(a) => parse_at(a, now)?,
+            };
+            let function = orderseal_local::retention::retention(
+                &aws,
+                &state.resources,
+                orderseal::clock::ManualClock::at(at),
+            )?;
+            let report = function
+                .run(None)
+                .await
+                .map_err(|e| LocalError::Stack(e.to_string()))?;
+            println!(
+                "retention sweep at {at}: erased {}, held {}, skipped {}, failed {}, overdue after the run {}",
+                report.erased, report.held, report.skipped, report.failed, report.overdue
+            );
+            Ok(())
+        }
+        Cmd::Env => {
+            let state = stack::load_state()?;
+            println!(
+                "export ORDERSEAL_TABLE={}",
+                state.resources.table("OrdersTable")?
+            );
+            println!("export AWS_ENDPOINT_URL={}", state.moto_url);
+            println!("export AWS_REGION={}", orderseal_local::REGION);
+            println!("export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local");
+            Ok(())
+        }
+        Cmd::RetentionBench { orders } => {
+            let state = stack::load_state()?;
+            let aws = AwsClients::for_endpoint(&state.moto_url).await;
+            let spec = orderseal_local::template::load(&orderseal_local::template_path())?;
+            let resources = orderseal_local::provision::provision(
+                &aws,
+                &spec,
+                &format!("bench{}", std::process::id()),
+                &orderseal_local::local_secrets(&state.seller_id),
+                &orderseal_local::provision::ProvisionOptions::default(),
+            )
+            .await?;
+            let r = orderseal_local::retention::bench(&state.moto_url, &resources, orders).await?;
+            let per_k = |x: f64| x * 1000.0 / r.sweep.erased.max(1) as f64;
+            println!(
+                "seeded {} orders with due PII in {:.1} s",
+                r.orders, r.seed_seconds
+            );
+            println!(
+                "one sweep: erased {} in {:.1} s = {:.2} s per 1,000 erased; overdue after {}",
+                r.sweep.erased,
+                r.sweep_seconds,
+                per_k(r.sweep_seconds),
+                r.sweep.overdue
+            );
+            let total: u64 = r.calls.values().sum();
+            println!(
+                "AWS calls per 1,000 erased: {:.0} in all",
+                per_k(total as f64)
+            );
+            for (op, n) in &r.calls {
+                println!("  {op:<40} {:>8.1}", per_k(*n as f64));
+            }
+            println!(
+                "report: live {}, held {}, overdue {}, erased total {}",
+                r.report.live,
+                r.report.held,
+                r.report.overdue.len(),
+                r.report.erased_total
+            );
+            if r.report.overdue.is_empty() && r.sweep.erased as usize == orders {
+                Ok(())
+            } else {
+                Err(LocalError::Stack(format!(
+                    "{} records still overdue, {} of {orders} erased",
+                    r.report.overdue.len(),
+                    r.sweep.erased
+                )))
+            }
         }
         Cmd::Orders => {
             let (state, aws) = connect().await?;
@@ -384,4 +482,16 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
         orders.len()
     );
     Ok(())
+}
+
+/// `+<days>d` from `now`, or an RFC 3339 time.
+fn parse_at(a: &str, now: time::OffsetDateTime) -> Result<time::OffsetDateTime, LocalError> {
+    if let Some(days) = a.strip_prefix('+').and_then(|d| d.strip_suffix('d')) {
+        let days: i64 = days
+            .parse()
+            .map_err(|_| LocalError::Stack(format!("--at {a:?}: expected +<days>d")))?;
+        return Ok(now + time::Duration::days(days));
+    }
+    time::OffsetDateTime::parse(a, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| LocalError::Stack(format!("--at {a:?}: expected RFC 3339 or +<days>d")))
 }

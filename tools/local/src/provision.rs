@@ -228,6 +228,10 @@ async fn create_table(aws: &AwsClients, t: &TableSpec, name: &str) -> Result<(),
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::from(g.projection.as_str()))
+                        .set_non_key_attributes(
+                            (!g.non_key_attributes.is_empty())
+                                .then(|| g.non_key_attributes.clone()),
+                        )
                         .build(),
                 )
                 .build()

@@ -21,6 +21,8 @@ pub struct IndexSpec {
     pub name: String,
     pub key_schema: Vec<(String, String)>,
     pub projection: String,
+    /// `INCLUDE` projections: the attributes carried beside the keys.
+    pub non_key_attributes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +136,17 @@ fn table(id: &str, p: &Value) -> Result<TableSpec, TemplateError> {
                         .and_then(Value::as_str)
                         .unwrap_or("ALL")
                         .to_owned(),
+                    non_key_attributes: g
+                        .get("Projection")
+                        .and_then(|p| p.get("NonKeyAttributes"))
+                        .and_then(Value::as_sequence)
+                        .map(|s| {
+                            s.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 })
                 .collect()
         })

@@ -1,0 +1,43 @@
+//! Lambda entry point: configuration and client once per container, then one sweep per
+//! scheduled event (the event's body is not used).
+
+use std::time::{Duration, Instant};
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+
+use orderseal::clock::SystemClock;
+use orderseal::retention::dynamo::DynamoRetention;
+use orderseal_retention::{Retention, RetentionConfig};
+
+/// Stop starting erasures this long before the Lambda deadline; the rest waits an hour.
+const SAFETY_MARGIN: Duration = Duration::from_secs(20);
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    orderseal::telemetry::init();
+    let config = RetentionConfig::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let retention = Retention {
+        store: DynamoRetention::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table),
+        clock: SystemClock,
+        config,
+    };
+    let retention = &retention;
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let remaining = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = Instant::now() + remaining.saturating_sub(SAFETY_MARGIN);
+            let report = retention.run(Some(deadline)).await?;
+            Ok::<_, Error>(serde_json::json!({
+                "erased": report.erased,
+                "overdue": report.overdue,
+                "complete": report.complete,
+            }))
+        },
+    ))
+    .await
+}

@@ -1,0 +1,619 @@
+//! Retention on the emulator with an injected clock: PII is readable for its purposes until
+//! its expiry, gone for readers at the expiry, erased by the sweep with the business record
+//! kept; canceled orders, legal holds, interrupted and overlapping sweeps; and a raw scan that
+//! finds no sealed blob or wrapped key of an erased order anywhere.
+
+use std::time::Duration as StdDuration;
+
+use orderseal::access::{AccessError, PiiReader, Purpose};
+use orderseal::carriers::webhooks::CanonicalStatus;
+use orderseal::classes::{ContactPii, ShippingPii};
+use orderseal::clock::ManualClock;
+use orderseal::retention::dynamo::DynamoRetention;
+use orderseal::retention::{
+    BusinessRecord, DueOrder, Hold, HoldError, PiiState, RetentionStore, SweepLimits, sweep,
+};
+use orderseal::seal::{KmsKeyProvider, SealedBlob};
+use orderseal::tracking::{DynamoTrackingStore, TrackingEvent, TrackingStore};
+use orderseal_local::inspect::Item;
+use orderseal_tests::{CANARIES, LogCapture, SELLER, TestStack, assert_no_canary, canary_order};
+use time::{Duration, OffsetDateTime};
+
+const KEEP: Duration = Duration::days(3653);
+
+fn n(item: &Item, k: &str) -> Option<i64> {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn retention(stack: &TestStack) -> DynamoRetention {
+    DynamoRetention::new(stack.function_aws.dynamodb.clone(), stack.table())
+}
+
+fn reader(stack: &TestStack) -> PiiReader<KmsKeyProvider> {
+    PiiReader::new(
+        stack.aws.dynamodb.clone(),
+        stack.table(),
+        KmsKeyProvider::new(
+            stack.aws.kms.clone(),
+            stack.resources.key("PiiSealKey").unwrap(),
+        ),
+    )
+}
+
+/// One run of the retention function as Lambda runs it, on a clock set to `at`.
+async fn sweep_at(stack: &TestStack, at: OffsetDateTime) -> orderseal::retention::SweepReport {
+    orderseal_local::retention::retention(
+        &stack.function_aws,
+        &stack.resources,
+        ManualClock::at(at),
+    )
+    .unwrap()
+    .run(None)
+    .await
+    .unwrap()
+}
+
+async fn deliver(stack: &TestStack, order_id: &str, at: OffsetDateTime) {
+    DynamoTrackingStore::new(stack.aws.dynamodb.clone(), stack.table())
+        .apply(
+            SELLER,
+            order_id,
+            &TrackingEvent {
+                event_id: format!("delivered-{}", at.unix_timestamp()),
+                status: CanonicalStatus::Delivered,
+                occurred_at: at,
+            },
+            Duration::days(30),
+        )
+        .await
+        .unwrap();
+}
+
+/// Every business record purchased in the last year or the next.
+async fn business_records(stack: &TestStack) -> Vec<BusinessRecord> {
+    let now = OffsetDateTime::now_utc();
+    let mut pages = retention(stack).business_records(
+        now - Duration::days(400),
+        now + Duration::days(400),
+        None,
+    );
+    let mut out = Vec::new();
+    while let Some(page) = pages.next_page().await.unwrap() {
+        out.extend(page);
+    }
+    out
+}
+
+/// Every byte string of a sealed blob and of its wrapped key in the order item.
+fn sealed_parts(item: &Item) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    for attr in ["pii_shipping", "pii_contact", "pii_gift"] {
+        if let Some(b) = item.get(attr).and_then(|v| v.as_b().ok()) {
+            let blob = SealedBlob::from_bytes(b.as_ref()).unwrap();
+            parts.push(b.as_ref().to_vec());
+            parts.push(blob.wrapped_key.clone());
+            parts.push(blob.ciphertext.clone());
+        }
+    }
+    parts
+}
+
+/// No attribute of any item holds any of `parts` (raw, or base64 as a string would).
+async fn assert_nowhere(stack: &TestStack, parts: &[Vec<u8>]) {
+    use base64::Engine;
+    let items = orderseal_local::inspect::scan_all(&stack.aws, stack.table())
+        .await
+        .unwrap();
+    let dump = stack.raw_dump().await;
+    for part in parts {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(part);
+        assert!(!dump.contains(&b64), "a sealed part is still stored");
+        for item in &items {
+            for v in item.values() {
+                if let Ok(b) = v.as_b() {
+                    assert!(
+                        !b.as_ref().windows(part.len()).any(|w| w == part.as_slice()),
+                        "a sealed part is still stored"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn assert_erased(item: &Item) {
+    for attr in [
+        "pii_shipping",
+        "pii_contact",
+        "pii_gift",
+        "pii_shard",
+        "hold",
+        "hold_until",
+    ] {
+        assert!(!item.contains_key(attr), "{attr} survived erasure");
+    }
+    assert!(
+        !item.values().any(|v| v.is_b()),
+        "no binary attribute survives erasure"
+    );
+    assert!(item.contains_key("pii_erased_at"));
+}
+
+#[tokio::test]
+async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kept() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "114-0000001-0000001";
+    let tracking = stack.ship(id, "US", "WA").await;
+    let delivered = OffsetDateTime::now_utc() - Duration::hours(2);
+    deliver(&stack, id, delivered).await;
+    // A later notification (status change) does not move the delivery's expiry.
+    let ingest = stack.ingest();
+    stack
+        .send(&stack.publish(&canary_order(
+            id,
+            "SHIPPED",
+            "MERCHANT",
+            "2026-11-25T10:00:00Z",
+        )))
+        .await;
+    stack
+        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .await;
+    let before = stack.order_item(id).await.unwrap();
+    assert_eq!(before["fulfillment_status"].as_s().unwrap(), "SHIPPED");
+    let expires = (delivered + Duration::days(30)).unix_timestamp();
+    assert_eq!(n(&before, "pii_expires_at"), Some(expires));
+    assert_eq!(n(&before, "ttl"), Some(expires));
+    let parts = sealed_parts(&before);
+    assert!(parts.len() >= 6, "shipping and contact are sealed");
+    let reader = reader(&stack);
+
+    // Day 29: readable for permitted purposes, and the sweep leaves it.
+    let day29 = delivered + Duration::days(29);
+    let contact: ContactPii = reader
+        .open(SELLER, id, Purpose::CustomerService, day29)
+        .await
+        .unwrap();
+    assert_eq!(
+        contact.buyer_name.unwrap().expose(),
+        "CANARY-BUYER-Q7Z",
+        "customer service reads the buyer on day 29"
+    );
+    let shipping: ShippingPii = reader
+        .open(SELLER, id, Purpose::Returns, day29)
+        .await
+        .unwrap();
+    assert!(shipping.address_line1.is_some());
+    assert!(matches!(
+        reader
+            .open::<ContactPii>(SELLER, id, Purpose::FraudReview, day29)
+            .await,
+        Err(AccessError::NotPermitted { .. })
+    ));
+    let run = sweep_at(&stack, day29).await;
+    assert_eq!((run.erased, run.overdue), (0, 0));
+    assert!(
+        stack
+            .order_item(id)
+            .await
+            .unwrap()
+            .contains_key("pii_contact")
+    );
+
+    // Day 30: gone for every reader before any sweep ran...
+    let day30 = delivered + Duration::days(30);
+    assert!(matches!(
+        reader
+            .open::<ShippingPii>(SELLER, id, Purpose::CustomerService, day30)
+            .await,
+        Err(AccessError::Gone(PiiState::Expired))
+    ));
+    // ...then the sweep erases it and keeps the business record.
+    let run = sweep_at(&stack, day30).await;
+    assert_eq!((run.erased, run.overdue, run.failed), (1, 0, 0));
+    let after = stack.order_item(id).await.unwrap();
+    assert_erased(&after);
+    assert_eq!(n(&after, "ttl"), Some((day30 + KEEP).unix_timestamp()));
+    assert!(matches!(
+        reader
+            .open::<ShippingPii>(SELLER, id, Purpose::CustomerService, day30)
+            .await,
+        Err(AccessError::Gone(PiiState::Erased))
+    ));
+
+    let records = business_records(&stack).await;
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.order_id, id);
+    assert_eq!(r.items[0].seller_sku.as_deref(), Some("SKU-MUG-1"));
+    assert!(r.items[0].quantity >= 1);
+    assert_eq!(r.tracking_number.as_deref(), Some(tracking.as_str()));
+    assert!(r.carrier.is_some() && r.shipping_cost.is_some() && r.shipped_at.is_some());
+    assert_eq!(
+        r.delivered_at.map(|d| d.unix_timestamp()),
+        Some(delivered.unix_timestamp())
+    );
+    assert_eq!(
+        r.retain_until.unix_timestamp(),
+        (day30 + KEEP).unix_timestamp()
+    );
+
+    // Exactly once: a later run finds nothing, and a late notification does not re-collect PII.
+    let run = sweep_at(&stack, day30 + Duration::hours(1)).await;
+    assert_eq!((run.erased, run.skipped), (0, 0));
+    let order = canary_order(id, "SHIPPED", "MERCHANT", "2026-11-29T11:00:00Z");
+    stack.send(&stack.publish(&order)).await;
+    stack
+        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .await;
+    assert_erased(&stack.order_item(id).await.unwrap());
+
+    assert_nowhere(&stack, &parts).await;
+    let dump = stack.raw_dump().await;
+    for c in CANARIES {
+        assert!(!dump.contains(c));
+    }
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn canceled_order_is_erased_after_its_grace() {
+    let stack = TestStack::new().await;
+    let id = "114-0000002-0000001";
+    let canceled_at = "2026-11-20T08:00:00Z";
+    let ingest = stack.ingest();
+    stack
+        .send(&stack.publish(&canary_order(id, "CANCELLED", "MERCHANT", canceled_at)))
+        .await;
+    stack
+        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .await;
+    let t =
+        OffsetDateTime::parse(canceled_at, &time::format_description::well_known::Rfc3339).unwrap();
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(
+        n(&item, "pii_expires_at"),
+        Some((t + Duration::days(7)).unix_timestamp())
+    );
+
+    let run = sweep_at(&stack, t + Duration::days(7) - Duration::seconds(1)).await;
+    assert_eq!(run.erased, 0);
+    let run = sweep_at(&stack, t + Duration::days(7)).await;
+    assert_eq!((run.erased, run.overdue), (1, 0));
+    assert_erased(&stack.order_item(id).await.unwrap());
+    let records = business_records(&stack).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].fulfillment_status, "CANCELLED");
+    assert_eq!(records[0].carrier, None);
+}
+
+#[tokio::test]
+async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audited() {
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let canceled_at = "2026-11-20T08:00:00Z";
+    let t =
+        OffsetDateTime::parse(canceled_at, &time::format_description::well_known::Rfc3339).unwrap();
+    let (lifted, lapsing) = ("114-0000003-0000001", "114-0000003-0000002");
+    for id in [lifted, lapsing] {
+        stack
+            .send(&stack.publish(&canary_order(id, "CANCELLED", "MERCHANT", canceled_at)))
+            .await;
+    }
+    stack
+        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .await;
+    let store = retention(&stack);
+
+    // Holds need a reason, an actor and a future end; an unknown order cannot be held.
+    let hold = |until: OffsetDateTime| Hold {
+        reason: "litigation case 2026-17".into(),
+        by: "legal@seller.example".into(),
+        until,
+    };
+    let placed = t + Duration::days(3);
+    assert_eq!(
+        store
+            .add_hold(
+                SELLER,
+                lifted,
+                &Hold {
+                    reason: "".into(),
+                    ..hold(t + Duration::days(60))
+                },
+                placed
+            )
+            .await,
+        Err(HoldError::NoReason)
+    );
+    assert_eq!(
+        store
+            .add_hold(
+                SELLER,
+                "114-9999999-9999999",
+                &hold(t + Duration::days(60)),
+                placed
+            )
+            .await,
+        Err(HoldError::NoOrder)
+    );
+    store
+        .add_hold(SELLER, lifted, &hold(t + Duration::days(60)), placed)
+        .await
+        .unwrap();
+    store
+        .add_hold(SELLER, lapsing, &hold(t + Duration::days(20)), placed)
+        .await
+        .unwrap();
+    let item = stack.order_item(lifted).await.unwrap();
+    assert_eq!(
+        n(&item, "ttl"),
+        Some((t + Duration::days(60)).unix_timestamp()),
+        "the hold owns the TTL backstop"
+    );
+    // A newer notification is stored, but the hold keeps owning the TTL.
+    stack
+        .send(&stack.publish(&canary_order(
+            lifted,
+            "CANCELLED",
+            "MERCHANT",
+            "2026-11-21T08:00:00Z",
+        )))
+        .await;
+    stack
+        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .await;
+    let item = stack.order_item(lifted).await.unwrap();
+    assert_eq!(
+        n(&item, "pii_expires_at"),
+        Some((t + Duration::days(8)).unix_timestamp())
+    );
+    assert_eq!(
+        n(&item, "ttl"),
+        Some((t + Duration::days(60)).unix_timestamp())
+    );
+    // A delivery scan arriving now re-dates the expiry but cannot shorten the hold's TTL.
+    deliver(&stack, lifted, t - Duration::days(25)).await;
+    let item = stack.order_item(lifted).await.unwrap();
+    assert_eq!(
+        n(&item, "pii_expires_at"),
+        Some((t + Duration::days(5)).unix_timestamp())
+    );
+    assert_eq!(
+        n(&item, "ttl"),
+        Some((t + Duration::days(60)).unix_timestamp())
+    );
+
+    // Past expiry: held, not overdue, preserved but not usable.
+    let at = t + Duration::days(12);
+    let run = sweep_at(&stack, at).await;
+    assert_eq!((run.erased, run.held, run.overdue), (0, 2, 0));
+    let report = store.report(at).await.unwrap();
+    assert_eq!((report.held, report.overdue.len()), (2, 0));
+    assert_eq!(report.holds.len(), 2);
+    assert!(
+        stack
+            .order_item(lifted)
+            .await
+            .unwrap()
+            .contains_key("pii_shipping")
+    );
+    assert!(matches!(
+        reader(&stack)
+            .open::<ShippingPii>(SELLER, lifted, Purpose::CustomerService, at)
+            .await,
+        Err(AccessError::Gone(PiiState::Held { .. }))
+    ));
+
+    // Lifted: the order's own expiry applies again and the next run erases it.
+    let lift = t + Duration::days(13);
+    store
+        .remove_hold(SELLER, lifted, "case closed", "legal@seller.example", lift)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .remove_hold(SELLER, lifted, "again", "legal@seller.example", lift)
+            .await,
+        Err(HoldError::NotHeld)
+    );
+    assert_eq!(
+        n(&stack.order_item(lifted).await.unwrap(), "ttl"),
+        Some((t + Duration::days(5)).unix_timestamp()),
+        "the TTL backstop returns to the expiry"
+    );
+    let run = sweep_at(&stack, lift).await;
+    assert_eq!((run.erased, run.held), (1, 1));
+    assert_erased(&stack.order_item(lifted).await.unwrap());
+    // The other hold runs out at day 20; the first run after it erases.
+    let run = sweep_at(&stack, t + Duration::days(20)).await;
+    assert_eq!((run.erased, run.held, run.overdue), (1, 0, 0));
+    assert_erased(&stack.order_item(lapsing).await.unwrap());
+
+    // Audit: who, why and until for each change, by ids.
+    let items = orderseal_local::inspect::scan_all(&stack.aws, stack.table())
+        .await
+        .unwrap();
+    let audit: Vec<&Item> = items
+        .iter()
+        .filter(|i| {
+            orderseal_local::inspect::s(i, "pk") == Some(&format!("AUDIT#{SELLER}#{lifted}"))
+        })
+        .collect();
+    let actions: Vec<&str> = audit
+        .iter()
+        .filter_map(|i| orderseal_local::inspect::s(i, "action"))
+        .collect();
+    assert_eq!(actions, ["hold-add", "hold-remove"]);
+    assert!(
+        audit
+            .iter()
+            .all(|i| orderseal_local::inspect::s(i, "by") == Some("legal@seller.example"))
+    );
+    assert!(store.holds().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_interrupted_sweep_resumes_and_overlapping_sweeps_erase_each_order_once() {
+    let stack = TestStack::new().await;
+    let now = OffsetDateTime::now_utc();
+    let seed = |seller: &'static str, count: usize| {
+        orderseal_local::retention::seed_orders(
+            &stack.aws,
+            stack.table(),
+            seller,
+            count,
+            now - Duration::days(40),
+            now - Duration::days(1),
+        )
+    };
+    let first = seed(SELLER, 45).await.unwrap();
+    let parts: Vec<Vec<u8>> = {
+        let mut p = Vec::new();
+        for id in &first[..3] {
+            p.extend(sealed_parts(&stack.order_item(id).await.unwrap()));
+        }
+        p
+    };
+    let store = retention(&stack);
+    let small = SweepLimits {
+        page_size: 10,
+        concurrency: 4,
+        ..SweepLimits::default()
+    };
+    // Cut mid-page: 15 erasures with pages of 10.
+    let cut = sweep(
+        &store,
+        now,
+        KEEP,
+        SweepLimits {
+            max_erasures: Some(15),
+            ..small
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((cut.erased, cut.complete), (15, false));
+    assert_eq!(cut.overdue, 30, "the rest is reported overdue, not lost");
+    let resumed = sweep(&store, now, KEEP, small).await.unwrap();
+    assert_eq!(
+        (resumed.erased, resumed.overdue, resumed.complete),
+        (30, 0, true)
+    );
+    let again = sweep(&store, now, KEEP, small).await.unwrap();
+    assert_eq!(again.erased, 0);
+
+    // Two runs at once over 40 more: each order is erased by exactly one of them.
+    seed("A2OTHERSELLER", 40).await.unwrap();
+    let other = retention(&stack);
+    let (a, b) = tokio::join!(
+        sweep(&store, now, KEEP, small),
+        sweep(&other, now, KEEP, small)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.erased + b.erased, 40);
+    assert_eq!((a.failed, b.failed), (0, 0));
+
+    let records = business_records(&stack).await;
+    assert_eq!(records.len(), 85, "one business record per order");
+    let mut ids: Vec<_> = records
+        .iter()
+        .map(|r| (&r.seller_id, &r.order_id))
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 85);
+    let report = store.report(now).await.unwrap();
+    assert_eq!((report.live, report.overdue.len()), (0, 0));
+    assert_eq!(report.erased_total, 85);
+    assert!(store.count_due(now).await.unwrap() == (0, 0));
+    assert_nowhere(&stack, &parts).await;
+}
+
+#[tokio::test]
+async fn the_report_lists_overdue_records_and_the_export_streams_business_records() {
+    let stack = TestStack::new().await;
+    let now = OffsetDateTime::now_utc();
+    let seed = |count: usize, expires: OffsetDateTime| {
+        orderseal_local::retention::seed_orders(
+            &stack.aws,
+            stack.table(),
+            SELLER,
+            count,
+            now - Duration::days(35),
+            expires,
+        )
+    };
+    let due = seed(3, now - Duration::hours(2)).await.unwrap();
+    let store = retention(&stack);
+    // Two more placed later and not yet due (distinct ids: another creation time).
+    orderseal_local::retention::seed_orders(
+        &stack.aws,
+        stack.table(),
+        SELLER,
+        2,
+        now - Duration::days(3),
+        now + Duration::days(20),
+    )
+    .await
+    .unwrap();
+
+    let report = store.report(now).await.unwrap();
+    assert_eq!(report.live, 2);
+    let mut overdue: Vec<_> = report.overdue.iter().map(|o| o.order_id.clone()).collect();
+    overdue.sort();
+    assert_eq!(overdue, due);
+    assert!(report.overdue.iter().all(|o| o.overdue_seconds >= 7_200));
+    assert_eq!(report.oldest_pii_age_seconds.map(|a| a / 86_400), Some(35));
+    let table = orderseal_ops::render_table(&report);
+    assert!(table.contains("OVERDUE") && table.contains(&due[0]));
+
+    let run = sweep_at(&stack, now).await;
+    assert_eq!((run.erased, run.overdue), (3, 0));
+    let report = store.report(now).await.unwrap();
+    assert!(report.overdue.is_empty());
+    assert_eq!(report.last_sweep.as_ref().map(|s| s.erased), Some(3));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["overdue"].as_array().map(Vec::len), Some(0));
+
+    let mut csv = Vec::new();
+    let from = now - Duration::days(36);
+    let exported = orderseal_ops::export_csv(
+        store.business_records(from, now, Some(SELLER.into())),
+        from,
+        now,
+        &mut csv,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((exported.records, exported.rows), (3, 3));
+    let text = String::from_utf8(csv).unwrap();
+    assert!(text.starts_with("seller_id,order_id,marketplace_id,purchase_date"));
+    for id in &due {
+        assert!(text.contains(id.as_str()));
+    }
+    assert_no_canary("export", &text);
+    for pii in [
+        "Seed Recipient",
+        "Seed Street",
+        "Seed Buyer",
+        "@marketplace",
+    ] {
+        assert!(!text.contains(pii), "the export carries no PII");
+    }
+    // Another seller's export is empty; a range before the orders is empty.
+    let other = orderseal_ops::export_csv(
+        store.business_records(from, now, Some("A9NOBODY".into())),
+        from,
+        now,
+        Vec::new(),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.records, 0);
+    let _: Vec<DueOrder> = store.holding_pii().await.unwrap();
+}

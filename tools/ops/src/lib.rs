@@ -1,0 +1,168 @@
+//! The operator CLI's work, apart from argument parsing: render the retention report, stream
+//! the accounting export. Nothing here reads a sealed blob; the CLI has no KMS client.
+
+use std::io::Write;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use orderseal::retention::dynamo::BusinessRecords;
+use orderseal::retention::{CSV_HEADER, RetentionReport};
+use orderseal::store::StoreError;
+
+/// A date (`2026-11-01`, midnight UTC) or an RFC 3339 time.
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|_| format!("{s:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time"))
+}
+
+fn ts(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn age(seconds: i64) -> String {
+    let (d, h) = (seconds / 86_400, (seconds % 86_400) / 3_600);
+    format!("{d}d {h}h")
+}
+
+/// The report as a human reads it.
+pub fn render_table(r: &RetentionReport) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(format!("retention report at {}", ts(r.at)));
+    line(format!(
+        "  {:<34}{:>10}",
+        "orders holding PII, not yet due", r.live
+    ));
+    line(format!(
+        "  {:<34}{:>10}",
+        "past due, kept by a legal hold", r.held
+    ));
+    line(format!(
+        "  {:<34}{:>10}   (target 0)",
+        "OVERDUE: PII past due, no hold",
+        r.overdue.len()
+    ));
+    line(format!(
+        "  {:<34}{:>10}",
+        "erased by the sweep so far", r.erased_total
+    ));
+    line(format!(
+        "  {:<34}{:>10}",
+        "oldest PII held",
+        r.oldest_pii_age_seconds
+            .map(age)
+            .unwrap_or_else(|| "-".into())
+    ));
+    match &r.last_sweep {
+        Some(s) => line(format!(
+            "  last sweep {}: erased {}, overdue after {}, held {}, failed {}, {}",
+            s.at.map(ts).unwrap_or_default(),
+            s.erased,
+            s.overdue,
+            s.held,
+            s.failed,
+            if s.complete { "complete" } else { "cut short" }
+        )),
+        None => line("  no sweep has run yet".into()),
+    }
+    if !r.overdue.is_empty() {
+        line("overdue records:".into());
+        line(format!(
+            "  {:<16} {:<24} {:<22} {}",
+            "seller", "order", "due", "overdue by"
+        ));
+        for o in &r.overdue {
+            line(format!(
+                "  {:<16} {:<24} {:<22} {}",
+                o.seller_id,
+                o.order_id,
+                ts(o.due_at),
+                age(o.overdue_seconds)
+            ));
+        }
+    }
+    if !r.holds.is_empty() {
+        line("legal holds:".into());
+        line(format!(
+            "  {:<16} {:<24} {:<22} {:<20} {}",
+            "seller", "order", "until", "by", "reason"
+        ));
+        for h in &r.holds {
+            let lapsed = if h.until <= r.at { " (lapsed)" } else { "" };
+            line(format!(
+                "  {:<16} {:<24} {:<22} {:<20} {}{lapsed}",
+                h.seller_id,
+                h.order_id,
+                ts(h.until),
+                h.by,
+                h.reason
+            ));
+        }
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing the export failed: {0}")]
+    Write(#[from] csv::Error),
+    #[error("writing the export failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    pub records: u64,
+    pub rows: u64,
+}
+
+/// Stream business records as CSV, page by page (memory stays at one page). The progress bar
+/// runs over the date range and draws only on a terminal.
+pub async fn export_csv<W: Write>(
+    mut records: BusinessRecords,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    out: W,
+    progress: &ProgressBar,
+) -> Result<Exported, ExportError> {
+    let span = (to - from).whole_seconds().max(1) as u64;
+    progress.set_length(span);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {percent:>3}% of the range  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(CSV_HEADER)?;
+    let mut done = Exported {
+        records: 0,
+        rows: 0,
+    };
+    while let Some(page) = records.next_page().await? {
+        for r in &page {
+            for row in r.csv_rows() {
+                writer.write_record(&row)?;
+                done.rows += 1;
+            }
+            done.records += 1;
+            progress
+                .set_position(((r.purchase_date - from).whole_seconds().max(0) as u64).min(span));
+        }
+        progress.set_message(format!("{} records", done.records));
+        writer.flush()?;
+    }
+    writer.flush()?;
+    progress.finish_and_clear();
+    Ok(done)
+}

@@ -1,0 +1,202 @@
+//! `orderseal`: the operator CLI (retention report, legal holds, accounting export).
+//!
+//! Talks to the order table with the ambient AWS configuration (profile, region, and
+//! `AWS_ENDPOINT_URL` for the local stack). It never reads PII.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget};
+use time::OffsetDateTime;
+
+use orderseal::retention::Hold;
+use orderseal::retention::dynamo::DynamoRetention;
+use orderseal_ops::{export_csv, parse_time, render_table};
+
+#[derive(Parser)]
+#[command(name = "orderseal", version, about = "orderseal operator tools")]
+struct Cli {
+    /// The orders table (the stack's `OrdersTable`).
+    #[arg(long, env = "ORDERSEAL_TABLE", global = true)]
+    table: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Retention state of the stored PII.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Legal holds: the only way to keep PII past its expiry. Every change is audited.
+    Hold {
+        #[command(subcommand)]
+        command: HoldCommand,
+    },
+    /// Accounting export: business records (no PII) purchased in [--from, --to) as CSV.
+    Export {
+        #[arg(long, value_parser = parse_time)]
+        from: OffsetDateTime,
+        #[arg(long, value_parser = parse_time)]
+        to: OffsetDateTime,
+        /// Only this seller's orders.
+        #[arg(long)]
+        seller: Option<String>,
+        /// Output file; standard output when absent.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Counts by state, every record holding PII past due (target 0), oldest PII, active holds.
+    Report {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Exit with status 3 when any record is overdue.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HoldCommand {
+    /// Keep an order's PII until --until, past its expiry.
+    Add {
+        #[arg(long)]
+        seller: String,
+        #[arg(long)]
+        order: String,
+        /// Case or request reference (no buyer data).
+        #[arg(long)]
+        reason: String,
+        /// Who places the hold.
+        #[arg(long)]
+        by: String,
+        #[arg(long, value_parser = parse_time)]
+        until: OffsetDateTime,
+    },
+    /// Lift a hold: the order's own expiry applies again.
+    Remove {
+        #[arg(long)]
+        seller: String,
+        #[arg(long)]
+        order: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(table) = cli.table else {
+        eprintln!("error: no table: pass --table or set ORDERSEAL_TABLE");
+        return ExitCode::from(2);
+    };
+    let sdk = aws_config::load_from_env().await;
+    let store = DynamoRetention::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let now = OffsetDateTime::now_utc();
+    let result: Result<ExitCode, String> = match cli.command {
+        Command::Retention {
+            command: RetentionCommand::Report { format, check },
+        } => match store.report(now).await {
+            Ok(report) => {
+                match format {
+                    Format::Table => print!("{}", render_table(&report)),
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).expect("the report serializes")
+                    ),
+                }
+                Ok(if check && !report.overdue.is_empty() {
+                    ExitCode::from(3)
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Hold {
+            command:
+                HoldCommand::Add {
+                    seller,
+                    order,
+                    reason,
+                    by,
+                    until,
+                },
+        } => store
+            .add_hold(&seller, &order, &Hold { reason, by, until }, now)
+            .await
+            .map(|()| {
+                eprintln!("hold placed on {seller} {order}");
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| e.to_string()),
+        Command::Hold {
+            command:
+                HoldCommand::Remove {
+                    seller,
+                    order,
+                    reason,
+                    by,
+                },
+        } => store
+            .remove_hold(&seller, &order, &reason, &by, now)
+            .await
+            .map(|()| {
+                eprintln!("hold lifted on {seller} {order}");
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| e.to_string()),
+        Command::Export {
+            from,
+            to,
+            seller,
+            out,
+        } => {
+            if from >= to {
+                return {
+                    eprintln!("error: --from must be before --to");
+                    ExitCode::from(2)
+                };
+            }
+            let records = store.business_records(from, to, seller);
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            let written = match out {
+                Some(path) => match std::fs::File::create(&path) {
+                    Ok(f) => export_csv(records, from, to, std::io::BufWriter::new(f), &bar).await,
+                    Err(e) => {
+                        eprintln!("error: cannot create {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                },
+                None => export_csv(records, from, to, std::io::stdout().lock(), &bar).await,
+            };
+            written
+                .map(|n| {
+                    eprintln!("exported {} records ({} rows)", n.records, n.rows);
+                    let _ = std::io::stderr().flush();
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string())
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
+}
