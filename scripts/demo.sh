@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # The run command: start the local stack, feed one ORDER_CHANGE notification per sandbox order
 # (plus a few other notification types and a malformed one), run ingest until the queue is
-# drained, and print every order with its status and sealed PII classes. The stack stays up so
-# you can `send` your own notifications; `target/debug/orderseal-local down` stops it.
+# drained, and print every order with its status and sealed PII classes; then run the retention
+# sweep once and print the retention report. The stack stays up so you can `send` your own
+# notifications; `target/debug/orderseal-local down` stops it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/bootstrap.sh
-cargo build --quiet -p orderseal-local -p spapi-sandbox
+cargo build --quiet -p orderseal-local -p spapi-sandbox -p orderseal-ops
 target/debug/orderseal-local demo
+# The hourly retention function, run once now: erases whatever PII is already past its expiry.
+target/debug/orderseal-local sweep
+# The operator's view of the demo's orders: counts by state, overdue records (target 0), holds.
+eval "$(target/debug/orderseal-local env)"
+target/debug/orderseal retention report --check

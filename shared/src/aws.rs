@@ -76,6 +76,15 @@ impl Intercept for CallCounter {
 pub mod ddb {
     use aws_sdk_dynamodb::types::AttributeValue;
 
+    /// What an `UpdateItem` send returns.
+    pub type UpdateResult = Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            aws_smithy_runtime_api::http::Response,
+        >,
+    >;
+
     pub fn s(v: impl Into<String>) -> AttributeValue {
         AttributeValue::S(v.into())
     }

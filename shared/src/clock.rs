@@ -49,3 +49,15 @@ impl Clock for ManualClock {
 pub fn unix_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
+
+/// The instant `margin` before a wall-clock deadline (a Lambda invocation's), for budgets
+/// measured on the monotonic clock. A deadline already past gives now.
+pub fn instant_before(
+    deadline: std::time::SystemTime,
+    margin: std::time::Duration,
+) -> std::time::Instant {
+    let remaining = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    std::time::Instant::now() + remaining.saturating_sub(margin)
+}

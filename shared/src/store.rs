@@ -247,13 +247,7 @@ pub mod dynamo {
             record: &OrderRecord,
             sealed: &SealedPii,
             held: bool,
-        ) -> Result<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-            aws_sdk_dynamodb::error::SdkError<
-                UpdateItemError,
-                aws_smithy_runtime_api::http::Response,
-            >,
-        > {
+        ) -> crate::aws::ddb::UpdateResult {
             let mut names = HashMap::new();
             let mut values = HashMap::new();
             let mut sets = Vec::new();

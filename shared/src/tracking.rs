@@ -238,13 +238,7 @@ mod dynamo {
             t: i64,
             expires: OffsetDateTime,
             held: bool,
-        ) -> Result<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-            aws_sdk_dynamodb::error::SdkError<
-                UpdateItemError,
-                aws_smithy_runtime_api::http::Response,
-            >,
-        > {
+        ) -> crate::aws::ddb::UpdateResult {
             let (set, guard) = if held {
                 ("", "attribute_exists(hold_until)")
             } else {

@@ -254,6 +254,13 @@ impl TestStack {
         out
     }
 
+    /// Publish `order` in the sandbox, send its ORDER_CHANGE and run `ingest` until drained.
+    pub async fn notify(&self, ingest: &LambdaIngest, order: &Value) {
+        self.send(&self.publish(order)).await;
+        self.drain(ingest, Duration::from_secs(30), Duration::ZERO)
+            .await;
+    }
+
     /// Ingest + dispatch one canary order to `country`, returning its tracking number.
     pub async fn ship(&self, order_id: &str, country: &str, region: &str) -> String {
         let ingest = self.ingest();
@@ -265,9 +272,7 @@ impl TestStack {
             country,
             region,
         );
-        self.send(&self.publish(&order)).await;
-        self.drain(&ingest, Duration::from_secs(30), Duration::ZERO)
-            .await;
+        self.notify(&ingest, &order).await;
         let dispatch = self.dispatch(Duration::from_secs(5)).await;
         self.drain_shipments(&dispatch, Duration::ZERO).await;
         let item = self.order_item(order_id).await.unwrap();

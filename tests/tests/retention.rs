@@ -152,15 +152,10 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
     // A later notification (status change) does not move the delivery's expiry.
     let ingest = stack.ingest();
     stack
-        .send(&stack.publish(&canary_order(
-            id,
-            "SHIPPED",
-            "MERCHANT",
-            "2026-11-25T10:00:00Z",
-        )))
-        .await;
-    stack
-        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .notify(
+            &ingest,
+            &canary_order(id, "SHIPPED", "MERCHANT", "2026-11-25T10:00:00Z"),
+        )
         .await;
     let before = stack.order_item(id).await.unwrap();
     assert_eq!(before["fulfillment_status"].as_s().unwrap(), "SHIPPED");
@@ -245,10 +240,7 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
     let run = sweep_at(&stack, day30 + Duration::hours(1)).await;
     assert_eq!((run.erased, run.skipped), (0, 0));
     let order = canary_order(id, "SHIPPED", "MERCHANT", "2026-11-29T11:00:00Z");
-    stack.send(&stack.publish(&order)).await;
-    stack
-        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
-        .await;
+    stack.notify(&ingest, &order).await;
     assert_erased(&stack.order_item(id).await.unwrap());
 
     assert_nowhere(&stack, &parts).await;
@@ -266,10 +258,10 @@ async fn canceled_order_is_erased_after_its_grace() {
     let canceled_at = "2026-11-20T08:00:00Z";
     let ingest = stack.ingest();
     stack
-        .send(&stack.publish(&canary_order(id, "CANCELLED", "MERCHANT", canceled_at)))
-        .await;
-    stack
-        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .notify(
+            &ingest,
+            &canary_order(id, "CANCELLED", "MERCHANT", canceled_at),
+        )
         .await;
     let t =
         OffsetDateTime::parse(canceled_at, &time::format_description::well_known::Rfc3339).unwrap();
@@ -356,15 +348,10 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
     );
     // A newer notification is stored, but the hold keeps owning the TTL.
     stack
-        .send(&stack.publish(&canary_order(
-            lifted,
-            "CANCELLED",
-            "MERCHANT",
-            "2026-11-21T08:00:00Z",
-        )))
-        .await;
-    stack
-        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
+        .notify(
+            &ingest,
+            &canary_order(lifted, "CANCELLED", "MERCHANT", "2026-11-21T08:00:00Z"),
+        )
         .await;
     let item = stack.order_item(lifted).await.unwrap();
     assert_eq!(

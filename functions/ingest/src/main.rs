@@ -1,7 +1,7 @@
 //! Lambda entry point: configuration and clients once per container, then the handler per event.
 #![recursion_limit = "256"]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -19,12 +19,7 @@ async fn main() -> Result<(), Error> {
     let ingest = build(config, Clients::from_conf(&sdk), system_clock())?;
     let ingest = &ingest;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let remaining = event
-            .context
-            .deadline()
-            .duration_since(std::time::SystemTime::now())
-            .unwrap_or_default();
-        let deadline = Instant::now() + remaining.saturating_sub(SAFETY_MARGIN);
+        let deadline = orderseal::clock::instant_before(event.context.deadline(), SAFETY_MARGIN);
         let response: SqsBatchResponse = ingest.handle_batch(event.payload, deadline).await?;
         Ok::<_, Error>(response)
     }))

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use time::Duration;
 
-use orderseal::clock::{Clock, unix_millis};
+use orderseal::clock::Clock;
 use orderseal::retention::{
-    DEFAULT_BUSINESS_RETENTION, RetentionStore, SweepLimits, SweepReport, emf_line, sweep,
+    DEFAULT_BUSINESS_RETENTION, RetentionStore, SweepLimits, SweepReport, sweep,
 };
 use orderseal::store::StoreError;
 
@@ -70,8 +70,8 @@ pub struct Retention<S, C> {
 }
 
 impl<S: RetentionStore, C: Clock> Retention<S, C> {
-    /// One scheduled run, stopping to start erasures at `deadline`. Prints the run's metrics as
-    /// one Embedded Metric Format line and returns the report.
+    /// One scheduled run, stopping to start erasures at `deadline`. The Lambda entry point
+    /// prints the returned report's metrics as one Embedded Metric Format line.
     pub async fn run(&self, deadline: Option<Instant>) -> Result<SweepReport, StoreError> {
         let now = self.clock.now();
         let limits = SweepLimits {
@@ -81,7 +81,6 @@ impl<S: RetentionStore, C: Clock> Retention<S, C> {
             max_erasures: None,
         };
         let report = sweep(&self.store, now, self.config.business_retention, limits).await?;
-        println!("{}", emf_line(&report, unix_millis(now)));
         if report.overdue > 0 {
             tracing::warn!(
                 erased = report.erased,

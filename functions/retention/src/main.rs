@@ -1,12 +1,13 @@
 //! Lambda entry point: configuration and client once per container, then one sweep per
 //! scheduled event (the event's body is not used).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 use orderseal::clock::SystemClock;
 use orderseal::retention::dynamo::DynamoRetention;
+use orderseal::retention::emf_line;
 use orderseal_retention::{Retention, RetentionConfig};
 
 /// Stop starting erasures this long before the Lambda deadline; the rest waits an hour.
@@ -25,13 +26,17 @@ async fn main() -> Result<(), Error> {
     let retention = &retention;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let remaining = event
-                .context
-                .deadline()
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            let deadline = Instant::now() + remaining.saturating_sub(SAFETY_MARGIN);
+            let deadline =
+                orderseal::clock::instant_before(event.context.deadline(), SAFETY_MARGIN);
             let report = retention.run(Some(deadline)).await?;
+            // Metrics without an API call: CloudWatch reads this line from the log.
+            println!(
+                "{}",
+                emf_line(
+                    &report,
+                    orderseal::clock::unix_millis(time::OffsetDateTime::now_utc())
+                )
+            );
             Ok::<_, Error>(serde_json::json!({
                 "erased": report.erased,
                 "overdue": report.overdue,

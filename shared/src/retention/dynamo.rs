@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, Select, TransactWriteItem, Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update,
     WriteRequest,
 };
 use time::format_description::well_known::Rfc3339;
@@ -266,19 +266,28 @@ impl DynamoRetention {
         ])
     }
 
-    /// Every order still holding PII (the whole expiry index, keys and three attributes).
+    /// Every order still holding PII (the whole expiry index: keys and three attributes).
     pub async fn holding_pii(&self) -> Result<Vec<DueOrder>, StoreError> {
+        self.index_entries(None).await
+    }
+
+    /// The expiry index, whole or up to `due_by` (epoch seconds), every shard.
+    async fn index_entries(&self, due_by: Option<i64>) -> Result<Vec<DueOrder>, StoreError> {
         let mut all = Vec::new();
         for shard in 0..PII_SHARDS {
-            let mut pages = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(EXPIRY_INDEX)
-                .key_condition_expression("pii_shard = :s")
-                .expression_attribute_values(":s", s(shard.to_string()))
-                .into_paginator()
-                .send();
+                .expression_attribute_values(":s", s(shard.to_string()));
+            query = match due_by {
+                Some(t) => query
+                    .key_condition_expression("pii_shard = :s AND pii_expires_at <= :now")
+                    .expression_attribute_values(":now", n(t)),
+                None => query.key_condition_expression("pii_shard = :s"),
+            };
+            let mut pages = query.into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| err("Query", &e))?;
                 all.extend(page.items().iter().filter_map(due_of));
@@ -392,6 +401,36 @@ impl DynamoRetention {
             .build()
     }
 
+    /// One hold change: the order update, the registry change and the audit entry, atomically.
+    /// A failed condition (the order changed since it was read) is `on_conflict`.
+    async fn change_hold(
+        &self,
+        (seller_id, order_id): (&str, &str),
+        update: Update,
+        registry: TransactWriteItem,
+        entry: Audit<'_>,
+        now: OffsetDateTime,
+        on_conflict: HoldError,
+    ) -> Result<(), HoldError> {
+        let action = entry.action;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(registry)
+            .transact_items(self.audit(seller_id, order_id, entry, now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(target: "audit", action, seller_id, order_id, "legal hold changed");
+                Ok(())
+            }
+            Err(e) if condition_failed(&e) => Err(on_conflict),
+            Err(e) => Err(err("TransactWriteItems", &e).into()),
+        }
+    }
+
     /// Place (or extend) a legal hold: the order's PII stays past its expiry until `hold.until`,
     /// the TTL backstop moves with it, and the audit entry is written in the same transaction.
     pub async fn add_hold(
@@ -440,33 +479,21 @@ impl DynamoRetention {
             .set_item(Some(registry))
             .build()
             .expect("table and item are set");
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(registry).build())
-            .transact_items(self.audit(
-                seller_id,
-                order_id,
-                Audit {
-                    action: "hold-add",
-                    reason: &hold.reason,
-                    by: &hold.by,
-                    until: Some(hold.until),
-                },
-                now,
-            ))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                tracing::info!(target: "audit", action = "hold-add", seller_id, order_id, until, "legal hold placed");
-                Ok(())
-            }
+        self.change_hold(
+            (seller_id, order_id),
+            update,
+            TransactWriteItem::builder().put(registry).build(),
+            Audit {
+                action: "hold-add",
+                reason: &hold.reason,
+                by: &hold.by,
+                until: Some(hold.until),
+            },
+            now,
             // Erased or re-dated between the read and the write.
-            Err(e) if condition_failed(&e) => Err(HoldError::NoOrder),
-            Err(e) => Err(err("TransactWriteItems", &e).into()),
-        }
+            HoldError::NoOrder,
+        )
+        .await
     }
 
     /// Lift a legal hold: the order's own expiry (and TTL) apply again, audited.
@@ -503,32 +530,20 @@ impl DynamoRetention {
             .key("sk", s(hold_sk(seller_id, order_id)))
             .build()
             .expect("table and key are set");
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().delete(registry).build())
-            .transact_items(self.audit(
-                seller_id,
-                order_id,
-                Audit {
-                    action: "hold-remove",
-                    reason,
-                    by,
-                    until: None,
-                },
-                now,
-            ))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                tracing::info!(target: "audit", action = "hold-remove", seller_id, order_id, "legal hold lifted");
-                Ok(())
-            }
-            Err(e) if condition_failed(&e) => Err(HoldError::NotHeld),
-            Err(e) => Err(err("TransactWriteItems", &e).into()),
-        }
+        self.change_hold(
+            (seller_id, order_id),
+            update,
+            TransactWriteItem::builder().delete(registry).build(),
+            Audit {
+                action: "hold-remove",
+                reason,
+                by,
+                until: None,
+            },
+            now,
+            HoldError::NotHeld,
+        )
+        .await
     }
 
     /// Business records purchased in `[from, to)`, page by page, optionally for one seller.
@@ -831,32 +846,13 @@ impl RetentionStore for DynamoRetention {
     }
 
     async fn count_due(&self, now: OffsetDateTime) -> Result<(u64, u64), StoreError> {
-        let (mut overdue, mut held) = (0, 0);
-        let now_s = now.unix_timestamp();
-        for shard in 0..PII_SHARDS {
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(EXPIRY_INDEX)
-                .key_condition_expression("pii_shard = :s AND pii_expires_at <= :now")
-                .expression_attribute_values(":s", s(shard.to_string()))
-                .expression_attribute_values(":now", n(now_s))
-                .projection_expression("hold_until")
-                .select(Select::SpecificAttributes)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| err("Query", &e))?;
-                for i in page.items() {
-                    match get_n(i, "hold_until") {
-                        Some(until) if until > now_s => held += 1,
-                        _ => overdue += 1,
-                    }
-                }
-            }
-        }
-        Ok((overdue, held))
+        let now = now.unix_timestamp();
+        let due = self.index_entries(Some(now)).await?;
+        let held = due
+            .iter()
+            .filter(|d| matches!(d.state(now), PiiState::Held { .. }))
+            .count() as u64;
+        Ok((due.len() as u64 - held, held))
     }
 
     async fn record_run(&self, run: &SweepReport) -> Result<(), StoreError> {

@@ -191,8 +191,14 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                 .await
                 .map_err(|e| LocalError::Stack(e.to_string()))?;
             println!(
-                "retention sweep at {at}: erased {}, held {}, skipped {}, failed {}, overdue after the run {}",
-                report.erased, report.held, report.skipped, report.failed, report.overdue
+                "== retention sweep at {}: erased {}, held {}, skipped {}, failed {}, overdue after the run {}",
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                report.erased,
+                report.held,
+                report.skipped,
+                report.failed,
+                report.overdue
             );
             Ok(())
         }

@@ -63,33 +63,34 @@ enum RetentionCommand {
     },
 }
 
+/// Which order, why, and who: every hold change names all four (they are audited).
+#[derive(clap::Args)]
+struct HoldChange {
+    #[arg(long)]
+    seller: String,
+    #[arg(long)]
+    order: String,
+    /// Case or request reference (no buyer data).
+    #[arg(long)]
+    reason: String,
+    /// Who places or lifts the hold.
+    #[arg(long)]
+    by: String,
+}
+
 #[derive(Subcommand)]
 enum HoldCommand {
     /// Keep an order's PII until --until, past its expiry.
     Add {
-        #[arg(long)]
-        seller: String,
-        #[arg(long)]
-        order: String,
-        /// Case or request reference (no buyer data).
-        #[arg(long)]
-        reason: String,
-        /// Who places the hold.
-        #[arg(long)]
-        by: String,
+        #[command(flatten)]
+        change: HoldChange,
         #[arg(long, value_parser = parse_time)]
         until: OffsetDateTime,
     },
     /// Lift a hold: the order's own expiry applies again.
     Remove {
-        #[arg(long)]
-        seller: String,
-        #[arg(long)]
-        order: String,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        by: String,
+        #[command(flatten)]
+        change: HoldChange,
     },
 }
 
@@ -130,35 +131,35 @@ async fn main() -> ExitCode {
             Err(e) => Err(e.to_string()),
         },
         Command::Hold {
-            command:
-                HoldCommand::Add {
-                    seller,
-                    order,
-                    reason,
-                    by,
-                    until,
-                },
-        } => store
-            .add_hold(&seller, &order, &Hold { reason, by, until }, now)
-            .await
-            .map(|()| {
-                eprintln!("hold placed on {seller} {order}");
-                ExitCode::SUCCESS
-            })
-            .map_err(|e| e.to_string()),
+            command: HoldCommand::Add { change, until },
+        } => {
+            let hold = Hold {
+                reason: change.reason,
+                by: change.by,
+                until,
+            };
+            store
+                .add_hold(&change.seller, &change.order, &hold, now)
+                .await
+                .map(|()| {
+                    eprintln!("hold placed on {} {}", change.seller, change.order);
+                    ExitCode::SUCCESS
+                })
+                .map_err(|e| e.to_string())
+        }
         Command::Hold {
-            command:
-                HoldCommand::Remove {
-                    seller,
-                    order,
-                    reason,
-                    by,
-                },
+            command: HoldCommand::Remove { change },
         } => store
-            .remove_hold(&seller, &order, &reason, &by, now)
+            .remove_hold(
+                &change.seller,
+                &change.order,
+                &change.reason,
+                &change.by,
+                now,
+            )
             .await
             .map(|()| {
-                eprintln!("hold lifted on {seller} {order}");
+                eprintln!("hold lifted on {} {}", change.seller, change.order);
                 ExitCode::SUCCESS
             })
             .map_err(|e| e.to_string()),
