@@ -166,3 +166,28 @@ pub async fn export_csv<W: Write>(
     progress.finish_and_clear();
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_are_dates_or_rfc3339() {
+        assert_eq!(
+            parse_time("2026-11-01").unwrap(),
+            datetime!(2026-11-01 00:00 UTC)
+        );
+        assert_eq!(
+            parse_time("2026-11-01T12:30:00+01:00").unwrap(),
+            datetime!(2026-11-01 11:30 UTC)
+        );
+        assert!(parse_time("11/01/2026").unwrap_err().contains("YYYY-MM-DD"));
+    }
+
+    #[test]
+    fn ages_read_in_days_and_hours() {
+        assert_eq!(age(3 * 86_400 + 5 * 3_600 + 59), "3d 5h");
+        assert_eq!(age(0), "0d 0h");
+    }
+}
