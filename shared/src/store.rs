@@ -222,6 +222,37 @@ pub mod dynamo {
         attrs
     }
 
+    /// The whole item the first write of `record` creates (for bulk loads that bypass the
+    /// conditional write, e.g. seeding a benchmark). `tests/retention.rs` checks it against
+    /// what [`DynamoOrderStore::upsert_if_newer`] writes.
+    pub fn new_order_item(
+        record: &OrderRecord,
+        sealed: &SealedPii,
+    ) -> HashMap<String, AttributeValue> {
+        let mut item: HashMap<String, AttributeValue> = record_attributes(record)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        item.insert(
+            "pk".into(),
+            s(order_pk(&record.seller_id, &record.order_id)),
+        );
+        item.insert("sk".into(), s(ORDER_SK));
+        let expires = n(record.pii_expires_at.unix_timestamp());
+        item.insert("pii_expires_at".into(), expires.clone());
+        item.insert("ttl".into(), expires);
+        for (class, blob) in sealed {
+            item.insert(
+                pii_attribute(*class).to_owned(),
+                AttributeValue::B(Blob::new(blob.to_bytes())),
+            );
+        }
+        if record.needs_shipment() {
+            item.insert("ship_req".into(), s(ShipmentRequest::Pending.as_str()));
+        }
+        item
+    }
+
     fn shipment_of(item: Option<&HashMap<String, AttributeValue>>) -> Option<ShipmentRequest> {
         item?
             .get("ship_req")

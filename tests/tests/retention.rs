@@ -16,6 +16,7 @@ use orderseal::retention::{
 use orderseal::seal::{KmsKeyProvider, SealedBlob};
 use orderseal::tracking::{DynamoTrackingStore, TrackingEvent, TrackingStore};
 use orderseal_local::inspect::Item;
+use orderseal_local::retention::Seed;
 use orderseal_tests::{CANARIES, LogCapture, SELLER, TestStack, assert_no_canary, canary_order};
 use time::{Duration, OffsetDateTime};
 
@@ -451,10 +452,12 @@ async fn an_interrupted_sweep_resumes_and_overlapping_sweeps_erase_each_order_on
         orderseal_local::retention::seed_orders(
             &stack.aws,
             stack.table(),
-            seller,
-            count,
-            now - Duration::days(40),
-            now - Duration::days(1),
+            Seed {
+                seller,
+                count,
+                created: now - Duration::days(40),
+                expires: now - Duration::days(1),
+            },
         )
     };
     let first = seed(SELLER, 45).await.unwrap();
@@ -527,10 +530,12 @@ async fn the_report_lists_overdue_records_and_the_export_streams_business_record
         orderseal_local::retention::seed_orders(
             &stack.aws,
             stack.table(),
-            SELLER,
-            count,
-            now - Duration::days(35),
-            expires,
+            Seed {
+                seller: SELLER,
+                count,
+                created: now - Duration::days(35),
+                expires,
+            },
         )
     };
     let due = seed(3, now - Duration::hours(2)).await.unwrap();
@@ -539,10 +544,12 @@ async fn the_report_lists_overdue_records_and_the_export_streams_business_record
     orderseal_local::retention::seed_orders(
         &stack.aws,
         stack.table(),
-        SELLER,
-        2,
-        now - Duration::days(3),
-        now + Duration::days(20),
+        Seed {
+            seller: SELLER,
+            count: 2,
+            created: now - Duration::days(3),
+            expires: now + Duration::days(20),
+        },
     )
     .await
     .unwrap();
@@ -603,4 +610,56 @@ async fn the_report_lists_overdue_records_and_the_export_streams_business_record
     .unwrap();
     assert_eq!(other.records, 0);
     let _: Vec<DueOrder> = store.holding_pii().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_bulk_seed_writes_the_item_the_ingest_write_creates() {
+    let stack = TestStack::new().await;
+    let created = OffsetDateTime::now_utc() - Duration::days(3);
+    let expires = created + Duration::days(40);
+    let ids = orderseal_local::retention::seed_orders(
+        &stack.aws,
+        stack.table(),
+        Seed {
+            seller: SELLER,
+            count: 1,
+            created,
+            expires,
+        },
+    )
+    .await
+    .unwrap();
+    orderseal_local::retention::bulk_seed_orders(
+        &stack.aws,
+        stack.table(),
+        Seed {
+            seller: "A2BULKSELLER",
+            count: 1,
+            created,
+            expires,
+        },
+    )
+    .await
+    .unwrap();
+    let get = |seller: &'static str| {
+        orderseal_local::inspect::get_order(&stack.aws, stack.table(), seller, &ids[0])
+    };
+    let (mut by_store, mut bulk) = (
+        get(SELLER).await.unwrap().unwrap(),
+        get("A2BULKSELLER").await.unwrap().unwrap(),
+    );
+    // What differs by seller or by the fresh data keys.
+    for k in [
+        "pk",
+        "seller_id",
+        "pii_shard",
+        "pii_shipping",
+        "pii_contact",
+    ] {
+        assert!(
+            by_store.remove(k).is_some() && bulk.remove(k).is_some(),
+            "{k}"
+        );
+    }
+    assert_eq!(by_store, bulk);
 }

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use orderseal_local::AwsClients;
 use orderseal_local::provision::{ProvisionOptions, provision};
+use orderseal_local::retention::Seed;
 use time::{Duration, OffsetDateTime};
 
 const SELLER: &str = "A1CLITESTSELLER";
@@ -47,10 +48,12 @@ async fn report_holds_and_export_from_the_command_line() {
     let due = orderseal_local::retention::seed_orders(
         &aws,
         &table,
-        SELLER,
-        2,
-        now - Duration::days(40),
-        now - Duration::hours(3),
+        Seed {
+            seller: SELLER,
+            count: 2,
+            created: now - Duration::days(40),
+            expires: now - Duration::hours(3),
+        },
     )
     .await
     .unwrap();
