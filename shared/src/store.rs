@@ -260,15 +260,28 @@ pub mod dynamo {
             .and_then(|v| ShipmentRequest::parse(v))
     }
 
-    /// Whether a refused write was refused only because a legal hold owns the TTL.
-    fn refused_by_hold(old: Option<&HashMap<String, AttributeValue>>, lu: i64) -> bool {
-        old.is_some_and(|i| {
-            let older = i
-                .get("last_updated_ms")
+    /// A legal hold on the stored order, as a refused write saw it.
+    #[derive(Debug, Clone, Copy)]
+    struct Held {
+        hold_until: i64,
+        delivered_expires: Option<i64>,
+    }
+
+    /// The hold, if a refused write was refused only because a legal hold owns the TTL.
+    fn refused_by_hold(old: Option<&HashMap<String, AttributeValue>>, lu: i64) -> Option<Held> {
+        let i = old?;
+        let num = |k: &str| {
+            i.get(k)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|stored| stored < lu);
-            older && i.contains_key("hold_until") && !i.contains_key("pii_erased_at")
+        };
+        let older = num("last_updated_ms").is_some_and(|stored| stored < lu);
+        if !older || i.contains_key("pii_erased_at") {
+            return None;
+        }
+        Some(Held {
+            hold_until: num("hold_until")?,
+            delivered_expires: num("delivered_expires_at"),
         })
     }
 
@@ -277,7 +290,7 @@ pub mod dynamo {
             &self,
             record: &OrderRecord,
             sealed: &SealedPii,
-            held: bool,
+            held: Option<Held>,
         ) -> crate::aws::ddb::UpdateResult {
             let mut names = HashMap::new();
             let mut values = HashMap::new();
@@ -306,16 +319,37 @@ pub mod dynamo {
                 sets.push("ship_req = if_not_exists(ship_req, :pending)".into());
             }
             // Once delivery is known its expiry stands; before, the provisional one.
-            values.insert(":exp".into(), n(record.pii_expires_at.unix_timestamp()));
+            let provisional = record.pii_expires_at.unix_timestamp();
+            values.insert(":exp".into(), n(provisional));
             sets.push("pii_expires_at = if_not_exists(delivered_expires_at, :exp)".into());
             let mut condition = "(attribute_not_exists(pk) OR last_updated_ms < :lu) \
                  AND attribute_not_exists(pii_erased_at)"
                 .to_owned();
-            if !held {
-                // TTL is the backstop; the retention sweep erases on time. A hold owns it.
-                names.insert("#ttl".into(), "ttl".into());
-                sets.push("#ttl = if_not_exists(delivered_expires_at, :exp)".into());
-                condition.push_str(" AND attribute_not_exists(hold_until)");
+            names.insert("#ttl".into(), "ttl".into());
+            match held {
+                // TTL is the backstop; the retention sweep erases on time.
+                None => {
+                    sets.push("#ttl = if_not_exists(delivered_expires_at, :exp)".into());
+                    condition.push_str(" AND attribute_not_exists(hold_until)");
+                }
+                // A hold owns the TTL: never below the hold's end nor below the expiry, and only
+                // for the hold and delivery this was computed from.
+                Some(h) => {
+                    let expires = h.delivered_expires.unwrap_or(provisional);
+                    values.insert(":ttl".into(), n(expires.max(h.hold_until)));
+                    values.insert(":hu".into(), n(h.hold_until));
+                    sets.push("#ttl = :ttl".into());
+                    condition.push_str(" AND hold_until = :hu");
+                    match h.delivered_expires {
+                        Some(d) => {
+                            values.insert(":dexp".into(), n(d));
+                            condition.push_str(" AND delivered_expires_at = :dexp");
+                        }
+                        None => {
+                            condition.push_str(" AND attribute_not_exists(delivered_expires_at)")
+                        }
+                    }
+                }
             }
             values.insert(":lu".into(), n(unix_millis(record.last_updated)));
             let mut expr = format!("SET {}", sets.join(", "));
@@ -347,14 +381,14 @@ pub mod dynamo {
             sealed: &SealedPii,
         ) -> Result<WriteOutcome, StoreError> {
             let lu = unix_millis(record.last_updated);
-            let mut result = self.write(record, sealed, false).await;
+            let mut result = self.write(record, sealed, None).await;
             if let Err(e) = &result
                 && let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
                     e.as_service_error()
-                && refused_by_hold(c.item(), lu)
+                && let Some(held) = refused_by_hold(c.item(), lu)
             {
-                // Held: write the newer version but leave the TTL to the hold (rare: one more call).
-                result = self.write(record, sealed, true).await;
+                // Held: write the newer version with the hold's TTL (rare: one more call).
+                result = self.write(record, sealed, Some(held)).await;
             }
             match result {
                 Ok(out) => Ok(WriteOutcome::Written {

@@ -229,7 +229,8 @@ mod dynamo {
             }
         }
 
-        /// Record the delivery and the expiry it implies (and the TTL unless a hold owns it).
+        /// Record the delivery and the expiry it implies, and the TTL: the expiry, or while a
+        /// hold lasts (`hold_until` as read) the later of the two, for that hold only.
         async fn deliver(
             &self,
             seller_id: &str,
@@ -237,12 +238,12 @@ mod dynamo {
             iso: &str,
             t: i64,
             expires: OffsetDateTime,
-            held: bool,
+            hold_until: Option<i64>,
         ) -> crate::aws::ddb::UpdateResult {
-            let (set, guard) = if held {
-                ("", "attribute_exists(hold_until)")
-            } else {
-                (", #ttl = :exp", "attribute_not_exists(hold_until)")
+            let expires = expires.unix_timestamp();
+            let guard = match hold_until {
+                None => "attribute_not_exists(hold_until)",
+                Some(_) => "hold_until = :hu",
             };
             let mut update = self
                 .client
@@ -250,22 +251,24 @@ mod dynamo {
                 .table_name(&self.table)
                 .key("pk", s(order_pk(seller_id, order_id)))
                 .key("sk", s(ORDER_SK))
-                .update_expression(format!(
+                .update_expression(
                     "SET delivered_at = :iso, delivered_at_ms = :t, delivered_expires_at = :exp, \
-                     pii_expires_at = :exp{set}"
-                ))
+                     pii_expires_at = :exp, #ttl = :ttl",
+                )
                 .condition_expression(format!(
                     "attribute_exists(pk) AND attribute_not_exists(pii_erased_at) AND {guard} \
                      AND (attribute_not_exists(delivered_at_ms) OR delivered_at_ms > :t)"
                 ))
+                .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":iso", s(iso))
                 .expression_attribute_values(":t", n(t))
-                .expression_attribute_values(":exp", n(expires.unix_timestamp()))
+                .expression_attribute_values(":exp", n(expires))
+                .expression_attribute_values(":ttl", n(expires.max(hold_until.unwrap_or(i64::MIN))))
                 .return_values_on_condition_check_failure(
                     aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
                 );
-            if !held {
-                update = update.expression_attribute_names("#ttl", "ttl");
+            if let Some(hu) = hold_until {
+                update = update.expression_attribute_values(":hu", n(hu));
             }
             update.send().await
         }
@@ -378,17 +381,20 @@ mod dynamo {
             // Erased orders keep their tombstone's TTL; a legal hold owns the TTL while it lasts.
             let iso = event.occurred_at.format(&Rfc3339).unwrap_or_default();
             let mut result = self
-                .deliver(seller_id, order_id, &iso, t, expires, false)
+                .deliver(seller_id, order_id, &iso, t, expires, None)
                 .await;
             if let Err(e) = &result
                 && let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
                     e.as_service_error()
-                && c.item().is_some_and(|old| {
-                    old.contains_key("hold_until") && !old.contains_key("pii_erased_at")
-                })
+                && let Some(old) = c.item()
+                && !old.contains_key("pii_erased_at")
+                && let Some(hold_until) = old
+                    .get("hold_until")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
             {
                 result = self
-                    .deliver(seller_id, order_id, &iso, t, expires, true)
+                    .deliver(seller_id, order_id, &iso, t, expires, Some(hold_until))
                     .await;
             }
             match result {

@@ -11,7 +11,7 @@ use orderseal::classes::{ContactPii, ShippingPii};
 use orderseal::clock::ManualClock;
 use orderseal::retention::dynamo::DynamoRetention;
 use orderseal::retention::{
-    BusinessRecord, DueOrder, Hold, HoldError, PiiState, RetentionStore, SweepLimits, sweep,
+    BusinessRecord, DueOrder, Hold, HoldError, PiiState, SweepLimits, sweep,
 };
 use orderseal::seal::{KmsKeyProvider, SealedBlob};
 use orderseal::tracking::{DynamoTrackingStore, TrackingEvent, TrackingStore};
@@ -290,8 +290,12 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
     let canceled_at = "2026-11-20T08:00:00Z";
     let t =
         OffsetDateTime::parse(canceled_at, &time::format_description::well_known::Rfc3339).unwrap();
-    let (lifted, lapsing) = ("114-0000003-0000001", "114-0000003-0000002");
-    for id in [lifted, lapsing] {
+    let (lifted, lapsing, late) = (
+        "114-0000003-0000001",
+        "114-0000003-0000002",
+        "114-0000003-0000003",
+    );
+    for id in [lifted, lapsing, late] {
         stack
             .send(&stack.publish(&canary_order(id, "CANCELLED", "MERCHANT", canceled_at)))
             .await;
@@ -374,6 +378,22 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
         n(&item, "ttl"),
         Some((t + Duration::days(60)).unix_timestamp())
     );
+
+    // A delivery whose expiry outlasts the hold moves the TTL past the hold's end.
+    store
+        .add_hold(SELLER, late, &hold(t + Duration::days(20)), placed)
+        .await
+        .unwrap();
+    deliver(&stack, late, t + Duration::days(2)).await;
+    let item = stack.order_item(late).await.unwrap();
+    assert_eq!(
+        n(&item, "ttl"),
+        Some((t + Duration::days(32)).unix_timestamp())
+    );
+    store
+        .remove_hold(SELLER, late, "not needed", "legal@seller.example", placed)
+        .await
+        .unwrap();
 
     // Past expiry: held, not overdue, preserved but not usable.
     let at = t + Duration::days(12);
@@ -518,7 +538,7 @@ async fn an_interrupted_sweep_resumes_and_overlapping_sweeps_erase_each_order_on
     let report = store.report(now).await.unwrap();
     assert_eq!((report.live, report.overdue.len()), (0, 0));
     assert_eq!(report.erased_total, 85);
-    assert!(store.count_due(now).await.unwrap() == (0, 0));
+    assert!(store.holding_pii().await.unwrap().is_empty());
     assert_nowhere(&stack, &parts).await;
 }
 
@@ -564,6 +584,22 @@ async fn the_report_lists_overdue_records_and_the_export_streams_business_record
     let table = orderseal_ops::render_table(&report);
     assert!(table.contains("OVERDUE") && table.contains(&due[0]));
 
+    // Past its expiry the PII is gone for readers: no hold can bring it back.
+    assert_eq!(
+        store
+            .add_hold(
+                SELLER,
+                &due[0],
+                &Hold {
+                    reason: "too late".into(),
+                    by: "ops".into(),
+                    until: now + Duration::days(9),
+                },
+                now,
+            )
+            .await,
+        Err(HoldError::Expired)
+    );
     let run = sweep_at(&stack, now).await;
     assert_eq!((run.erased, run.overdue), (3, 0));
     let report = store.report(now).await.unwrap();

@@ -37,6 +37,11 @@ async fn main() -> Result<(), Error> {
                     orderseal::clock::unix_millis(time::OffsetDateTime::now_utc())
                 )
             );
+            if let Some(error) = &report.aborted {
+                // Counted and recorded above; failing the invocation raises the error alarm and
+                // has the scheduler retry.
+                return Err(Error::from(format!("retention sweep ended early: {error}")));
+            }
             Ok::<_, Error>(serde_json::json!({
                 "erased": report.erased,
                 "overdue": report.overdue,

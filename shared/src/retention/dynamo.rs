@@ -268,11 +268,16 @@ impl DynamoRetention {
 
     /// Every order still holding PII (the whole expiry index: keys and three attributes).
     pub async fn holding_pii(&self) -> Result<Vec<DueOrder>, StoreError> {
-        self.index_entries(None).await
+        self.index_entries(None, usize::MAX).await
     }
 
-    /// The expiry index, whole or up to `due_by` (epoch seconds), every shard.
-    async fn index_entries(&self, due_by: Option<i64>) -> Result<Vec<DueOrder>, StoreError> {
+    /// The expiry index, whole or up to `due_by` (epoch seconds), every shard; stops once it
+    /// holds `cap` entries (the rest is not read).
+    async fn index_entries(
+        &self,
+        due_by: Option<i64>,
+        cap: usize,
+    ) -> Result<Vec<DueOrder>, StoreError> {
         let mut all = Vec::new();
         for shard in 0..PII_SHARDS {
             let mut query = self
@@ -291,6 +296,9 @@ impl DynamoRetention {
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| err("Query", &e))?;
                 all.extend(page.items().iter().filter_map(due_of));
+                if all.len() >= cap {
+                    return Ok(all);
+                }
             }
         }
         Ok(all)
@@ -448,6 +456,12 @@ impl DynamoRetention {
         let expires =
             get_n(&item, "pii_expires_at").ok_or(StoreError::Malformed("pii_expires_at"))?;
         let until = hold.until.unix_timestamp();
+        // Past its expiry the PII is already gone for every reader; a hold cannot bring it back
+        // (an active hold may be extended).
+        let active = get_n(&item, "hold_until").is_some_and(|u| u > now.unix_timestamp());
+        if expires <= now.unix_timestamp() && !active {
+            return Err(HoldError::Expired);
+        }
         let record = HashMap::from([
             ("reason".to_owned(), s(&hold.reason)),
             ("by".to_owned(), s(&hold.by)),
@@ -656,7 +670,7 @@ impl RetentionStore for DynamoRetention {
         due: &[DueOrder],
         now: OffsetDateTime,
         keep_until: OffsetDateTime,
-    ) -> Result<Vec<Candidate>, StoreError> {
+    ) -> Result<Loaded, StoreError> {
         let names: HashMap<String, String> = BUSINESS_ATTRS
             .iter()
             .enumerate()
@@ -711,27 +725,41 @@ impl RetentionStore for DynamoRetention {
                 }
             }
         }
-        let mut candidates = Vec::with_capacity(items.len());
+        let mut loaded = Loaded::default();
+        let mut found = std::collections::HashSet::new();
         for item in items {
+            let ids = get_s(&item, "pk").and_then(ids_of_pk);
+            if let Some(ids) = &ids {
+                found.insert(ids.clone());
+            }
             if item.contains_key("pii_erased_at") {
+                loaded.gone.extend(ids);
                 continue;
             }
-            let record = match business_record(&item, now, keep_until) {
-                Ok(r) => r,
-                Err(e) => {
-                    // Logged by id; left in place, it shows as overdue until fixed by hand.
-                    tracing::error!(pk = get_s(&item, "pk"), error = %e, "order item cannot become a business record");
-                    continue;
-                }
-            };
-            candidates.push(Candidate {
-                version: get_n(&item, "last_updated_ms")
-                    .ok_or(StoreError::Malformed("last_updated_ms"))?,
-                had_hold: item.contains_key("hold_until"),
-                record,
+            let built = business_record(&item, now, keep_until).and_then(|record| {
+                Ok(Candidate {
+                    version: get_n(&item, "last_updated_ms")
+                        .ok_or(StoreError::Malformed("last_updated_ms"))?,
+                    had_hold: item.contains_key("hold_until"),
+                    record,
+                })
             });
+            match built {
+                Ok(c) => loaded.candidates.push(c),
+                Err(e) => {
+                    // Logged by id; left in place, it stays overdue (and alarms) until fixed.
+                    tracing::error!(pk = get_s(&item, "pk"), error = %e, "order item cannot become a business record");
+                    loaded.malformed += 1;
+                }
+            }
         }
-        Ok(candidates)
+        // Deleted since the index answered (the TTL backstop got there first).
+        loaded.gone.extend(
+            due.iter()
+                .map(|d| (d.seller_id.clone(), d.order_id.clone()))
+                .filter(|k| !found.contains(k)),
+        );
+        Ok(loaded)
     }
 
     async fn keep(&self, candidates: &[Candidate]) -> Result<Vec<bool>, StoreError> {
@@ -796,6 +824,9 @@ impl RetentionStore for DynamoRetention {
 
     async fn erase(&self, c: &Candidate, now: OffsetDateTime) -> Result<Erasure, StoreError> {
         let r = &c.record;
+        // The label reference goes too: with our carrier credentials it fetches the label again,
+        // and the label shows the address. The business record kept carrier, service, tracking
+        // number and cost.
         let removes = PiiClass::ALL.map(pii_attribute).join(", ");
         let result = self
             .client
@@ -803,7 +834,7 @@ impl RetentionStore for DynamoRetention {
             .table_name(&self.table)
             .set_key(Some(self.order_key(&r.seller_id, &r.order_id)))
             .update_expression(format!(
-                "SET pii_erased_at = :now, #ttl = :keep REMOVE {removes}, pii_shard, #hold, hold_until"
+                "SET pii_erased_at = :now, #ttl = :keep REMOVE {removes}, pii_shard, #hold, hold_until, label"
             ))
             .condition_expression(
                 "attribute_exists(pii_shard) AND pii_expires_at <= :now AND last_updated_ms = :v \
@@ -845,14 +876,8 @@ impl RetentionStore for DynamoRetention {
         Ok(Erasure::Erased)
     }
 
-    async fn count_due(&self, now: OffsetDateTime) -> Result<(u64, u64), StoreError> {
-        let now = now.unix_timestamp();
-        let due = self.index_entries(Some(now)).await?;
-        let held = due
-            .iter()
-            .filter(|d| matches!(d.state(now), PiiState::Held { .. }))
-            .count() as u64;
-        Ok((due.len() as u64 - held, held))
+    async fn due(&self, now: OffsetDateTime, cap: usize) -> Result<Vec<DueOrder>, StoreError> {
+        self.index_entries(Some(now.unix_timestamp()), cap).await
     }
 
     async fn record_run(&self, run: &SweepReport) -> Result<(), StoreError> {

@@ -121,6 +121,8 @@ pub enum HoldError {
     NoOrder,
     #[error("the order has no hold")]
     NotHeld,
+    #[error("the order's PII is past its expiry: a hold must be placed before it")]
+    Expired,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -304,6 +306,16 @@ pub struct Candidate {
     pub had_hold: bool,
 }
 
+/// What [`RetentionStore::load`] found for a page of due orders.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub candidates: Vec<Candidate>,
+    /// Already erased or deleted since the index answered: (seller, order).
+    pub gone: Vec<(String, String)>,
+    /// Items that cannot become a business record (logged by id); they stay overdue.
+    pub malformed: u64,
+}
+
 /// What one erasure did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Erasure {
@@ -331,7 +343,7 @@ pub trait RetentionStore: Send + Sync {
         due: &[DueOrder],
         now: OffsetDateTime,
         keep_until: OffsetDateTime,
-    ) -> impl Future<Output = Result<Vec<Candidate>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Loaded, StoreError>> + Send;
 
     /// Put the business records (idempotent). Returns, per candidate, whether it was written.
     fn keep(
@@ -346,11 +358,12 @@ pub trait RetentionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Erasure, StoreError>> + Send;
 
-    /// Orders holding PII past `now`: (not held = overdue, held).
-    fn count_due(
+    /// Orders holding PII past `now` (held ones included), at most about `cap` of them.
+    fn due(
         &self,
         now: OffsetDateTime,
-    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+        cap: usize,
+    ) -> impl Future<Output = Result<Vec<DueOrder>, StoreError>> + Send;
 
     /// Remember the run's outcome (for the report).
     fn record_run(&self, run: &SweepReport) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -387,22 +400,31 @@ pub struct SweepReport {
     pub at: Option<OffsetDateTime>,
     /// Orders whose PII this run erased.
     pub erased: u64,
-    /// Due orders another writer got to first (erased, changed, or re-dated).
+    /// Due orders another writer got to first (erased, changed, re-dated, or held since).
     pub skipped: u64,
     /// Due orders under an active legal hold.
     pub held: u64,
-    /// Erasures that failed (throttling, conflicts); the next run retries them.
+    /// Erasures that failed (throttling, unreadable items); the next run retries them.
     pub failed: u64,
     /// Orders still holding PII past their expiry without a hold when the run ended.
     pub overdue: u64,
-    /// Whether the run went through every due order (not cut by its limits).
+    /// Whether the run went through every due order (not cut by its limits or an error).
     pub complete: bool,
+    /// The table error that ended the run early, if one did (the next run carries on).
+    #[serde(default)]
+    pub aborted: Option<String>,
 }
+
+/// At most this many due orders are read back to count what is overdue after a run; a larger
+/// backlog is reported as at least this many (any overdue count raises the alarm).
+pub const OVERDUE_COUNT_CAP: usize = 10_000;
 
 /// One run: page through each shard's due orders, erase them, then count what is still due.
 ///
-/// Resumable by construction: erased orders leave the index, so the next run starts where this
-/// one stopped; conditional erasure makes overlapping runs harmless.
+/// Resumable by construction: erased orders leave the index, so the next run finds only what
+/// is left; each run starts at another shard, so a backlog that cuts runs short is worked on
+/// evenly. Conditional erasure makes overlapping runs harmless. A table error ends the run
+/// early (`aborted`) but the run's counts are still recorded.
 pub async fn sweep<S: RetentionStore>(
     store: &S,
     now: OffsetDateTime,
@@ -414,19 +436,55 @@ pub async fn sweep<S: RetentionStore>(
         complete: true,
         ..SweepReport::default()
     };
-    let keep_until = now + business_retention;
+    let mut settled = std::collections::HashSet::new();
+    if let Err(e) = erase_due(
+        store,
+        now,
+        now + business_retention,
+        limits,
+        &mut report,
+        &mut settled,
+    )
+    .await
+    {
+        tracing::error!(error = %e, "retention sweep ended early");
+        report.complete = false;
+        report.aborted = Some(e.to_string());
+    }
+    // The index is eventually consistent: what this run erased may still be listed.
+    let now_s = now.unix_timestamp();
+    report.overdue = store
+        .due(now, OVERDUE_COUNT_CAP)
+        .await?
+        .into_iter()
+        .filter(|d| d.state(now_s) == PiiState::Expired)
+        .filter(|d| !settled.contains(&(d.seller_id.clone(), d.order_id.clone())))
+        .count() as u64;
+    store.record_run(&report).await?;
+    Ok(report)
+}
+
+async fn erase_due<S: RetentionStore>(
+    store: &S,
+    now: OffsetDateTime,
+    keep_until: OffsetDateTime,
+    limits: SweepLimits,
+    report: &mut SweepReport,
+    settled: &mut std::collections::HashSet<(String, String)>,
+) -> Result<(), StoreError> {
     let now_s = now.unix_timestamp();
     let page_size = limits.page_size.clamp(1, 100);
     let out_of_budget = |report: &SweepReport| {
         limits.deadline.is_some_and(|d| Instant::now() >= d)
             || limits.max_erasures.is_some_and(|m| report.erased >= m)
     };
-    'shards: for shard in 0..PII_SHARDS {
+    let first = (now_s.div_euclid(3600) as u64 % u64::from(PII_SHARDS)) as u32;
+    for shard in (0..PII_SHARDS).map(|i| (first + i) % PII_SHARDS) {
         let mut cursor = None;
         loop {
-            if out_of_budget(&report) {
+            if out_of_budget(report) {
                 report.complete = false;
-                break 'shards;
+                return Ok(());
             }
             let (due, next) = store.due_page(shard, now, page_size, cursor).await?;
             let (held, due): (Vec<_>, Vec<_>) = due
@@ -434,9 +492,11 @@ pub async fn sweep<S: RetentionStore>(
                 .partition(|d| matches!(d.state(now_s), PiiState::Held { .. }));
             report.held += held.len() as u64;
             if !due.is_empty() {
-                let candidates = store.load(&due, now, keep_until).await?;
-                // Read but gone (erased or deleted since the index answered).
-                report.skipped += (due.len() - candidates.len()) as u64;
+                let loaded = store.load(&due, now, keep_until).await?;
+                report.skipped += loaded.gone.len() as u64;
+                report.failed += loaded.malformed;
+                settled.extend(loaded.gone);
+                let candidates = loaded.candidates;
                 let budget = limits
                     .max_erasures
                     .map_or(usize::MAX, |m| m.saturating_sub(report.erased) as usize);
@@ -447,11 +507,14 @@ pub async fn sweep<S: RetentionStore>(
                 let mut results = futures_util::stream::iter(
                     batch.iter().zip(kept).filter(|(_, k)| *k).map(|(c, _)| c),
                 )
-                .map(|c| store.erase(c, now))
+                .map(|c| async move { (c, store.erase(c, now).await) })
                 .buffer_unordered(limits.concurrency.max(1));
-                while let Some(result) = results.next().await {
+                while let Some((c, result)) = results.next().await {
                     match result {
-                        Ok(Erasure::Erased) => report.erased += 1,
+                        Ok(Erasure::Erased) => {
+                            report.erased += 1;
+                            settled.insert((c.record.seller_id.clone(), c.record.order_id.clone()));
+                        }
                         Ok(Erasure::Skipped) => report.skipped += 1,
                         Err(e) => {
                             report.failed += 1;
@@ -461,7 +524,7 @@ pub async fn sweep<S: RetentionStore>(
                 }
                 if candidates.len() > budget {
                     report.complete = false;
-                    break 'shards;
+                    return Ok(());
                 }
             }
             match next {
@@ -470,10 +533,7 @@ pub async fn sweep<S: RetentionStore>(
             }
         }
     }
-    let (overdue, _) = store.count_due(now).await?;
-    report.overdue = overdue;
-    store.record_run(&report).await?;
-    Ok(report)
+    Ok(())
 }
 
 /// The run's counts as a CloudWatch Embedded Metric Format line (namespace `orderseal`):
@@ -765,5 +825,167 @@ mod tests {
         assert_eq!(v["PiiOverdue"], 1);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "orderseal");
         assert!(!line.contains('\n'));
+    }
+
+    /// An in-memory order table for the sweep engine: `stale` makes the read-back after a run
+    /// still list what the run erased (a lagging index); `fail_shard` fails that shard's query.
+    struct Fake {
+        due: std::sync::Mutex<Vec<DueOrder>>,
+        first_listing: Vec<DueOrder>,
+        stale: bool,
+        /// Fails once, like a throttled query.
+        fail_shard: std::sync::Mutex<Option<u32>>,
+        recorded: std::sync::Mutex<Option<SweepReport>>,
+    }
+
+    impl Fake {
+        fn new(n: usize, stale: bool, fail_shard: Option<u32>) -> Self {
+            let due: Vec<DueOrder> = (0..n)
+                .map(|i| DueOrder {
+                    seller_id: "S".into(),
+                    order_id: format!("o{i}"),
+                    expires_at: 0,
+                    hold_until: None,
+                    created_at: Some(0),
+                })
+                .collect();
+            Self {
+                first_listing: due.clone(),
+                due: std::sync::Mutex::new(due),
+                stale,
+                fail_shard: std::sync::Mutex::new(fail_shard),
+                recorded: std::sync::Mutex::new(None),
+            }
+        }
+    }
+
+    impl RetentionStore for Fake {
+        type Cursor = ();
+
+        async fn due_page(
+            &self,
+            shard: u32,
+            _now: OffsetDateTime,
+            _limit: u32,
+            _cursor: Option<()>,
+        ) -> Result<(Vec<DueOrder>, Option<()>), StoreError> {
+            let mut fail = self.fail_shard.lock().unwrap();
+            if *fail == Some(shard) {
+                *fail = None;
+                return Err(StoreError::Service {
+                    operation: "Query",
+                    code: "ThrottlingException".into(),
+                });
+            }
+            let due = self.due.lock().unwrap().clone();
+            Ok((
+                due.into_iter()
+                    .filter(|d| pii_shard(&d.seller_id, &d.order_id) == shard.to_string())
+                    .collect(),
+                None,
+            ))
+        }
+
+        async fn load(
+            &self,
+            due: &[DueOrder],
+            now: OffsetDateTime,
+            keep_until: OffsetDateTime,
+        ) -> Result<Loaded, StoreError> {
+            Ok(Loaded {
+                candidates: due
+                    .iter()
+                    .map(|d| Candidate {
+                        record: BusinessRecord {
+                            seller_id: d.seller_id.clone(),
+                            order_id: d.order_id.clone(),
+                            pii_erased_at: now,
+                            retain_until: keep_until,
+                            ..record()
+                        },
+                        version: 1,
+                        had_hold: false,
+                    })
+                    .collect(),
+                ..Loaded::default()
+            })
+        }
+
+        async fn keep(&self, candidates: &[Candidate]) -> Result<Vec<bool>, StoreError> {
+            Ok(vec![true; candidates.len()])
+        }
+
+        async fn erase(&self, c: &Candidate, _now: OffsetDateTime) -> Result<Erasure, StoreError> {
+            let mut due = self.due.lock().unwrap();
+            let before = due.len();
+            due.retain(|d| d.order_id != c.record.order_id);
+            Ok(if due.len() < before {
+                Erasure::Erased
+            } else {
+                Erasure::Skipped
+            })
+        }
+
+        async fn due(
+            &self,
+            _now: OffsetDateTime,
+            _cap: usize,
+        ) -> Result<Vec<DueOrder>, StoreError> {
+            Ok(if self.stale {
+                self.first_listing.clone()
+            } else {
+                self.due.lock().unwrap().clone()
+            })
+        }
+
+        async fn record_run(&self, run: &SweepReport) -> Result<(), StoreError> {
+            *self.recorded.lock().unwrap() = Some(run.clone());
+            Ok(())
+        }
+    }
+
+    /// One sweep with the production limits, `hours` after noon on 2026-11-30.
+    fn sweep_at(store: &Fake, hours: i64) -> SweepReport {
+        let now = datetime!(2026-11-30 12:00 UTC) + Duration::hours(hours);
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(sweep(
+                store,
+                now,
+                Duration::days(3653),
+                SweepLimits::default(),
+            ))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_lagging_index_does_not_report_what_the_run_erased_as_overdue() {
+        let store = Fake::new(40, true, None);
+        let run = sweep_at(&store, 0);
+        assert_eq!((run.erased, run.overdue, run.complete), (40, 0, true));
+        assert_eq!(store.recorded.lock().unwrap().as_ref(), Some(&run));
+    }
+
+    #[test]
+    fn a_table_error_ends_the_run_early_but_its_counts_are_recorded() {
+        let store = Fake::new(40, false, Some(3));
+        let run = sweep_at(&store, 0);
+        assert!(!run.complete);
+        assert!(
+            run.aborted
+                .as_deref()
+                .unwrap()
+                .contains("ThrottlingException")
+        );
+        assert_eq!(
+            run.erased + run.overdue,
+            40,
+            "what was not erased is overdue"
+        );
+        assert_eq!(store.recorded.lock().unwrap().as_ref(), Some(&run));
+        // The next run picks up the rest.
+        let next = sweep_at(&store, 1);
+        assert_eq!((run.erased + next.erased, next.overdue), (40, 0));
     }
 }

@@ -37,6 +37,9 @@ enum Command {
         command: HoldCommand,
     },
     /// Accounting export: business records (no PII) purchased in [--from, --to) as CSV.
+    ///
+    /// A business record is written when the order's PII is erased (at most 30 days after
+    /// delivery): orders still within retention are not in it yet.
     Export {
         #[arg(long, value_parser = parse_time)]
         from: OffsetDateTime,

@@ -57,6 +57,18 @@ async fn report_holds_and_export_from_the_command_line() {
     )
     .await
     .unwrap();
+    let live = orderseal_local::retention::seed_orders(
+        &aws,
+        &table,
+        Seed {
+            seller: SELLER,
+            count: 1,
+            created: now - Duration::days(10),
+            expires: now + Duration::days(20),
+        },
+    )
+    .await
+    .unwrap();
 
     // Two records past due: the report lists both and --check fails with status 3.
     let out = orderseal(
@@ -67,8 +79,8 @@ async fn report_holds_and_export_from_the_command_line() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["overdue"].as_array().unwrap().len(), 2);
 
-    // A hold needs a reason; a valid one keeps the first order.
-    let hold = |reason: &str| {
+    // A hold needs a reason and must come before the expiry; a valid one keeps the live order.
+    let hold = |order: &str, reason: &str| {
         orderseal(
             &table,
             &[
@@ -77,7 +89,7 @@ async fn report_holds_and_export_from_the_command_line() {
                 "--seller",
                 SELLER,
                 "--order",
-                &due[0],
+                order,
                 "--reason",
                 reason,
                 "--by",
@@ -87,24 +99,24 @@ async fn report_holds_and_export_from_the_command_line() {
             ],
         )
     };
-    let refused = hold(" ");
+    let refused = hold(&live[0], " ");
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused.stderr).contains("a hold needs a reason"));
-    assert!(hold("case 2026-17").status.success());
+    let late = hold(&due[0], "case 2026-16");
+    assert_eq!(late.status.code(), Some(1));
+    assert!(text(&late.stderr).contains("past its expiry"));
+    assert!(hold(&live[0], "case 2026-17").status.success());
     let out = orderseal(&table, &["retention", "report"]);
     let table_text = text(&out.stdout);
     assert!(table_text.contains("case 2026-17"), "{table_text}");
-    assert!(
-        table_text.contains(&due[1]),
-        "the unheld order is listed overdue"
-    );
+    assert!(table_text.contains(&due[1]), "overdue orders are listed");
 
-    // The sweep erases the unheld one; the report is clean, the export has its record.
+    // The sweep erases the due ones; the report is clean, the export has their records.
     let function =
         orderseal_local::retention::retention(&aws, &resources, orderseal::clock::SystemClock)
             .unwrap();
     let run = function.run(None).await.unwrap();
-    assert_eq!((run.erased, run.held, run.overdue), (1, 1, 0));
+    assert_eq!((run.erased, run.held, run.overdue), (2, 0, 0));
     let out = orderseal(&table, &["retention", "report", "--check"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
 
@@ -124,11 +136,11 @@ async fn report_holds_and_export_from_the_command_line() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("exported 1 records (1 rows)"));
+    assert!(text(&out.stderr).contains("exported 2 records (2 rows)"));
     let written = std::fs::read_to_string(&csv).unwrap();
     let _ = std::fs::remove_file(&csv);
-    assert_eq!(written.lines().count(), 2);
-    assert!(written.lines().nth(1).unwrap().contains(&due[1]));
+    assert_eq!(written.lines().count(), 3);
+    assert!(written.contains(&due[0]) && written.contains(&due[1]));
     let bad = orderseal(&table, &["export", "--from", &to, "--to", &from]);
     assert_eq!(bad.status.code(), Some(2));
 
@@ -142,7 +154,7 @@ async fn report_holds_and_export_from_the_command_line() {
                 "--seller",
                 SELLER,
                 "--order",
-                &due[0],
+                &live[0],
                 "--reason",
                 "case closed",
                 "--by",
