@@ -83,7 +83,7 @@ mod dynamo {
     use time::OffsetDateTime;
 
     use super::*;
-    use crate::aws::ddb::s;
+    use crate::aws::ddb::{get_n, s};
     use crate::seal::{KeyProvider, SealContext, SealedBlob, Sealer};
     use crate::store::{ORDER_SK, order_pk, pii_attribute};
 
@@ -131,11 +131,7 @@ mod dynamo {
                 .map_err(|e| crate::aws::ddb::store_error("GetItem", &e))?
                 .item
                 .ok_or(AccessError::NoOrder)?;
-            let num = |k: &str| {
-                item.get(k)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
-            };
+            let num = |k: &str| get_n(&item, k);
             let state = pii_state(
                 num("pii_expires_at").unwrap_or(i64::MIN),
                 num("hold_until"),

@@ -74,6 +74,8 @@ impl Intercept for CallCounter {
 /// DynamoDB attribute shorthands shared by the table adapters.
 #[cfg(feature = "dynamodb")]
 pub mod ddb {
+    use std::collections::HashMap;
+
     use aws_sdk_dynamodb::types::AttributeValue;
 
     /// What an `UpdateItem` send returns.
@@ -87,6 +89,18 @@ pub mod ddb {
 
     pub fn s(v: impl Into<String>) -> AttributeValue {
         AttributeValue::S(v.into())
+    }
+
+    /// A string attribute of an item.
+    pub fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> Option<&'a str> {
+        item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
+    }
+
+    /// A whole-number attribute of an item.
+    pub fn get_n(item: &HashMap<String, AttributeValue>, k: &str) -> Option<i64> {
+        item.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
     }
 
     pub fn n(v: impl ToString) -> AttributeValue {

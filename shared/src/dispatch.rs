@@ -174,7 +174,7 @@ mod dynamo {
     use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
     use super::*;
-    use crate::aws::ddb::{s, store_error as err};
+    use crate::aws::ddb::{get_n, s, store_error as err};
     use crate::order::status;
     use crate::seal::PiiClass;
     use crate::store::{ORDER_SK, order_pk, pii_attribute};
@@ -227,7 +227,7 @@ mod dynamo {
                 Some(DispatchLine {
                     order_item_id: get_s(m, "order_item_id")?,
                     seller_sku: get_s(m, "seller_sku"),
-                    quantity: m.get("quantity")?.as_n().ok()?.parse().ok()?,
+                    quantity: u32::try_from(get_n(m, "quantity")?).ok()?,
                 })
             })
             .collect();
@@ -256,11 +256,7 @@ mod dynamo {
             fulfilled_by: get_s(item, "fulfilled_by").unwrap_or_default(),
             ship_country: get_s(item, "ship_country"),
             lines,
-            pii_expires_at: item
-                .get("pii_expires_at")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0),
+            pii_expires_at: get_n(item, "pii_expires_at").unwrap_or(0),
             erased: item.contains_key("pii_erased_at"),
             held: item.contains_key("hold"),
             shipping,

@@ -118,7 +118,7 @@ pub mod dynamo {
     use time::format_description::well_known::Rfc3339;
 
     use super::*;
-    use crate::aws::ddb::{n, s};
+    use crate::aws::ddb::{get_n, n, s};
     use crate::clock::unix_millis;
     use crate::order::{Money, OrderLine, status};
 
@@ -270,11 +270,7 @@ pub mod dynamo {
     /// The hold, if a refused write was refused only because a legal hold owns the TTL.
     fn refused_by_hold(old: Option<&HashMap<String, AttributeValue>>, lu: i64) -> Option<Held> {
         let i = old?;
-        let num = |k: &str| {
-            i.get(k)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-        };
+        let num = |k: &str| get_n(i, k);
         let older = num("last_updated_ms").is_some_and(|stored| stored < lu);
         if !older || i.contains_key("pii_erased_at") {
             return None;

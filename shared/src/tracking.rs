@@ -211,7 +211,7 @@ mod dynamo {
     use time::format_description::well_known::Rfc3339;
 
     use super::*;
-    use crate::aws::ddb::{n, s, store_error as err};
+    use crate::aws::ddb::{get_n, n, s, store_error as err};
     use crate::clock::unix_millis;
     use crate::store::{ORDER_SK, StoreError, order_pk};
 
@@ -388,10 +388,7 @@ mod dynamo {
                     e.as_service_error()
                 && let Some(old) = c.item()
                 && !old.contains_key("pii_erased_at")
-                && let Some(hold_until) = old
-                    .get("hold_until")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
+                && let Some(hold_until) = get_n(old, "hold_until")
             {
                 result = self
                     .deliver(seller_id, order_id, &iso, t, expires, Some(hold_until))

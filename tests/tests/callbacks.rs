@@ -5,6 +5,7 @@
 
 use aws_lc_rs::hmac;
 use base64::Engine;
+use orderseal::aws::ddb::get_n as n;
 use orderseal_carrier_callback::LambdaCallback;
 use orderseal_tests::{LogCapture, TestStack};
 use serde_json::json;
@@ -72,12 +73,6 @@ fn callback(stack: &TestStack) -> LambdaCallback {
         stack.function_aws.secrets.clone(),
         orderseal_ingest::system_clock(),
     )
-}
-
-fn n(item: &orderseal_local::inspect::Item, k: &str) -> Option<i64> {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 use std::time::Duration as StdDuration;
 
 use orderseal::access::{AccessError, PiiReader, Purpose};
+use orderseal::aws::ddb::get_n as n;
 use orderseal::carriers::webhooks::CanonicalStatus;
 use orderseal::classes::{ContactPii, ShippingPii};
 use orderseal::clock::ManualClock;
@@ -21,12 +22,6 @@ use orderseal_tests::{CANARIES, LogCapture, SELLER, TestStack, assert_no_canary,
 use time::{Duration, OffsetDateTime};
 
 const KEEP: Duration = Duration::days(3653);
-
-fn n(item: &Item, k: &str) -> Option<i64> {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
 
 fn retention(stack: &TestStack) -> DynamoRetention {
     DynamoRetention::new(stack.function_aws.dynamodb.clone(), stack.table())

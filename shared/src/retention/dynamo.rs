@@ -21,7 +21,7 @@ use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
 
 use super::*;
-use crate::aws::ddb::{n, s, store_error as err};
+use crate::aws::ddb::{get_n, get_s, n, s, store_error as err};
 use crate::dispatch::PurchasedLabel;
 use crate::seal::PiiClass;
 use crate::store::{ORDER_SK, order_pk, pii_attribute};
@@ -66,16 +66,6 @@ struct Audit<'a> {
 pub struct DynamoRetention {
     client: Client,
     table: String,
-}
-
-fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
-    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
-}
-
-fn get_n(item: &Item, k: &str) -> Option<i64> {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
 }
 
 fn time_of(item: &Item, k: &str) -> Option<OffsetDateTime> {
@@ -226,6 +216,17 @@ fn months(from: OffsetDateTime, to: OffsetDateTime) -> Vec<String> {
         month = time::Date::from_calendar_date(year, next, 1).expect("a month's first day");
     }
     months
+}
+
+/// Wait before retrying a batch's unprocessed part (25 ms doubling, up to 8 retries); false
+/// once the retries are spent.
+async fn backoff(attempt: &mut u32) -> bool {
+    *attempt += 1;
+    if *attempt > 8 {
+        return false;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(25 << (*attempt).min(6))).await;
+    true
 }
 
 fn hold_sk(seller_id: &str, order_id: &str) -> String {
@@ -567,8 +568,6 @@ impl DynamoRetention {
         to: OffsetDateTime,
         seller_id: Option<String>,
     ) -> BusinessRecords {
-        let from = from.to_offset(time::UtcOffset::UTC);
-        let to = to.to_offset(time::UtcOffset::UTC);
         let months = months(from, to);
         BusinessRecords {
             client: self.client.clone(),
@@ -712,16 +711,11 @@ impl RetentionStore for DynamoRetention {
                     .unprocessed_keys
                     .and_then(|mut u| u.remove(&self.table))
                     .filter(|k| !k.keys().is_empty());
-                if pending.is_some() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(StoreError::Service {
-                            operation: "BatchGetItem",
-                            code: "UnprocessedKeys".into(),
-                        });
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6)))
-                        .await;
+                if pending.is_some() && !backoff(&mut attempt).await {
+                    return Err(StoreError::Service {
+                        operation: "BatchGetItem",
+                        code: "UnprocessedKeys".into(),
+                    });
                 }
             }
         }
@@ -800,8 +794,7 @@ impl RetentionStore for DynamoRetention {
                 if requests.is_empty() {
                     break;
                 }
-                attempt += 1;
-                if attempt > 8 {
+                if !backoff(&mut attempt).await {
                     // Not kept, so not erased this run: the next run tries again.
                     for req in &requests {
                         let order = req
@@ -816,7 +809,6 @@ impl RetentionStore for DynamoRetention {
                     }
                     break;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6))).await;
             }
         }
         Ok(written)

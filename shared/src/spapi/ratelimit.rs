@@ -172,11 +172,7 @@ mod dynamo {
                     }
                     Err(e) => match e.as_service_error() {
                         Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                            seen = c
-                                .item()
-                                .and_then(|i| i.get("tat"))
-                                .and_then(|v| v.as_n().ok())
-                                .and_then(|n| n.parse().ok());
+                            seen = c.item().and_then(|i| crate::aws::ddb::get_n(i, "tat"));
                         }
                         _ => {
                             return Err(RateLimitError::Store(crate::aws::error_code(&e)));

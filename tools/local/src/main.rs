@@ -443,10 +443,7 @@ fn print_report(function: &str, report: &pump::PumpReport) {
 fn print_summary(item: &inspect::Item) {
     let classes: Vec<&str> = sealed_classes(item).iter().map(|c| c.as_str()).collect();
     let g = |k| inspect::s(item, k).unwrap_or("-");
-    let expiry = item
-        .get("pii_expires_at")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse::<i64>().ok())
+    let expiry = orderseal::aws::ddb::get_n(item, "pii_expires_at")
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .map(|t| t.date().to_string())
         .unwrap_or_else(|| "-".into());
