@@ -13,6 +13,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+#[cfg(feature = "record")]
+pub mod record;
+
 /// A short, value-free description of an SDK failure: the service error code, or the kind of
 /// transport failure. Service messages are left out: they can echo request content.
 pub fn error_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {

@@ -20,6 +20,20 @@ use crate::seal::{PiiClass, SealedBlob};
 
 pub const ORDER_SK: &str = "ORDER";
 
+/// The table's key attributes. Key values never hold PII (ids and item kinds only).
+pub mod table {
+    /// Partition key of every item: `<KIND>#...` (`ORDER#`, `NOTIF#`, `RATE#`, ...).
+    pub const PARTITION_KEY: &str = "pk";
+    pub const SORT_KEY: &str = "sk";
+    /// Partition key attribute of the expiry index.
+    pub const EXPIRY_INDEX_PARTITION_KEY: &str = "pii_shard";
+
+    /// The partition key attribute of a secondary index of the table.
+    pub fn index_partition_key(index: &str) -> Option<&'static str> {
+        (index == crate::retention::EXPIRY_INDEX).then_some(EXPIRY_INDEX_PARTITION_KEY)
+    }
+}
+
 pub fn order_pk(seller_id: &str, order_id: &str) -> String {
     format!("ORDER#{seller_id}#{order_id}")
 }

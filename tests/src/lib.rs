@@ -2,6 +2,7 @@
 //! running emulator per test (unique name prefix), an in-process SP-API sandbox, orders carrying
 //! canary PII, and a log capture that proves no canary reaches a log line.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use orderseal_ingest::LambdaIngest;
 use orderseal_local::provision::{ProvisionOptions, Resources, provision};
 use orderseal_local::pump::{self, PumpOptions, PumpReport};
-use orderseal_local::{AwsClients, ingest_config, notify, template};
+use orderseal_local::{AwsClients, ingest_config, notify, roles, template};
 use serde_json::{Value, json};
 use spapi_sandbox::{Sandbox, SandboxConfig};
 use tracing_subscriber::fmt::MakeWriter;
@@ -44,10 +45,15 @@ pub fn moto_url() -> String {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub struct TestStack {
-    /// Clients the harness uses (feeding, draining, inspecting).
+    /// Clients the harness uses (provisioning, inspecting): not recorded.
     pub aws: AwsClients,
-    /// Clients the function under test uses: their counter sees only the function's calls.
-    pub function_aws: AwsClients,
+    /// Clients per principal ([`roles`]): each function, the operator CLI and SP-API act with
+    /// their own, so their counters see only their calls and every request is recorded for
+    /// the IAM evaluation under the role that makes it.
+    principals: BTreeMap<&'static str, AwsClients>,
+    /// The event source mappings' clients: the consuming function's role, as on Lambda, but
+    /// their own counters (the functions' call counts stay the functions').
+    mappings: BTreeMap<&'static str, AwsClients>,
     pub resources: Resources,
     pub sandbox: Sandbox,
     pub carriers: carrier_sandbox::Sandbox,
@@ -96,14 +102,27 @@ impl TestStack {
         )
         .await
         .expect("resources provision");
-        let function_aws = AwsClients::for_endpoint(&url).await;
+        let mut principals = BTreeMap::new();
+        for role in roles::ALL {
+            principals.insert(role, AwsClients::for_endpoint_as(&url, role).await);
+        }
+        let mut mappings = BTreeMap::new();
+        for role in [roles::INGEST, roles::DISPATCH] {
+            mappings.insert(role, AwsClients::for_endpoint_as(&url, role).await);
+        }
         Self {
             aws,
-            function_aws,
+            principals,
+            mappings,
             resources,
             sandbox,
             carriers,
         }
+    }
+
+    /// The clients `role` (one of [`roles`]) acts with.
+    pub fn aws_as(&self, role: &str) -> &AwsClients {
+        &self.principals[role]
     }
 
     pub fn table(&self) -> &str {
@@ -119,7 +138,7 @@ impl TestStack {
         let config = ingest_config(&self.resources, &self.sandbox.base_url()).unwrap();
         orderseal_ingest::build(
             config,
-            self.function_aws.ingest_clients(),
+            self.aws_as(roles::INGEST).ingest_clients(),
             orderseal_ingest::system_clock(),
         )
         .unwrap()
@@ -138,14 +157,15 @@ impl TestStack {
         config.carrier_timeout = carrier_timeout;
         orderseal_dispatch::build(
             config,
-            self.function_aws.dispatch_clients(),
+            self.aws_as(roles::DISPATCH).dispatch_clients(),
             orderseal_ingest::system_clock(),
         )
         .await
         .unwrap()
     }
 
-    /// Run a dispatch handler over the shipments queue like the event source mapping would.
+    /// Run a dispatch handler over the shipments queue like the event source mapping would
+    /// (its receives and deletes are the dispatch role's, as on Lambda).
     pub async fn drain_shipments<S, K, R, A>(
         &self,
         dispatch: &orderseal_dispatch::Dispatch<S, K, R, A>,
@@ -159,7 +179,7 @@ impl TestStack {
     {
         let q = self.resources.queue("ShipmentsQueue").unwrap();
         pump::drain(
-            &self.aws,
+            &self.mappings[roles::DISPATCH],
             &q.url,
             &q.arn,
             Duration::from_secs(30),
@@ -174,13 +194,19 @@ impl TestStack {
         .unwrap()
     }
 
+    /// Send a notification to the notifications queue as SP-API does (as its account).
     pub async fn send(&self, body: &str) {
-        pump::send(&self.aws, &self.queue_url("NotificationsQueue"), body)
-            .await
-            .unwrap();
+        pump::send(
+            self.aws_as(roles::SELLING_PARTNER_API),
+            &self.queue_url("NotificationsQueue"),
+            body,
+        )
+        .await
+        .unwrap();
     }
 
-    /// Run `ingest` over the notifications queue like the event source mapping would.
+    /// Run `ingest` over the notifications queue like the event source mapping would (its
+    /// receives and deletes are the ingest role's).
     pub async fn drain(
         &self,
         ingest: &LambdaIngest,
@@ -189,7 +215,7 @@ impl TestStack {
     ) -> PumpReport {
         let q = self.resources.queue("NotificationsQueue").unwrap();
         pump::drain(
-            &self.aws,
+            &self.mappings[roles::INGEST],
             &q.url,
             &q.arn,
             function_timeout,

@@ -23,7 +23,13 @@ fn lease(id: &str, hash: &str, now: time::OffsetDateTime) -> Lease {
 #[tokio::test]
 async fn the_idempotency_lock_behaves_like_powertools() {
     let stack = TestStack::new().await;
-    let store = DynamoIdempotencyStore::new(stack.aws.dynamodb.clone(), stack.table());
+    let store = DynamoIdempotencyStore::new(
+        stack
+            .aws_as(orderseal_local::roles::INGEST)
+            .dynamodb
+            .clone(),
+        stack.table(),
+    );
     let t0 = datetime!(2026-11-21 10:00 UTC);
 
     // First taker wins; a concurrent second sees it in progress.
@@ -78,12 +84,18 @@ async fn the_usage_plan_bucket_is_shared_by_every_invocation() {
     let clock = ManualClock::at(datetime!(2026-11-21 10:00 UTC));
     // Two containers: separate limiter instances over the same table item.
     let a = DynamoRateLimiter::new(
-        stack.aws.dynamodb.clone(),
+        stack
+            .aws_as(orderseal_local::roles::INGEST)
+            .dynamodb
+            .clone(),
         stack.table(),
         Arc::new(clock.clone()),
     );
     let b = DynamoRateLimiter::new(
-        stack.aws.dynamodb.clone(),
+        stack
+            .aws_as(orderseal_local::roles::DISPATCH)
+            .dynamodb
+            .clone(),
         stack.table(),
         Arc::new(clock.clone()),
     );

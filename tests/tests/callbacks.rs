@@ -7,6 +7,7 @@ use aws_lc_rs::hmac;
 use base64::Engine;
 use orderseal::aws::ddb::get_n as n;
 use orderseal_carrier_callback::LambdaCallback;
+use orderseal_local::roles;
 use orderseal_tests::{LogCapture, TestStack};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -69,8 +70,8 @@ fn callback(stack: &TestStack) -> LambdaCallback {
     let config = orderseal_local::callback_config(&stack.resources).unwrap();
     orderseal_carrier_callback::build(
         &config,
-        stack.function_aws.dynamodb.clone(),
-        stack.function_aws.secrets.clone(),
+        stack.aws_as(roles::CALLBACK).dynamodb.clone(),
+        stack.aws_as(roles::CALLBACK).secrets.clone(),
         orderseal_ingest::system_clock(),
     )
 }

@@ -15,7 +15,7 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 async fn aws_calls_per_new_order_and_per_duplicate() {
     let stack = TestStack::new().await;
     let ingest = stack.ingest();
-    let calls = &stack.function_aws.calls;
+    let calls = &stack.aws_as(orderseal_local::roles::INGEST).calls;
     let timeout = Duration::from_secs(30);
 
     // Cold container, first order: the LWA secret is read once.

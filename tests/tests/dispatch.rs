@@ -418,10 +418,13 @@ async fn calls_per_shipped_order() {
     .await;
     let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
     let spapi_before = stack.sandbox.control().stats();
-    stack.function_aws.calls.reset();
+    stack.aws_as(orderseal_local::roles::DISPATCH).calls.reset();
     let report = stack.drain_shipments(&dispatch, Duration::ZERO).await;
     assert_eq!(report.acknowledged, 2);
-    let aws = stack.function_aws.calls.snapshot();
+    let aws = stack
+        .aws_as(orderseal_local::roles::DISPATCH)
+        .calls
+        .snapshot();
     let spapi = stack.sandbox.control().stats();
     let carrier = stack.carriers.control().stats();
     println!("2 shipped orders, AWS: {aws:?}");

@@ -414,8 +414,9 @@ async fn a_crash_between_the_write_and_the_enqueue_is_repaired_by_the_retry() {
 
     // First attempt: the order is written, then the shipments queue fails.
     let mut broken = stack.ingest();
+    // (Harness clients: a queue that does not exist is no request of the deployed function.)
     broken.shipments = orderseal::shipments::SqsShipmentQueue::new(
-        stack.function_aws.sqs.clone(),
+        stack.aws.sqs.clone(),
         format!("{}-missing", stack.queue_url("ShipmentsQueue")),
     );
     let report = stack.drain(&broken, FAST, Duration::ZERO).await;

@@ -18,13 +18,26 @@ use orderseal::seal::{KmsKeyProvider, SealedBlob};
 use orderseal::tracking::{DynamoTrackingStore, TrackingEvent, TrackingStore};
 use orderseal_local::inspect::Item;
 use orderseal_local::retention::Seed;
+use orderseal_local::roles;
 use orderseal_tests::{CANARIES, LogCapture, SELLER, TestStack, assert_no_canary, canary_order};
 use time::{Duration, OffsetDateTime};
 
 const KEEP: Duration = Duration::days(3653);
 
+/// The sweep's store, as the retention function's role.
 fn retention(stack: &TestStack) -> DynamoRetention {
-    DynamoRetention::new(stack.function_aws.dynamodb.clone(), stack.table())
+    DynamoRetention::new(
+        stack.aws_as(roles::RETENTION).dynamodb.clone(),
+        stack.table(),
+    )
+}
+
+/// The same store as the `orderseal` CLI uses it (report, holds, export), as the operators' role.
+fn operator(stack: &TestStack) -> DynamoRetention {
+    DynamoRetention::new(
+        stack.aws_as(roles::OPERATOR).dynamodb.clone(),
+        stack.table(),
+    )
 }
 
 fn reader(stack: &TestStack) -> PiiReader<KmsKeyProvider> {
@@ -41,7 +54,7 @@ fn reader(stack: &TestStack) -> PiiReader<KmsKeyProvider> {
 /// One run of the retention function as Lambda runs it, on a clock set to `at`.
 async fn sweep_at(stack: &TestStack, at: OffsetDateTime) -> orderseal::retention::SweepReport {
     orderseal_local::retention::retention(
-        &stack.function_aws,
+        stack.aws_as(roles::RETENTION),
         &stack.resources,
         ManualClock::at(at),
     )
@@ -52,25 +65,28 @@ async fn sweep_at(stack: &TestStack, at: OffsetDateTime) -> orderseal::retention
 }
 
 async fn deliver(stack: &TestStack, order_id: &str, at: OffsetDateTime) {
-    DynamoTrackingStore::new(stack.aws.dynamodb.clone(), stack.table())
-        .apply(
-            SELLER,
-            order_id,
-            &TrackingEvent {
-                event_id: format!("delivered-{}", at.unix_timestamp()),
-                status: CanonicalStatus::Delivered,
-                occurred_at: at,
-            },
-            Duration::days(30),
-        )
-        .await
-        .unwrap();
+    DynamoTrackingStore::new(
+        stack.aws_as(roles::CALLBACK).dynamodb.clone(),
+        stack.table(),
+    )
+    .apply(
+        SELLER,
+        order_id,
+        &TrackingEvent {
+            event_id: format!("delivered-{}", at.unix_timestamp()),
+            status: CanonicalStatus::Delivered,
+            occurred_at: at,
+        },
+        Duration::days(30),
+    )
+    .await
+    .unwrap();
 }
 
 /// Every business record purchased in the last year or the next.
 async fn business_records(stack: &TestStack) -> Vec<BusinessRecord> {
     let now = OffsetDateTime::now_utc();
-    let mut pages = retention(stack).business_records(
+    let mut pages = operator(stack).business_records(
         now - Duration::days(400),
         now + Duration::days(400),
         None,
@@ -298,7 +314,7 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
     stack
         .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
         .await;
-    let store = retention(&stack);
+    let store = operator(&stack);
 
     // Holds need a reason, an actor and a future end; an unknown order cannot be held.
     let hold = |until: OffsetDateTime| Hold {
@@ -530,10 +546,10 @@ async fn an_interrupted_sweep_resumes_and_overlapping_sweeps_erase_each_order_on
         .collect();
     ids.dedup();
     assert_eq!(ids.len(), 85);
-    let report = store.report(now).await.unwrap();
+    let report = operator(&stack).report(now).await.unwrap();
     assert_eq!((report.live, report.overdue.len()), (0, 0));
     assert_eq!(report.erased_total, 85);
-    assert!(store.holding_pii().await.unwrap().is_empty());
+    assert!(operator(&stack).holding_pii().await.unwrap().is_empty());
     assert_nowhere(&stack, &parts).await;
 }
 
@@ -554,7 +570,7 @@ async fn the_report_lists_overdue_records_and_the_export_streams_business_record
         )
     };
     let due = seed(3, now - Duration::hours(2)).await.unwrap();
-    let store = retention(&stack);
+    let store = operator(&stack);
     // Two more placed later and not yet due (distinct ids: another creation time).
     orderseal_local::retention::seed_orders(
         &stack.aws,

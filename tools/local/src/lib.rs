@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use orderseal::aws::CallCounter;
+use orderseal::aws::record::RequestRecorder;
 
 pub use provision::{ProvisionOptions, Resources};
 
@@ -72,7 +73,29 @@ pub fn template_path() -> PathBuf {
     repo_root().join("infra/template.yaml")
 }
 
-/// AWS clients pointed at the emulator, each counting its requests.
+/// The principals whose requests the IAM evaluation checks: the template's role logical ids,
+/// and Amazon's SP-API account writing to the notifications queue.
+pub mod roles {
+    pub const INGEST: &str = "IngestFunctionRole";
+    pub const DISPATCH: &str = "DispatchFunctionRole";
+    pub const CALLBACK: &str = "CarrierCallbackFunctionRole";
+    pub const RETENTION: &str = "RetentionFunctionRole";
+    /// The operators' role the `orderseal` CLI runs as.
+    pub const OPERATOR: &str = "OperatorRole";
+    /// SP-API's own account (437568002678) sending notifications.
+    pub const SELLING_PARTNER_API: &str = "SellingPartnerApi";
+    pub const ALL: [&str; 6] = [
+        INGEST,
+        DISPATCH,
+        CALLBACK,
+        RETENTION,
+        OPERATOR,
+        SELLING_PARTNER_API,
+    ];
+}
+
+/// AWS clients pointed at the emulator, each counting its requests (and, for a principal,
+/// recording what each request asks IAM to allow when `ORDERSEAL_RECORD_REQUESTS` is set).
 #[derive(Debug, Clone)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -83,7 +106,18 @@ pub struct AwsClients {
 }
 
 impl AwsClients {
+    /// Clients of the harness itself (provisioning, feeding, inspecting): not recorded.
     pub async fn for_endpoint(endpoint: &str) -> Self {
+        Self::build(endpoint, None).await
+    }
+
+    /// Clients acting as `principal` (one of [`roles`]): every request is recorded for the
+    /// IAM evaluation.
+    pub async fn for_endpoint_as(endpoint: &str, principal: &str) -> Self {
+        Self::build(endpoint, Some(RequestRecorder::from_env(principal))).await
+    }
+
+    async fn build(endpoint: &str, recorder: Option<RequestRecorder>) -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(Region::new(REGION))
@@ -97,27 +131,20 @@ impl AwsClients {
             .load()
             .await;
         let calls = CallCounter::default();
+        macro_rules! client {
+            ($sdk:ident) => {{
+                let mut b = $sdk::config::Builder::from(&sdk).interceptor(calls.clone());
+                if let Some(r) = &recorder {
+                    b = b.interceptor(r.clone());
+                }
+                $sdk::Client::from_conf(b.build())
+            }};
+        }
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            kms: aws_sdk_kms::Client::from_conf(
-                aws_sdk_kms::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::config::Builder::from(&sdk)
-                    .interceptor(calls.clone())
-                    .build(),
-            ),
+            dynamodb: client!(aws_sdk_dynamodb),
+            sqs: client!(aws_sdk_sqs),
+            kms: client!(aws_sdk_kms),
+            secrets: client!(aws_sdk_secretsmanager),
             calls,
         }
     }

@@ -180,7 +180,21 @@ pub async fn provision(
         };
         out.secrets.insert(s.clone(), arn);
     }
+    record_bindings(prefix, &out)?;
     Ok(out)
+}
+
+/// When requests are being recorded for the IAM evaluation, the names this stack gave the
+/// template's resources: the evaluator maps what the code sent back to logical ids with them.
+fn record_bindings(prefix: &str, resources: &Resources) -> Result<(), LocalError> {
+    let Some(dir) = std::env::var_os(orderseal::aws::record::RECORD_DIR_ENV) else {
+        return Ok(());
+    };
+    let dir = std::path::Path::new(&dir).join("stacks");
+    std::fs::create_dir_all(&dir)?;
+    let text = serde_json::to_string_pretty(resources).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join(format!("{prefix}.json")), text)?;
+    Ok(())
 }
 
 fn key_type(k: &str) -> KeyType {

@@ -2,6 +2,10 @@
 //!
 //! Talks to the order table with the ambient AWS configuration (profile, region, and
 //! `AWS_ENDPOINT_URL` for the local stack). It never reads PII.
+//!
+//! With `ORDERSEAL_RECORD_REQUESTS=<dir>` it also writes, for every AWS request, what the
+//! request asks IAM to allow (action, resource, condition keys; never a value) into that
+//! directory: the test run evaluates those against the template's `OperatorRole`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -111,7 +115,9 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let sdk = aws_config::load_from_env().await;
-    let store = DynamoRetention::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let recorder = orderseal::aws::record::RequestRecorder::from_env("OperatorRole");
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder);
+    let store = DynamoRetention::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), table);
     let now = OffsetDateTime::now_utc();
     let result: Result<ExitCode, String> = match cli.command {
         Command::Retention {
