@@ -1,0 +1,151 @@
+// What must never be allowed, whatever the code does: the DPP controls as requests the
+// policies must deny (and a few positive controls, so a policy that denies everything fails).
+// Principals are the template's roles, plus one administrator-like role that is a named key
+// administrator and holds `kms:*` (and every data action) in its own IAM policy.
+
+export const PII_ATTRIBUTES = ['pii_shipping', 'pii_contact', 'pii_gift'];
+export const PII_CLASSES = ['shipping', 'contact', 'gift'];
+
+/** Item kinds whose failed conditional writes must not return the item (sealed PII in it). */
+export const FACT_RULES = [{ itemPrefix: 'ORDER#', mayReadWholeItem: ['IngestFunctionRole'] }];
+
+const ORDER = 'ORDER#A3TH9S8BH6GOGM#113-0000001-0000001';
+
+/** The administrator-like principal: the first key administrator, with IAM `*` on data. */
+export function adminLike(d) {
+  const arn = [d.parameters.KeyAdministratorArns].flat()[0] ?? `arn:aws:iam::${d.account}:role/KeyAdministrator`;
+  const policy = {
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'EverythingKms', Effect: 'Allow', Action: 'kms:*', Resource: '*' },
+      { Sid: 'EverythingData', Effect: 'Allow', Action: ['dynamodb:*', 'sqs:*', 'secretsmanager:*'], Resource: '*' },
+    ],
+  };
+  return { arn, identity: [{ name: 'admin-like', policy }] };
+}
+
+export function cases(d) {
+  // A role the template lacks still gets its cases: with no policy at all they would pass for
+  // the wrong reason, so they name a principal that makes them fail.
+  const role = (id) => (d.resources[id] ? d.roleArn(id) : `missing:${id}`);
+  const key = (id) => d.getAtt(id, 'Arn');
+  const table = d.getAtt('OrdersTable', 'Arn');
+  const base = (principal) => ({
+    'aws:PrincipalArn': principal,
+    'aws:PrincipalAccount': principal.split(':')[4],
+    'aws:SecureTransport': 'true',
+  });
+  const decrypt = (name, principal, cls, expect = 'Denied', action = 'kms:Decrypt') => ({
+    name,
+    principal,
+    action,
+    resource: key('PiiSealKey'),
+    account: d.account,
+    context: {
+      ...base(principal),
+      'kms:CallerAccount': principal.split(':')[4],
+      ...(cls
+        ? {
+            'kms:EncryptionContext:app': 'orderseal',
+            'kms:EncryptionContext:class': cls,
+            'kms:EncryptionContext:seller': 'A3TH9S8BH6GOGM',
+            'kms:EncryptionContext:order': '113-0000001-0000001',
+            'kms:EncryptionContextKeys': ['app', 'class', 'order', 'seller'],
+          }
+        : {}),
+    },
+    expect,
+  });
+  const item = (name, principal, action, { leading = [ORDER], attributes, select, returnValues, resource = table }, expect = 'Denied') => ({
+    name,
+    principal,
+    action,
+    resource,
+    account: d.account,
+    context: {
+      ...base(principal),
+      ...(leading.length ? { 'dynamodb:LeadingKeys': leading } : {}),
+      ...(attributes ? { 'dynamodb:Attributes': attributes } : {}),
+      ...(select ? { 'dynamodb:Select': select } : {}),
+      ...(returnValues ? { 'dynamodb:ReturnValues': returnValues } : {}),
+    },
+    expect,
+  });
+  const admin = adminLike(d).arn;
+  const breakGlass = d.parameters.BreakGlassRoleArn ?? 'missing:BreakGlassRoleArn';
+  const out = [];
+
+  // The PII key against an administrator: no data use, no grant, no policy change.
+  for (const cls of PII_CLASSES) out.push(decrypt(`key administrator with kms:* cannot decrypt ${cls}`, admin, cls));
+  out.push(decrypt('key administrator cannot create a grant', admin, null, 'Denied', 'kms:CreateGrant'));
+  out.push(decrypt('key administrator cannot rewrite the key policy', admin, null, 'Denied', 'kms:PutKeyPolicy'));
+  out.push(decrypt('key administrator cannot re-encrypt under another key', admin, null, 'Denied', 'kms:ReEncryptFrom'));
+  out.push(decrypt('key administrator cannot generate data keys', admin, 'shipping', 'Denied', 'kms:GenerateDataKey'));
+  out.push(decrypt('key administrator can still administer the key (rotation)', admin, null, 'Allowed', 'kms:EnableKeyRotation'));
+  out.push(decrypt('break-glass role can change the key policy', breakGlass, null, 'Allowed', 'kms:PutKeyPolicy'));
+  out.push(decrypt('break-glass role cannot decrypt', breakGlass, 'shipping'));
+  // Who may open which class.
+  out.push(decrypt('dispatch opens shipping', role('DispatchFunctionRole'), 'shipping', 'Allowed'));
+  out.push(decrypt('dispatch cannot open contact', role('DispatchFunctionRole'), 'contact'));
+  out.push(decrypt('dispatch cannot decrypt without a class', role('DispatchFunctionRole'), null));
+  for (const cls of PII_CLASSES) {
+    out.push(decrypt(`ingest cannot open ${cls}`, role('IngestFunctionRole'), cls));
+    for (const r of ['CarrierCallbackFunctionRole', 'RetentionFunctionRole', 'OperatorRole']) {
+      out.push(decrypt(`${r} cannot open ${cls}`, role(r), cls));
+      out.push(decrypt(`${r} cannot seal ${cls}`, role(r), cls, 'Denied', 'kms:GenerateDataKey'));
+    }
+  }
+  out.push(decrypt('ingest seals shipping', role('IngestFunctionRole'), 'shipping', 'Allowed', 'kms:GenerateDataKey'));
+
+  // The public callback writes tracking state only.
+  const cb = role('CarrierCallbackFunctionRole');
+  out.push(item('callback updates tracking state', cb, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'tracking_status'], returnValues: 'NONE' }, 'Allowed'));
+  for (const a of PII_ATTRIBUTES) out.push(item(`callback cannot write ${a}`, cb, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', a], returnValues: 'NONE' }));
+  for (const a of ['hold', 'hold_until']) out.push(item(`callback cannot write the legal hold (${a})`, cb, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', a], returnValues: 'NONE' }));
+  out.push(item('callback cannot read an order back on update', cb, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'tracking_status'], returnValues: 'ALL_OLD' }));
+  out.push(item('callback cannot read an order', cb, 'dynamodb:GetItem', { select: 'ALL_ATTRIBUTES' }));
+  out.push(item('callback cannot replace an order', cb, 'dynamodb:PutItem', { attributes: ['pk', 'sk'] }));
+  out.push(item('callback cannot write an audit item', cb, 'dynamodb:PutItem', { leading: ['AUDIT#A3TH9S8BH6GOGM#113-0000001-0000001'], attributes: ['pk', 'sk', 'action'] }));
+  out.push(item('callback cannot write the hold registry', cb, 'dynamodb:PutItem', { leading: ['HOLDS'], attributes: ['pk', 'sk'] }));
+  out.push(item('callback cannot write a business record', cb, 'dynamodb:BatchWriteItem', { leading: ['BUSINESS#2026-11'] }));
+  out.push(item('callback cannot move a tracking number to another order', cb, 'dynamodb:PutItem', { leading: ['TRACKING#1Z999'], attributes: ['pk', 'sk', 'order_id'] }));
+  out.push(item('callback cannot scan the table', cb, 'dynamodb:Scan', { leading: [], select: 'ALL_ATTRIBUTES' }));
+
+  // The retention sweep removes the sealed blobs but never reads them.
+  const ret = role('RetentionFunctionRole');
+  out.push(item('retention erases with ReturnValues NONE', ret, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'pii_shipping', 'pii_erased_at'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('retention cannot read the blobs it erases back', ret, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'pii_shipping'], returnValues: 'ALL_OLD' }));
+  for (const a of PII_ATTRIBUTES) out.push(item(`retention cannot read ${a}`, ret, 'dynamodb:BatchGetItem', { attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }));
+  out.push(item('retention cannot read whole orders', ret, 'dynamodb:BatchGetItem', { select: 'ALL_ATTRIBUTES' }));
+  out.push(item('retention cannot read an order item by item', ret, 'dynamodb:GetItem', { select: 'ALL_ATTRIBUTES' }));
+  out.push(item('retention cannot write sealed PII into an order', ret, 'dynamodb:PutItem', { attributes: ['pk', 'sk', 'pii_shipping'] }));
+
+  // The operators' role reads no PII attribute, in any way.
+  const op = role('OperatorRole');
+  out.push(item('operator reads retention state', op, 'dynamodb:GetItem', { attributes: ['pk', 'sk', 'pii_expires_at'], select: 'SPECIFIC_ATTRIBUTES' }, 'Allowed'));
+  for (const a of PII_ATTRIBUTES) {
+    out.push(item(`operator cannot read ${a}`, op, 'dynamodb:GetItem', { attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }));
+    out.push(item(`operator cannot write ${a}`, op, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', a], returnValues: 'NONE' }));
+  }
+  out.push(item('operator cannot read a whole order', op, 'dynamodb:GetItem', { select: 'ALL_ATTRIBUTES' }));
+  out.push(item('operator cannot read an order back on update', op, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'hold'], returnValues: 'ALL_NEW' }));
+  out.push(item('operator cannot query the orders', op, 'dynamodb:Query', { select: 'ALL_ATTRIBUTES' }));
+  out.push(item('operator cannot scan the table', op, 'dynamodb:Scan', { leading: [], select: 'ALL_ATTRIBUTES' }));
+  out.push(item('operator cannot batch-read orders', op, 'dynamodb:BatchGetItem', { select: 'ALL_ATTRIBUTES' }));
+
+  // Dispatch reads the shipping blob, never the contact one.
+  const dis = role('DispatchFunctionRole');
+  out.push(item('dispatch cannot read pii_contact', dis, 'dynamodb:GetItem', { attributes: ['pk', 'sk', 'pii_contact'], select: 'SPECIFIC_ATTRIBUTES' }));
+  out.push(item('dispatch cannot read a whole order', dis, 'dynamodb:GetItem', { select: 'ALL_ATTRIBUTES' }));
+
+  // Queues: TLS only, and only SP-API's account from outside.
+  const notifications = d.getAtt('NotificationsQueue', 'Arn');
+  const stranger = 'arn:aws:iam::999988887777:role/someone';
+  out.push({ name: 'another account cannot send notifications', principal: stranger, action: 'sqs:SendMessage', resource: notifications, account: d.account, context: base(stranger), expect: 'Denied' });
+  for (const q of ['NotificationsQueue', 'NotificationsDlq', 'ShipmentsQueue', 'ShipmentsDlq']) {
+    const arn = d.getAtt(q, 'Arn');
+    const send = (tls, expect) => ({ name: `${q}: the administrator's SendMessage ${tls ? 'over TLS is allowed' : 'without TLS is refused'}`, principal: admin, action: 'sqs:SendMessage', resource: arn, account: d.account, context: { ...base(admin), 'aws:SecureTransport': String(tls) }, expect });
+    out.push(send(true, 'Allowed'), send(false, 'Denied'));
+  }
+  return out;
+}
