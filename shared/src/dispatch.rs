@@ -171,13 +171,19 @@ mod dynamo {
 
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-    use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+    use aws_sdk_dynamodb::types::AttributeValue;
 
     use super::*;
     use crate::aws::ddb::{get_n, s, store_error as err};
     use crate::order::status;
     use crate::seal::PiiClass;
     use crate::store::{ORDER_SK, order_pk, pii_attribute};
+
+    /// What dispatch reads of an order: everything shipping needs, the `shipping` blob only
+    /// (never `contact` or `gift`), and its own state. Its IAM policy allows no other attribute.
+    const LOAD_PROJECTION: &str = "pk, sk, seller_id, order_id, marketplace_id, fulfillment_status, \
+        fulfilled_by, ship_country, #items, pii_expires_at, pii_erased_at, #hold, pii_shipping, \
+        dispatch_state, dispatch_via, dispatch_key, label";
 
     const PENDING: &str = "LABEL_PENDING";
     const PURCHASED: &str = "LABEL_PURCHASED";
@@ -195,6 +201,31 @@ mod dynamo {
                 client,
                 table: table.into(),
             }
+        }
+
+        /// A consistent read of the order's `projection` (placeholders `#items`, `#hold`).
+        async fn get(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            projection: &str,
+        ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+            let mut req = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .projection_expression(projection)
+                .consistent_read(true);
+            for (placeholder, name) in [("#items", "items"), ("#hold", "hold")] {
+                if projection.contains(placeholder) {
+                    req = req.expression_attribute_names(placeholder, name);
+                }
+            }
+            req.send()
+                .await
+                .map(|o| o.item)
+                .map_err(|e| err("GetItem", &e))
         }
 
         fn key(&self, seller_id: &str, order_id: &str) -> HashMap<String, AttributeValue> {
@@ -270,16 +301,11 @@ mod dynamo {
             seller_id: &str,
             order_id: &str,
         ) -> Result<Option<OrderForDispatch>, StoreError> {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(self.key(seller_id, order_id)))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| err("GetItem", &e))?;
-            out.item.as_ref().map(parse).transpose()
+            self.get(seller_id, order_id, LOAD_PROJECTION)
+                .await?
+                .as_ref()
+                .map(parse)
+                .transpose()
         }
 
         async fn begin(
@@ -305,14 +331,22 @@ mod dynamo {
                 .expression_attribute_values(":key", s(key))
                 .expression_attribute_values(":unshipped", s(status::UNSHIPPED))
                 .expression_attribute_values(":merchant", s(status::MERCHANT))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .send()
                 .await;
             match result {
                 Ok(_) => Ok(Begin::Started),
                 Err(e) => match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                        let old = c.item().cloned().unwrap_or_default();
+                    // Another attempt got there first (or the order is not shippable): read its
+                    // state back - a failed condition would return the whole item, blobs too.
+                    Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                        let old = self
+                            .get(
+                                seller_id,
+                                order_id,
+                                "dispatch_state, dispatch_via, dispatch_key",
+                            )
+                            .await?
+                            .unwrap_or_default();
                         match (
                             get_s(&old, "dispatch_state").as_deref(),
                             get_s(&old, "dispatch_via"),

@@ -77,6 +77,21 @@ pub struct RetentionPolicy {
 
 pub const DPP_MAX_RETENTION: Duration = Duration::days(30);
 
+/// PII kept `retention` after delivery stays restorable from backups for `backup_window`
+/// after its erasure: together they must stay within the DPP's 30 days.
+pub fn check_retention_budget(
+    retention: Duration,
+    backup_window: Duration,
+) -> Result<(), &'static str> {
+    if retention.is_negative() || backup_window.is_negative() {
+        return Err("retention and backup window must not be negative");
+    }
+    if retention + backup_window > DPP_MAX_RETENTION {
+        return Err("retention plus the backup window exceeds the DPP's 30 days (backups count)");
+    }
+    Ok(())
+}
+
 impl Default for RetentionPolicy {
     fn default() -> Self {
         Self {
@@ -149,6 +164,10 @@ mod tests {
     fn retention_is_never_above_the_dpp_maximum() {
         let p = RetentionPolicy::new(Duration::days(90), Duration::days(60));
         assert_eq!(p.after_delivery, Duration::days(30));
+        assert!(check_retention_budget(Duration::days(23), Duration::days(7)).is_ok());
+        assert!(check_retention_budget(Duration::days(30), Duration::ZERO).is_ok());
+        assert!(check_retention_budget(Duration::days(24), Duration::days(7)).is_err());
+        assert!(check_retention_budget(Duration::days(-1), Duration::days(7)).is_err());
         assert_eq!(p.canceled_grace, Duration::days(30));
     }
 }

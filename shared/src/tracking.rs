@@ -150,13 +150,6 @@ mod tests {
     }
 }
 
-/// Whether a carrier event was seen before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    New,
-    Duplicate,
-}
-
 /// Port: tracking on the order record.
 pub trait TrackingStore: Send + Sync {
     /// The order a tracking number belongs to (written by dispatch when the label is bought).
@@ -167,19 +160,23 @@ pub trait TrackingStore: Send + Sync {
         Output = Result<Option<(String, String)>, crate::store::StoreError>,
     > + Send;
 
-    /// Dedupe marker `CARRIEREVENT#<carrier>#<eventId>` (conditional put, expires after 30 days).
+    /// Whether the dedupe marker `CARRIEREVENT#<carrier>#<eventId>` of an applied event is
+    /// there (and not past its 30 days).
+    fn seen(
+        &self,
+        carrier: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+    ) -> impl std::future::Future<Output = Result<bool, crate::store::StoreError>> + Send;
+
+    /// Write the dedupe marker, once the event is applied. Applying is idempotent (the
+    /// conditional writes of [`TrackingStore::apply`]), so a crash before the marker only
+    /// makes the carrier's retry apply it again; the marker spares duplicates the writes.
     fn record_event(
         &self,
         carrier: &str,
         event_id: &str,
         now: OffsetDateTime,
-    ) -> impl std::future::Future<Output = Result<Recorded, crate::store::StoreError>> + Send;
-
-    /// Drop the marker again when applying failed, so the carrier's retry runs.
-    fn forget_event(
-        &self,
-        carrier: &str,
-        event_id: &str,
     ) -> impl std::future::Future<Output = Result<(), crate::store::StoreError>> + Send;
 
     /// Apply with the rules of [`TrackingState::apply`] as conditional writes.
@@ -206,7 +203,6 @@ pub use dynamo::DynamoTrackingStore;
 #[cfg(feature = "dynamodb")]
 mod dynamo {
     use aws_sdk_dynamodb::Client;
-    use aws_sdk_dynamodb::operation::put_item::PutItemError;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
     use time::format_description::well_known::Rfc3339;
 
@@ -229,48 +225,58 @@ mod dynamo {
             }
         }
 
-        /// Record the delivery and the expiry it implies, and the TTL: the expiry, or while a
-        /// hold lasts (`hold_until` as read) the later of the two, for that hold only.
+        /// Record the delivery and the expiry it implies (an earlier delivery scan moves it
+        /// earlier; an erased order is left as it is).
         async fn deliver(
             &self,
             seller_id: &str,
             order_id: &str,
             iso: &str,
             t: i64,
-            expires: OffsetDateTime,
-            hold_until: Option<i64>,
+            expires: i64,
         ) -> crate::aws::ddb::UpdateResult {
-            let expires = expires.unix_timestamp();
-            let guard = match hold_until {
-                None => "attribute_not_exists(hold_until)",
-                Some(_) => "hold_until = :hu",
-            };
-            let mut update = self
-                .client
+            self.client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(order_pk(seller_id, order_id)))
                 .key("sk", s(ORDER_SK))
                 .update_expression(
                     "SET delivered_at = :iso, delivered_at_ms = :t, delivered_expires_at = :exp, \
-                     pii_expires_at = :exp, #ttl = :ttl",
+                     pii_expires_at = :exp",
                 )
-                .condition_expression(format!(
-                    "attribute_exists(pk) AND attribute_not_exists(pii_erased_at) AND {guard} \
-                     AND (attribute_not_exists(delivered_at_ms) OR delivered_at_ms > :t)"
-                ))
-                .expression_attribute_names("#ttl", "ttl")
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(pii_erased_at) \
+                     AND (attribute_not_exists(delivered_at_ms) OR delivered_at_ms > :t)",
+                )
                 .expression_attribute_values(":iso", s(iso))
                 .expression_attribute_values(":t", n(t))
                 .expression_attribute_values(":exp", n(expires))
-                .expression_attribute_values(":ttl", n(expires.max(hold_until.unwrap_or(i64::MIN))))
-                .return_values_on_condition_check_failure(
-                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-                );
-            if let Some(hu) = hold_until {
-                update = update.expression_attribute_values(":hu", n(hu));
-            }
-            update.send().await
+                .send()
+                .await
+        }
+
+        /// Raise the TTL backstop to the expiry if it is earlier; never lower it. Lowering it
+        /// safely needs the order's legal hold (a hold owns the TTL while it lasts), and this
+        /// store - the public carrier door - names no hold attribute (its IAM policy would
+        /// have to allow writing one). The sweep erases on `pii_expires_at` either way; the
+        /// TTL only backs it up.
+        async fn raise_ttl(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            expires: i64,
+        ) -> crate::aws::ddb::UpdateResult {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(seller_id, order_id)))
+                .key("sk", s(ORDER_SK))
+                .update_expression("SET #ttl = :exp")
+                .condition_expression("attribute_exists(pk) AND #ttl < :exp")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":exp", n(expires))
+                .send()
+                .await
         }
     }
 
@@ -295,48 +301,47 @@ mod dynamo {
             }))
         }
 
+        async fn seen(
+            &self,
+            carrier: &str,
+            event_id: &str,
+            now: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(carrier_event_pk(carrier, event_id)))
+                .key("sk", s("CARRIEREVENT"))
+                .projection_expression("#ttl")
+                .expression_attribute_names("#ttl", "ttl")
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| err("GetItem", &e))?;
+            // Expiry checked here, not left to TTL's timing.
+            Ok(out
+                .item
+                .and_then(|i| get_n(&i, "ttl"))
+                .is_some_and(|ttl| ttl >= now.unix_timestamp()))
+        }
+
         async fn record_event(
             &self,
             carrier: &str,
             event_id: &str,
             now: OffsetDateTime,
-        ) -> Result<Recorded, StoreError> {
-            let result = self
-                .client
+        ) -> Result<(), StoreError> {
+            self.client
                 .put_item()
                 .table_name(&self.table)
                 .item("pk", s(carrier_event_pk(carrier, event_id)))
                 .item("sk", s("CARRIEREVENT"))
                 .item("ttl", n((now + Duration::days(30)).unix_timestamp()))
-                .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":now", n(now.unix_timestamp()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(Recorded::New),
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(PutItemError::ConditionalCheckFailedException(_))
-                    ) =>
-                {
-                    Ok(Recorded::Duplicate)
-                }
-                Err(e) => Err(err("PutItem", &e)),
-            }
-        }
-
-        async fn forget_event(&self, carrier: &str, event_id: &str) -> Result<(), StoreError> {
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(carrier_event_pk(carrier, event_id)))
-                .key("sk", s("CARRIEREVENT"))
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| err("DeleteItem", &e))
+                .map_err(|e| err("PutItem", &e))
         }
 
         async fn apply(
@@ -378,22 +383,14 @@ mod dynamo {
                 return Ok(());
             };
             // Delivery starts the retention clock; an earlier delivery scan moves it earlier.
-            // Erased orders keep their tombstone's TTL; a legal hold owns the TTL while it lasts.
             let iso = event.occurred_at.format(&Rfc3339).unwrap_or_default();
-            let mut result = self
-                .deliver(seller_id, order_id, &iso, t, expires, None)
-                .await;
-            if let Err(e) = &result
-                && let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
-                    e.as_service_error()
-                && let Some(old) = c.item()
-                && !old.contains_key("pii_erased_at")
-                && let Some(hold_until) = get_n(old, "hold_until")
-            {
-                result = self
-                    .deliver(seller_id, order_id, &iso, t, expires, Some(hold_until))
-                    .await;
+            let expires = expires.unix_timestamp();
+            match self.deliver(seller_id, order_id, &iso, t, expires).await {
+                Ok(_) => {}
+                Err(e) if not_newer(&e) => return Ok(()),
+                Err(e) => return Err(err("UpdateItem", &e)),
             }
+            let result = self.raise_ttl(seller_id, order_id, expires).await;
             match result {
                 Ok(_) => Ok(()),
                 Err(e) if not_newer(&e) => Ok(()),

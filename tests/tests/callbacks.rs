@@ -66,6 +66,13 @@ fn easypost_event(id: &str, tracking: &str, status: &str, at: OffsetDateTime) ->
     .to_string()
 }
 
+/// How long the callback keeps PII after delivery, as the template configures it.
+fn retention_days(stack: &TestStack) -> time::Duration {
+    orderseal_local::callback_config(&stack.resources)
+        .unwrap()
+        .retention
+}
+
 fn callback(stack: &TestStack) -> LambdaCallback {
     let config = orderseal_local::callback_config(&stack.resources).unwrap();
     orderseal_carrier_callback::build(
@@ -107,14 +114,71 @@ async fn label_then_webhooks_then_delivered_sets_the_pii_expiry() {
     let item = stack.order_item(id).await.unwrap();
     assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
     let delivered_at = t0 + time::Duration::hours(3);
-    let expires = (delivered_at + time::Duration::days(30)).unix_timestamp();
+    // The deployed default: 23 days, so that with the 7-day backup window no copy outlives 30.
+    let retention = retention_days(&stack);
+    assert_eq!(retention, time::Duration::days(23));
+    let expires = (delivered_at + retention).unix_timestamp();
     assert_eq!(n(&item, "pii_expires_at"), Some(expires));
+    // The TTL backstop only ever rises to the expiry: the provisional one (latest delivery
+    // date + 23 days) was earlier than this delivery's, so it followed.
     assert_eq!(
         n(&item, "ttl"),
         Some(expires),
         "TTL follows as the backstop"
     );
     assert!(logs.text().contains("\"outcome\":\"duplicate\""));
+    logs.assert_clean();
+}
+
+/// AWS calls per webhook event, counted at the SDK layer (BENCHMARKS.md): the event is applied
+/// before its marker is written, so a duplicate costs the marker's read and nothing else.
+#[tokio::test]
+async fn calls_per_webhook_event() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let tracking = stack.ship("113-0000030-0000009", "US", "WA").await;
+    let cb = callback(&stack);
+    let calls = &stack.aws_as(roles::CALLBACK).calls;
+    let t0 = OffsetDateTime::now_utc() - time::Duration::hours(5);
+    let send = async |body: &str| {
+        calls.reset();
+        let status = cb
+            .handle("easypost", &easypost_headers(EP, body), body.as_bytes())
+            .await;
+        assert_eq!(status, 200);
+        calls.snapshot()
+    };
+    let count = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    };
+    let in_transit = easypost_event("evt_c1", &tracking, "in_transit", t0);
+    // Cold container: the webhook secret is read once.
+    let mut first = count(&[
+        ("DynamoDB.GetItem", 2),    // tracking lookup, dedupe marker
+        ("DynamoDB.UpdateItem", 1), // tracking state
+        ("DynamoDB.PutItem", 1),    // dedupe marker, after applying
+    ]);
+    first.insert("Secrets Manager.GetSecretValue".into(), 1);
+    assert_eq!(send(&in_transit).await, first);
+    assert_eq!(
+        send(&in_transit).await,
+        count(&[("DynamoDB.GetItem", 2)]),
+        "a duplicate: lookup and marker read"
+    );
+    let delivered = easypost_event(
+        "evt_c2",
+        &tracking,
+        "delivered",
+        t0 + time::Duration::hours(1),
+    );
+    assert_eq!(
+        send(&delivered).await,
+        count(&[
+            ("DynamoDB.GetItem", 2),
+            ("DynamoDB.UpdateItem", 3), // tracking state, delivery + expiry, TTL raised
+            ("DynamoDB.PutItem", 1),
+        ])
+    );
     logs.assert_clean();
 }
 
@@ -283,7 +347,7 @@ async fn the_carriers_own_webhooks_duplicated_shuffled_forged_and_stale_end_deli
         let delivered = base.replace_nanosecond(0).unwrap() + time::Duration::hours(2);
         assert_eq!(
             n(&item, "pii_expires_at"),
-            Some((delivered + time::Duration::days(30)).unix_timestamp()),
+            Some((delivered + retention_days(&stack)).unix_timestamp()),
             "{id}"
         );
     }

@@ -73,10 +73,13 @@ fn dispatch_may_open_shipping_and_gift_but_not_contact() {
     assert_eq!(strings(&stmts[0]["Action"]), ["kms:Decrypt"]);
     let classes = strings(&stmts[0]["Condition"]["StringEquals"]["kms:EncryptionContext:class"]);
     assert_eq!(classes, ["shipping", "gift"]);
-    // And no role policy of dispatch grants the seal key another way.
-    let policies = format!(
-        "{:?}",
-        resource(&t, "DispatchFunction")["Properties"]["Policies"]
+    // And no role policy of dispatch grants the seal key another way (the key delegates
+    // nothing to IAM, so it could not anyway).
+    let policies =
+        serde_norway::to_string(&resource(&t, "DispatchFunctionRole")["Properties"]).unwrap();
+    assert!(
+        policies.contains("ReadOrderForShipping"),
+        "the role is read"
     );
     assert!(!policies.contains("PiiSealKey"));
 }
@@ -153,7 +156,9 @@ fn the_retention_sweep_reads_a_sparse_expiry_index_without_pii_and_cannot_decryp
     // The sweep has no grant on the PII key, in the key policy or in its own role.
     assert!(allowed_for(&t, "RetentionFunctionRole").is_empty());
     let f = &resource(&t, "RetentionFunction")["Properties"];
-    let text = serde_norway::to_string(&f["Policies"]).unwrap();
+    let text =
+        serde_norway::to_string(&resource(&t, "RetentionFunctionRole")["Properties"]).unwrap();
+    assert!(text.contains("EraseSealedPii"), "the role is read");
     assert!(!text.contains("PiiSealKey"));
     assert!(!text.contains("dynamodb:Scan"), "no full-table scan");
     assert_eq!(
@@ -167,4 +172,37 @@ fn the_retention_sweep_reads_a_sparse_expiry_index_without_pii_and_cannot_decryp
         alarm["TreatMissingData"], "breaching",
         "a sweep that stops reporting alarms"
     );
+}
+
+/// The DPP's 30 days count backups: erased PII stays restorable for the point-in-time
+/// recovery window, so the most the parameters allow for the retention and for the window add
+/// up to at most 30, the table uses that window, and the functions are told it (they refuse a
+/// configuration over the budget at start).
+#[test]
+fn retention_and_the_backup_window_fit_the_thirty_days() {
+    let t = template();
+    let max = |p: &str| t["Parameters"][p]["MaxValue"].as_i64().unwrap();
+    let retention = max("ProvisionalRetentionDays");
+    let window = max("BackupWindowDays");
+    assert!(
+        retention + window <= 30,
+        "{retention} + {window} days exceed the DPP's 30"
+    );
+    let pitr = &resource(&t, "OrdersTable")["Properties"]["PointInTimeRecoverySpecification"];
+    assert_eq!(pitr["PointInTimeRecoveryEnabled"], true);
+    assert!(
+        matches!(&pitr["RecoveryPeriodInDays"], Value::Tagged(x) if x.tag == "Ref" && x.value == "BackupWindowDays"),
+        "an explicit window, never the 35-day default"
+    );
+    for f in ["IngestFunction", "CarrierCallbackFunction"] {
+        let env = &resource(&t, f)["Properties"]["Environment"]["Variables"];
+        assert!(
+            matches!(&env["ORDERSEAL_BACKUP_WINDOW_DAYS"], Value::Tagged(x) if x.tag == "Ref" && x.value == "BackupWindowDays"),
+            "{f} knows the window"
+        );
+        assert!(
+            matches!(&env["ORDERSEAL_RETENTION_DAYS"], Value::Tagged(x) if x.tag == "Ref" && x.value == "ProvisionalRetentionDays"),
+            "{f} knows the retention"
+        );
+    }
 }

@@ -20,7 +20,7 @@ use orderseal::carriers::events;
 use orderseal::carriers::webhooks::{Headers, Scheme, VerifyError, verify};
 use orderseal::clock::Clock;
 use orderseal::secret::SecretString;
-use orderseal::tracking::{Recorded, TrackingStore};
+use orderseal::tracking::TrackingStore;
 
 /// Largest body accepted (carriers send far less).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -109,35 +109,34 @@ impl<T: TrackingStore, W: WebhookSecrets> Callback<T, W> {
             }
         };
         let (seller_id, order_id) = order;
-        match self
-            .store
-            .record_event(carrier, &event.event.event_id, now)
-            .await
-        {
-            Ok(Recorded::Duplicate) => {
+        match self.store.seen(carrier, &event.event.event_id, now).await {
+            Ok(true) => {
                 info!(carrier, order_id = %order_id, outcome = "duplicate");
                 return 200;
             }
-            Ok(Recorded::New) => {}
+            Ok(false) => {}
             Err(e) => {
                 warn!(carrier, outcome = "retry", error = %e);
                 return 500;
             }
         }
+        // Apply first, mark second: a failure or crash in between leaves no marker, so the
+        // carrier's retry applies the event again (applying is idempotent) - a delivery is
+        // never lost behind a marker.
         if let Err(e) = self
             .store
             .apply(&seller_id, &order_id, &event.event, self.retention)
             .await
         {
             warn!(carrier, order_id = %order_id, outcome = "retry", error = %e);
-            if let Err(e) = self
-                .store
-                .forget_event(carrier, &event.event.event_id)
-                .await
-            {
-                warn!(carrier, error = %e, "dedupe marker not removed; the retry is seen as a duplicate");
-            }
             return 500;
+        }
+        if let Err(e) = self
+            .store
+            .record_event(carrier, &event.event.event_id, now)
+            .await
+        {
+            warn!(carrier, order_id = %order_id, error = %e, "applied; dedupe marker not written, a retry applies again");
         }
         info!(
             carrier,
@@ -240,18 +239,25 @@ impl CallbackConfig {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| format!("missing environment variable {k}"))
         };
-        let days: i64 = match get("ORDERSEAL_RETENTION_DAYS") {
-            None => 30,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|d| (0..=30).contains(d))
-                .ok_or("ORDERSEAL_RETENTION_DAYS must be 0..=30 (the DPP maximum is 30)")?,
+        let days = |k: &str, default: i64| -> Result<Duration, String> {
+            match get(k) {
+                None => Ok(Duration::days(default)),
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|d| (0..=30).contains(d))
+                    .map(Duration::days)
+                    .ok_or_else(|| format!("{k} must be 0..=30 days (the DPP maximum is 30)")),
+            }
         };
+        let retention = days("ORDERSEAL_RETENTION_DAYS", 30)?;
+        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 0)?;
+        orderseal::order::check_retention_budget(retention, backup_window)
+            .map_err(|why| format!("ORDERSEAL_RETENTION_DAYS: {why}"))?;
         Ok(Self {
             table: req("ORDERSEAL_TABLE")?,
             webhook_secret_id: req("ORDERSEAL_WEBHOOK_SECRET_ID")?,
-            retention: Duration::days(days),
+            retention,
         })
     }
 }

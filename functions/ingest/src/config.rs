@@ -62,12 +62,10 @@ impl IngestConfig {
             }
         };
         let retention = days("ORDERSEAL_RETENTION_DAYS", 30)?;
-        if retention > orderseal::order::DPP_MAX_RETENTION {
-            return Err(ConfigError::Invalid(
-                "ORDERSEAL_RETENTION_DAYS",
-                "above the Data Protection Policy maximum of 30 days",
-            ));
-        }
+        // Without a backup window (the local stack has no PITR) the whole 30 days are live.
+        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 0)?;
+        orderseal::order::check_retention_budget(retention, backup_window)
+            .map_err(|why| ConfigError::Invalid("ORDERSEAL_RETENTION_DAYS", why))?;
         Ok(Self {
             table: req("ORDERSEAL_TABLE")?,
             pii_key_id: req("ORDERSEAL_PII_KEY_ID")?,
@@ -127,6 +125,20 @@ mod tests {
     fn retention_above_thirty_days_is_refused_and_plain_http_only_on_loopback() {
         let e = env(&[("ORDERSEAL_RETENTION_DAYS", "45")]);
         assert!(IngestConfig::from_lookup(|k| e.get(k).cloned()).is_err());
+        // The backup window counts: 23 + 7 fits the 30 days, 24 + 7 does not.
+        let e = env(&[
+            ("ORDERSEAL_RETENTION_DAYS", "23"),
+            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
+        ]);
+        assert!(IngestConfig::from_lookup(|k| e.get(k).cloned()).is_ok());
+        let e = env(&[
+            ("ORDERSEAL_RETENTION_DAYS", "24"),
+            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
+        ]);
+        assert!(matches!(
+            IngestConfig::from_lookup(|k| e.get(k).cloned()),
+            Err(ConfigError::Invalid("ORDERSEAL_RETENTION_DAYS", _))
+        ));
         let e = env(&[("ORDERSEAL_SPAPI_ENDPOINT", "http://example.com")]);
         assert!(IngestConfig::from_lookup(|k| e.get(k).cloned()).is_err());
         let e = env(&[("ORDERSEAL_SPAPI_ENDPOINT", "http://127.0.0.1:8477")]);

@@ -177,6 +177,25 @@ pub fn sandbox_lwa_secret(sandbox: &spapi_sandbox::SandboxConfig, seller: &str) 
     .to_string()
 }
 
+/// The settings `infra/template.yaml` gives `function` with its parameters' defaults (retention
+/// days, backup window, ...), so the local functions run as a default deployment does.
+pub fn template_settings(function: &str) -> Result<BTreeMap<String, String>, LocalError> {
+    Ok(template::load(&template_path())?
+        .function_settings
+        .remove(function)
+        .unwrap_or_default())
+}
+
+/// `settings` overlaid with the local resources' `env`, as a lookup.
+fn lookup(
+    settings: BTreeMap<String, String>,
+    env: BTreeMap<&str, String>,
+) -> impl Fn(&str) -> Option<String> {
+    let mut all = settings;
+    all.extend(env.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    move |k| all.get(k).cloned()
+}
+
 /// The ingest configuration for resources provisioned in the emulator.
 pub fn ingest_config(
     resources: &Resources,
@@ -209,7 +228,7 @@ pub fn ingest_config(
             format!("{sandbox_url}/auth/o2/token"),
         ),
     ]);
-    orderseal_ingest::IngestConfig::from_lookup(|k| env.get(k).cloned())
+    orderseal_ingest::IngestConfig::from_lookup(lookup(template_settings("IngestFunction")?, env))
         .map_err(|e| LocalError::Stack(e.to_string()))
 }
 
@@ -274,8 +293,11 @@ pub fn callback_config(
             resources.secret("WebhookSecretsSecret")?.to_owned(),
         ),
     ]);
-    orderseal_carrier_callback::CallbackConfig::from_lookup(|k| env.get(k).cloned())
-        .map_err(LocalError::Stack)
+    orderseal_carrier_callback::CallbackConfig::from_lookup(lookup(
+        template_settings("CarrierCallbackFunction")?,
+        env,
+    ))
+    .map_err(LocalError::Stack)
 }
 
 /// The demo seller's shipping rules: ships from Seattle; cheapest via EasyPost by default,

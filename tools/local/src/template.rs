@@ -1,6 +1,7 @@
 //! Reads `infra/template.yaml` so the local stack is created from the same definitions that
 //! deploy: table keys and TTL, queue timeouts and redrive, keys and secrets.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_norway::Value;
@@ -40,6 +41,9 @@ pub struct TemplateSpec {
     pub queues: Vec<QueueSpec>,
     pub keys: Vec<String>,
     pub secrets: Vec<String>,
+    /// Per function: the environment variables the template sets from a literal or from a
+    /// parameter's default (`!Ref Parameter`), as a deployment with the defaults would have them.
+    pub function_settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +75,35 @@ pub fn parse(text: &str) -> Result<TemplateSpec, TemplateError> {
         .and_then(Value::as_mapping)
         .ok_or_else(|| TemplateError::Resource("Resources".into(), "missing"))?;
     let mut spec = TemplateSpec::default();
+    let defaults: BTreeMap<String, String> = doc
+        .get("Parameters")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, p)| Some((k.as_str()?.to_owned(), scalar(p.get("Default")?)?)))
+        .collect();
     for (id, res) in resources {
+        if res.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function") {
+            let vars = res
+                .get("Properties")
+                .and_then(|p| p.get("Environment"))
+                .and_then(|e| e.get("Variables"))
+                .and_then(Value::as_mapping)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| {
+                    let value = match v {
+                        Value::Tagged(t) if t.tag == "Ref" => {
+                            defaults.get(t.value.as_str()?).cloned()
+                        }
+                        other => scalar(other),
+                    }?;
+                    Some((k.as_str()?.to_owned(), value))
+                })
+                .collect();
+            spec.function_settings
+                .insert(id.as_str().unwrap_or_default().to_owned(), vars);
+        }
         let id = id.as_str().unwrap_or_default().to_owned();
         let props = res.get("Properties").cloned().unwrap_or(Value::Null);
         match res.get("Type").and_then(Value::as_str) {
@@ -87,6 +119,16 @@ pub fn parse(text: &str) -> Result<TemplateSpec, TemplateError> {
     spec.keys.sort();
     spec.secrets.sort();
     Ok(spec)
+}
+
+/// A string, number or boolean as text.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 fn pairs(v: Option<&Value>, a: &str, b: &str) -> Vec<(String, String)> {
