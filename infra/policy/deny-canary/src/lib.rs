@@ -1,0 +1,1 @@
+//! Nothing here: only the dependency matters.
