@@ -89,6 +89,9 @@ done
 check checkov-template .local/checkov-venv/bin/checkov -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download
 check checkov-transformed-template .local/checkov-venv/bin/checkov -f "$out/template.json" --framework cloudformation --compact --quiet --skip-download
 check advisory-db advisory_db
+# cargo-deny reads `cargo metadata` offline (--frozen): fetch what the Lambda target and the
+# canary need first (a fresh machine has only built the host's crates).
+cargo fetch --locked --quiet --target aarch64-unknown-linux-gnu
 cargo fetch --locked --quiet --manifest-path infra/policy/deny-canary/Cargo.toml
 check cargo-deny-catches-an-advisory expect_failure deny infra/policy/deny-canary/Cargo.toml advisories
 check cargo-deny deny Cargo.toml advisories licenses bans sources

@@ -335,6 +335,30 @@ async fn bad_input_is_quarantined_with_a_typed_reason_and_the_rest_of_the_batch_
         reasons,
         ["malformed_json", "missing_field", "too_large", "wrong_type"]
     );
+    // Nothing lost: each quarantined body is the original, whole (the oversized one cannot be
+    // sent over SQS's limit and is parked as a marker with its size).
+    let reason_of = |body: &str| {
+        dlq.iter().find(|m| m.body() == Some(body)).map(|m| {
+            m.message_attributes().unwrap()["orderseal-reason"]
+                .string_value()
+                .unwrap()
+                .to_owned()
+        })
+    };
+    assert_eq!(reason_of(malformed).as_deref(), Some("malformed_json"));
+    assert_eq!(
+        reason_of(&missing.to_string()).as_deref(),
+        Some("missing_field")
+    );
+    assert_eq!(
+        reason_of(&wrong_type.to_string()).as_deref(),
+        Some("wrong_type")
+    );
+    let parked = format!(
+        "{{\"orderseal_quarantine\":\"too_large\",\"original_bytes\":{}}}",
+        oversized.to_string().len()
+    );
+    assert_eq!(reason_of(&parked).as_deref(), Some("too_large"));
     // The typed reasons are logged; the values that made them are not.
     let text = logs.text();
     for r in [
