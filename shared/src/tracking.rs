@@ -225,6 +225,19 @@ mod dynamo {
             }
         }
 
+        /// An update of the order item.
+        fn order_update(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+        ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(seller_id, order_id)))
+                .key("sk", s(ORDER_SK))
+        }
+
         /// Record the delivery and the expiry it implies (an earlier delivery scan moves it
         /// earlier; an erased order is left as it is).
         async fn deliver(
@@ -235,11 +248,7 @@ mod dynamo {
             t: i64,
             expires: i64,
         ) -> crate::aws::ddb::UpdateResult {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(order_pk(seller_id, order_id)))
-                .key("sk", s(ORDER_SK))
+            self.order_update(seller_id, order_id)
                 .update_expression(
                     "SET delivered_at = :iso, delivered_at_ms = :t, delivered_expires_at = :exp, \
                      pii_expires_at = :exp",
@@ -266,11 +275,7 @@ mod dynamo {
             order_id: &str,
             expires: i64,
         ) -> crate::aws::ddb::UpdateResult {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(order_pk(seller_id, order_id)))
-                .key("sk", s(ORDER_SK))
+            self.order_update(seller_id, order_id)
                 .update_expression("SET #ttl = :exp")
                 .condition_expression("attribute_exists(pk) AND #ttl < :exp")
                 .expression_attribute_names("#ttl", "ttl")
@@ -359,11 +364,7 @@ mod dynamo {
                 )
             };
             let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(order_pk(seller_id, order_id)))
-                .key("sk", s(ORDER_SK))
+                .order_update(seller_id, order_id)
                 .update_expression("SET tracking_status = :s, tracking_at_ms = :t, tracking_rank = :r")
                 .condition_expression(
                     "attribute_exists(pk) AND (attribute_not_exists(tracking_at_ms) OR tracking_at_ms < :t \
