@@ -204,6 +204,7 @@ pub use dynamo::DynamoTrackingStore;
 mod dynamo {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_sdk_dynamodb::types::ReturnValue;
     use time::format_description::well_known::Rfc3339;
 
     use super::*;
@@ -260,26 +261,30 @@ mod dynamo {
                 .expression_attribute_values(":iso", s(iso))
                 .expression_attribute_values(":t", n(t))
                 .expression_attribute_values(":exp", n(expires))
+                .return_values(ReturnValue::None)
                 .send()
                 .await
         }
 
-        /// Raise the TTL backstop to the expiry if it is earlier; never lower it. Lowering it
-        /// safely needs the order's legal hold (a hold owns the TTL while it lasts), and this
-        /// store - the public carrier door - names no hold attribute (its IAM policy would
-        /// have to allow writing one). The sweep erases on `pii_expires_at` either way; the
-        /// TTL only backs it up.
+        /// Raise the TTL backstop to the stored delivered expiry if it is earlier; never lower
+        /// it. Lowering it safely needs the order's legal hold (a hold owns the TTL while it
+        /// lasts), and this store - the public carrier door - names no hold attribute (its IAM
+        /// policy would have to allow writing one). Taken from the item, not the event, so a
+        /// retry repairs a raise an earlier attempt lost. The sweep erases on `pii_expires_at`
+        /// either way; the TTL only backs it up.
         async fn raise_ttl(
             &self,
             seller_id: &str,
             order_id: &str,
-            expires: i64,
         ) -> crate::aws::ddb::UpdateResult {
             self.order_update(seller_id, order_id)
-                .update_expression("SET #ttl = :exp")
-                .condition_expression("attribute_exists(pk) AND #ttl < :exp")
+                .update_expression("SET #ttl = delivered_expires_at")
+                .condition_expression(
+                    "attribute_exists(delivered_expires_at) AND attribute_not_exists(pii_erased_at) \
+                     AND (attribute_not_exists(#ttl) OR #ttl < delivered_expires_at)",
+                )
                 .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":exp", n(expires))
+                .return_values(ReturnValue::None)
                 .send()
                 .await
         }
@@ -373,6 +378,7 @@ mod dynamo {
                 .expression_attribute_values(":s", s(event.status.as_str()))
                 .expression_attribute_values(":t", n(t))
                 .expression_attribute_values(":r", n(event.status.rank()))
+                .return_values(ReturnValue::None)
                 .send()
                 .await;
             if let Err(e) = result
@@ -387,12 +393,12 @@ mod dynamo {
             let iso = event.occurred_at.format(&Rfc3339).unwrap_or_default();
             let expires = expires.unix_timestamp();
             match self.deliver(seller_id, order_id, &iso, t, expires).await {
+                // Not newer (a retry, or a later scan): the TTL step still runs, from the item.
                 Ok(_) => {}
-                Err(e) if not_newer(&e) => return Ok(()),
+                Err(e) if not_newer(&e) => {}
                 Err(e) => return Err(err("UpdateItem", &e)),
             }
-            let result = self.raise_ttl(seller_id, order_id, expires).await;
-            match result {
+            match self.raise_ttl(seller_id, order_id).await {
                 Ok(_) => Ok(()),
                 Err(e) if not_newer(&e) => Ok(()),
                 Err(e) => Err(err("UpdateItem", &e)),

@@ -130,6 +130,66 @@ async fn label_then_webhooks_then_delivered_sets_the_pii_expiry() {
     logs.assert_clean();
 }
 
+/// A delivery whose TTL raise was lost (throttled, timed out: the handler answered 500 and wrote
+/// no marker) is repaired by the carrier's retry: the TTL step runs from the stored expiry even
+/// though the delivery itself is no longer newer.
+#[tokio::test]
+async fn a_lost_ttl_raise_is_repaired_by_the_retry() {
+    use orderseal::aws::ddb::{n as num, s as string};
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "113-0000030-0000007";
+    let tracking = stack.ship(id, "US", "WA").await;
+    let cb = callback(&stack);
+    let provisional = n(&stack.order_item(id).await.unwrap(), "ttl").unwrap();
+    // Delivered now: its expiry is past the provisional one (latest delivery date + retention).
+    let delivered = easypost_event("evt_d", &tracking, "delivered", OffsetDateTime::now_utc());
+    let send = async || {
+        cb.handle(
+            "easypost",
+            &easypost_headers(EP, &delivered),
+            delivered.as_bytes(),
+        )
+        .await
+    };
+    assert_eq!(send().await, 200);
+    let expires = n(&stack.order_item(id).await.unwrap(), "pii_expires_at").unwrap();
+    assert!(expires > provisional, "the case needs a late delivery");
+    // What a lost raise leaves: the delivery recorded, the TTL still provisional, no marker.
+    let table = stack.table();
+    stack
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(table)
+        .key(
+            "pk",
+            string(format!("ORDER#{}#{id}", orderseal_tests::SELLER)),
+        )
+        .key("sk", string("ORDER"))
+        .update_expression("SET #ttl = :old")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":old", num(provisional))
+        .send()
+        .await
+        .unwrap();
+    stack
+        .aws
+        .dynamodb
+        .delete_item()
+        .table_name(table)
+        .key("pk", string("CARRIEREVENT#easypost#evt_d"))
+        .key("sk", string("CARRIEREVENT"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(send().await, 200, "the carrier's retry");
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(n(&item, "pii_expires_at"), Some(expires));
+    assert_eq!(n(&item, "ttl"), Some(expires), "the retry raised the TTL");
+    logs.assert_clean();
+}
+
 /// AWS calls per webhook event, counted at the SDK layer (BENCHMARKS.md): the event is applied
 /// before its marker is written, so a duplicate costs the marker's read and nothing else.
 #[tokio::test]

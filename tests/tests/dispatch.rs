@@ -367,13 +367,17 @@ async fn dispatch_opens_shipping_but_not_contact() {
             .await
             .is_ok()
     );
-    assert!(
+    // No packing slip is printed, so the gift message is not dispatch's to open either.
+    assert!(matches!(
         dispatch
             .sealer
             .open(&ctx(PiiClass::Gift), &blob(PiiClass::Gift))
-            .await
-            .is_ok()
-    );
+            .await,
+        Err(SealError::ClassNotPermitted {
+            operation: "open",
+            class: PiiClass::Gift
+        })
+    ));
     let refused = dispatch
         .sealer
         .open(&ctx(PiiClass::Contact), &blob(PiiClass::Contact))

@@ -66,13 +66,13 @@ fn ingest_may_seal_every_class_and_open_none() {
 }
 
 #[test]
-fn dispatch_may_open_shipping_and_gift_but_not_contact() {
+fn dispatch_may_open_shipping_but_not_contact_or_gift() {
     let t = template();
     let stmts = allowed_for(&t, "DispatchFunctionRole");
     assert_eq!(stmts.len(), 1);
     assert_eq!(strings(&stmts[0]["Action"]), ["kms:Decrypt"]);
     let classes = strings(&stmts[0]["Condition"]["StringEquals"]["kms:EncryptionContext:class"]);
-    assert_eq!(classes, ["shipping", "gift"]);
+    assert_eq!(classes, ["shipping"]);
     // And no role policy of dispatch grants the seal key another way (the key delegates
     // nothing to IAM, so it could not anyway).
     let policies =

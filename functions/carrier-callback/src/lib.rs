@@ -250,8 +250,9 @@ impl CallbackConfig {
                     .ok_or_else(|| format!("{k} must be 0..=30 days (the DPP maximum is 30)")),
             }
         };
-        let retention = days("ORDERSEAL_RETENTION_DAYS", 30)?;
-        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 0)?;
+        // The template's defaults: 23 days live, 7 restorable from backups.
+        let retention = days("ORDERSEAL_RETENTION_DAYS", 23)?;
+        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 7)?;
         orderseal::order::check_retention_budget(retention, backup_window)
             .map_err(|why| format!("ORDERSEAL_RETENTION_DAYS: {why}"))?;
         Ok(Self {
@@ -276,5 +277,48 @@ pub fn build(
         secrets: SecretsManagerWebhookSecrets::new(secrets, &config.webhook_secret_id),
         clock,
         retention: config.retention,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> Result<CallbackConfig, String> {
+        let mut env: HashMap<String, String> = [
+            ("ORDERSEAL_TABLE", "t"),
+            ("ORDERSEAL_WEBHOOK_SECRET_ID", "s"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        CallbackConfig::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn retention_and_the_backup_window_share_the_thirty_days() {
+        assert_eq!(config(&[]).unwrap().retention, Duration::days(23));
+        let fits = [
+            ("ORDERSEAL_RETENTION_DAYS", "23"),
+            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
+        ];
+        assert_eq!(config(&fits).unwrap().retention, Duration::days(23));
+        // 30 days live leave no room for the default 7-day window; 24 + 7 is over too.
+        assert!(config(&[("ORDERSEAL_RETENTION_DAYS", "30")]).is_err());
+        let over = [
+            ("ORDERSEAL_RETENTION_DAYS", "24"),
+            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
+        ];
+        assert!(config(&over).is_err());
+        let no_backups = [
+            ("ORDERSEAL_RETENTION_DAYS", "30"),
+            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "0"),
+        ];
+        assert_eq!(config(&no_backups).unwrap().retention, Duration::days(30));
     }
 }

@@ -53,7 +53,7 @@ pub trait Carriers: Send + Sync {
 
 pub struct Dispatch<S, K, R, A> {
     pub store: S,
-    /// Guarded: opens `shipping` (and `gift`) only.
+    /// Guarded: opens `shipping` only.
     pub sealer: Sealer<K>,
     pub carriers: R,
     pub amazon: A,

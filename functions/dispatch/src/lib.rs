@@ -25,8 +25,9 @@ use orderseal::spapi::ratelimit::DynamoRateLimiter;
 pub use config::{DispatchConfig, ShippingRules};
 pub use handler::{Carriers, Dispatch, Outcome, ShipmentConfirmer};
 
-/// The classes dispatch may open: the address, and gift messages for a packing slip.
-pub const MAY_OPEN: &[PiiClass] = &[PiiClass::Shipping, PiiClass::Gift];
+/// The classes dispatch may open: the address. (Gift messages would be opened for a packing
+/// slip; orderseal prints none, so neither this guard nor the key policy lets dispatch open them.)
+pub const MAY_OPEN: &[PiiClass] = &[PiiClass::Shipping];
 
 pub type LambdaDispatch = Dispatch<
     DynamoDispatchStore,

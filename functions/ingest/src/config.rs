@@ -61,9 +61,9 @@ impl IngestConfig {
                 ))
             }
         };
-        let retention = days("ORDERSEAL_RETENTION_DAYS", 30)?;
-        // Without a backup window (the local stack has no PITR) the whole 30 days are live.
-        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 0)?;
+        // The template's defaults: 23 days live, 7 restorable from backups.
+        let retention = days("ORDERSEAL_RETENTION_DAYS", 23)?;
+        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 7)?;
         orderseal::order::check_retention_budget(retention, backup_window)
             .map_err(|why| ConfigError::Invalid("ORDERSEAL_RETENTION_DAYS", why))?;
         Ok(Self {
@@ -114,7 +114,10 @@ mod tests {
         let e = env(&[]);
         let c = IngestConfig::from_lookup(|k| e.get(k).cloned()).unwrap();
         assert_eq!(c.dedupe_window, Duration::days(7));
-        assert_eq!(c.retention, RetentionPolicy::default());
+        assert_eq!(
+            c.retention,
+            RetentionPolicy::new(Duration::days(23), Duration::days(7))
+        );
         let mut e = env(&[]);
         e.remove("ORDERSEAL_TABLE");
         let err = IngestConfig::from_lookup(|k| e.get(k).cloned()).unwrap_err();
@@ -124,6 +127,9 @@ mod tests {
     #[test]
     fn retention_above_thirty_days_is_refused_and_plain_http_only_on_loopback() {
         let e = env(&[("ORDERSEAL_RETENTION_DAYS", "45")]);
+        assert!(IngestConfig::from_lookup(|k| e.get(k).cloned()).is_err());
+        // Without a window given, the default 7 days count: 30 days of retention do not fit.
+        let e = env(&[("ORDERSEAL_RETENTION_DAYS", "30")]);
         assert!(IngestConfig::from_lookup(|k| e.get(k).cloned()).is_err());
         // The backup window counts: 23 + 7 fits the 30 days, 24 + 7 does not.
         let e = env(&[

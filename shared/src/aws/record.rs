@@ -14,7 +14,9 @@
 //!   expressions); `dynamodb:Select` always has a value on reads (`SPECIFIC_ATTRIBUTES` with a
 //!   projection, else `ALL_ATTRIBUTES`, or `ALL_PROJECTED_ATTRIBUTES` on an index) and
 //!   `dynamodb:ReturnValues` on writes (`NONE` unless asked) — the DynamoDB developer guide,
-//!   "Using IAM policy conditions for fine-grained access control".
+//!   "Using IAM policy conditions for fine-grained access control". Whether AWS fills them in
+//!   when a request does not send them is not documented per operation, so such values are
+//!   marked `Implied` in the facts and the evaluator requires the request allowed both ways.
 //! * KMS: `kms:EncryptionContext:<key>` per pair and `kms:EncryptionContextKeys`. (KMS has no
 //!   condition key for a data key's spec: the request's `KeySpec` is a fact, not context.)
 //!
@@ -367,6 +369,7 @@ fn dynamodb(operation: &str, body: &Value) -> Vec<DdbAuthz> {
                         let select = select_of(req, false);
                         let mut ctx = access.context(keys.iter().copied());
                         ctx.insert("dynamodb:Select".into(), Value::from(select));
+                        implied_unless_sent(&mut access.facts, req, "Select", "dynamodb:Select");
                         ("BatchGetItem".into(), name.clone(), None, ctx, access.facts)
                     })
                     .collect()
@@ -446,7 +449,19 @@ fn read_item(op: &str, table: String, req: &Value) -> DdbAuthz {
     access.expression(req, "ProjectionExpression");
     let mut ctx = access.context(key.into_iter());
     ctx.insert("dynamodb:Select".into(), Value::from(select_of(req, false)));
+    implied_unless_sent(&mut access.facts, req, "Select", "dynamodb:Select");
     (op.to_owned(), table, None, ctx, access.facts)
+}
+
+/// Mark `key` as filled in by the documented default unless the request sent `field`.
+fn implied_unless_sent(facts: &mut BTreeMap<String, String>, req: &Value, field: &str, key: &str) {
+    if req.get(field).is_none() {
+        let entry = facts.entry("Implied".to_owned()).or_default();
+        if !entry.is_empty() {
+            entry.push(',');
+        }
+        entry.push_str(key);
+    }
 }
 
 fn write_item(op: &str, table: String, req: &Value, with_return_values: bool) -> DdbAuthz {
@@ -462,6 +477,12 @@ fn write_item(op: &str, table: String, req: &Value, with_return_values: bool) ->
         ctx.insert(
             "dynamodb:ReturnValues".into(),
             Value::from(str_at(req, "ReturnValues").unwrap_or("NONE")),
+        );
+        implied_unless_sent(
+            &mut access.facts,
+            req,
+            "ReturnValues",
+            "dynamodb:ReturnValues",
         );
     }
     if let Some(v) = str_at(req, "ReturnValuesOnConditionCheckFailure") {
@@ -510,6 +531,7 @@ fn query(operation: &str, body: &Value) -> DdbAuthz {
         "dynamodb:Select".into(),
         Value::from(select_of(body, index.is_some())),
     );
+    implied_unless_sent(&mut access.facts, body, "Select", "dynamodb:Select");
     (op, table, index, ctx, access.facts)
 }
 
@@ -784,6 +806,7 @@ mod tests {
             &json!({"TableName": "t", "Key": {"pk": {"S": "STATS"}, "sk": {"S": "RETENTION"}}}),
         );
         assert_eq!(get[0].context["dynamodb:Select"], "ALL_ATTRIBUTES");
+        assert_eq!(get[0].facts["Implied"], "dynamodb:Select");
         let projected = describe(
             "R",
             "DynamoDB",
@@ -807,6 +830,7 @@ mod tests {
                     "UpdateExpression": "SET a = :a", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}),
         );
         assert_eq!(update[0].context["dynamodb:ReturnValues"], "NONE");
+        assert_eq!(update[0].facts["Implied"], "dynamodb:ReturnValues");
         assert_eq!(
             update[0].facts["ReturnValuesOnConditionCheckFailure"],
             "ALL_OLD"

@@ -837,6 +837,8 @@ impl RetentionStore for DynamoRetention {
             .expression_attribute_values(":now", n(now.unix_timestamp()))
             .expression_attribute_values(":keep", n(r.retain_until.unix_timestamp()))
             .expression_attribute_values(":v", n(c.version))
+            // Sent, not left to the default: the role allows this update only with NONE.
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
             .send()
             .await;
         match result {
