@@ -51,6 +51,19 @@ expect_failure() {
   echo "failed, as it must: $*"
 }
 
+# guard_validate <rule>: the rule passes on the transformed template, and none of its rules is
+# skipped there (a rule with nothing to check on our own template proves nothing).
+guard_validate() {
+  local output status=0
+  output="$("$guard" validate -r "$1" -d "$out/template.json" --show-summary all 2>&1)" || status=$?
+  echo "$output"
+  if grep -q ' SKIP$' <<< "$output"; then
+    echo "a rule of $1 has nothing to check on the template (SKIP)"
+    return 1
+  fi
+  return $status
+}
+
 advisory_db() {
   # cargo-deny reads the database from a git work tree named after the default URL's hash.
   local db=target/advisory-dbs/advisory-db-3157b0e258782691 src=../shared/advisory-db
@@ -84,7 +97,7 @@ check iam-evaluation node infra/policy/evaluator/evaluate.mjs --template "$out/t
 for rule in infra/policy/rules/*.guard; do
   name="$(basename "$rule" .guard)"
   check "guard-test:$name" "$guard" test -r "$rule" -t "infra/policy/rules/tests/${name}_tests.yaml"
-  check "guard:$name" "$guard" validate -r "$rule" -d "$out/template.json" --show-summary all
+  check "guard:$name" guard_validate "$rule"
 done
 check checkov-template .local/checkov-venv/bin/checkov -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download
 check checkov-transformed-template .local/checkov-venv/bin/checkov -f "$out/template.json" --framework cloudformation --compact --quiet --skip-download

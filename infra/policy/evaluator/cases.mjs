@@ -87,6 +87,7 @@ export function cases(d) {
   // Who may open which class.
   out.push(decrypt('dispatch opens shipping', role('DispatchFunctionRole'), 'shipping', 'Allowed'));
   out.push(decrypt('dispatch cannot open contact', role('DispatchFunctionRole'), 'contact'));
+  out.push(decrypt('dispatch cannot open gift (no packing slip is printed)', role('DispatchFunctionRole'), 'gift'));
   out.push(decrypt('dispatch cannot decrypt without a class', role('DispatchFunctionRole'), null));
   for (const cls of PII_CLASSES) {
     out.push(decrypt(`ingest cannot open ${cls}`, role('IngestFunctionRole'), cls));

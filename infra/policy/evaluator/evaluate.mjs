@@ -50,7 +50,8 @@ const admin = adminLike(d);
 const negative = await checkCases(policies, cases(d), new Map([[admin.arn, admin.identity]]));
 
 const describe = (r) => `${r.principalId ?? r.principal} ${r.action} ${r.resource}${r.via ? ` (${r.origin}: ${r.via})` : ''}`;
-const grantName = (g) => `${g.owner} ${g.sid}: ${g.part === 'Action' ? g.value : `Resource ${g.value}`}`;
+const grantName = (g) =>
+  `${g.owner} ${g.sid}: ${g.part === 'Action' ? g.value : g.part === 'Resource' ? `Resource ${g.value}` : `${g.conditionKey} = ${g.value}`}`;
 let failed = false;
 const section = (title, items, show) => {
   console.log(`${title}: ${items.length}`);

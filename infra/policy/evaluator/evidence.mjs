@@ -7,7 +7,12 @@
 
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
+/** The repository root: test references are paths from it, wherever this runs from. */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 const { values: args } = parseArgs({
   options: { controls: { type: 'string' }, results: { type: 'string' }, iam: { type: 'string' }, tests: { type: 'string' }, out: { type: 'string' } },
@@ -47,7 +52,8 @@ function checkCell(id) {
 }
 function testCell(ref) {
   const [file, name] = ref.split('::');
-  const exists = existsSync(file) && new RegExp(`fn ${name}\\s*\\(`).test(readFileSync(file, 'utf8'));
+  const path = join(ROOT, file);
+  const exists = existsSync(path) && new RegExp(`fn ${name}\\s*\\(`).test(readFileSync(path, 'utf8'));
   if (!exists) {
     problems.push(`test ${ref} does not exist`);
     return `\`${name}\` MISSING`;
@@ -97,6 +103,12 @@ if (dep?.tail?.length) {
   w(`Advisory database: ${dep.tail[dep.tail.length - 1]}`);
   w();
 }
+w('## What IAM cannot express, and what holds instead');
+w();
+w('| Limit | What holds instead |');
+w('|---|---|');
+for (const l of catalog.limits ?? []) w(`| ${l.what} | ${l.instead} |`);
+w();
 w('## Negative cases (what the policies must deny)');
 w();
 if (iam) {

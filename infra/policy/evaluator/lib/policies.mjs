@@ -4,6 +4,19 @@
 
 const list = (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+/** Condition operators under which a value list allows any of its values (or, with
+ * ForAllValues, only those): removing one value makes an Allow narrower. */
+const NARROWING = new Set([
+  'StringEquals',
+  'StringLike',
+  'ArnEquals',
+  'ArnLike',
+  'ForAllValues:StringEquals',
+  'ForAllValues:StringLike',
+  'ForAnyValue:StringEquals',
+  'ForAnyValue:StringLike',
+]);
+
 export class Policies {
   /** @param {import('./template.mjs').Deployment} d */
   constructor(d) {
@@ -117,6 +130,16 @@ export class Policies {
         if (resources.length > 1) {
           for (const resource of resources) out.push({ kind, owner, key, index, sid, part: 'Resource', value: resource });
         }
+        // Each value of a condition that allows any of several: dropping one narrows the grant.
+        for (const [op, block] of Object.entries(s.Condition ?? {})) {
+          if (!NARROWING.has(op.replace(/IfExists$/, ''))) continue;
+          for (const [conditionKey, values] of Object.entries(block)) {
+            if (!Array.isArray(values) || values.length < 2) continue;
+            for (const value of values) {
+              out.push({ kind, owner, key, index, sid, part: 'Condition', op, conditionKey, value });
+            }
+          }
+        }
       });
     };
     for (const [principal, docs] of this.identity) {
@@ -137,6 +160,11 @@ export class Policies {
     const strip = (policy) => {
       const statements = list(policy.Statement).map((s, i) => {
         if (i !== grant.index) return s;
+        if (grant.part === 'Condition') {
+          const block = s.Condition[grant.op];
+          const kept = block[grant.conditionKey].filter((x) => x !== grant.value);
+          return { ...s, Condition: { ...s.Condition, [grant.op]: { ...block, [grant.conditionKey]: kept } } };
+        }
         const kept = list(s[grant.part]).filter((x) => x !== grant.value);
         return kept.length ? { ...s, [grant.part]: kept } : null;
       });

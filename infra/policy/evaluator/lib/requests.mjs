@@ -74,7 +74,7 @@ export class Requests {
   add(r) {
     const context = Object.fromEntries(Object.entries(r.context).sort(([a], [b]) => a.localeCompare(b)));
     const req = { account: this.d.account, ...r, context };
-    const key = JSON.stringify([req.principal, req.action, req.resource, req.context]);
+    const key = JSON.stringify([req.principal, req.action, req.resource, req.context, req.facts ?? {}]);
     if (!this.all.has(key)) this.all.set(key, req);
     return req;
   }
@@ -145,8 +145,16 @@ export class Requests {
       }
       if (r.action.startsWith('kms:')) context['kms:CallerAccount'] = principal.split(':')[4];
       const caller = { principal, principalId: r.principal, via: r.call };
-      const req = this.add({ principal, principalId: r.principal, action: r.action, resource, context, origin: 'recorded', via: r.call, facts: r.facts ?? {}, item: (r.context['dynamodb:LeadingKeys'] ?? [])[0] });
-      req.facts = r.facts ?? {};
+      const recorded = { principal, principalId: r.principal, action: r.action, resource, context, origin: 'recorded', via: r.call, facts: r.facts ?? {}, item: (r.context['dynamodb:LeadingKeys'] ?? [])[0] };
+      this.add(recorded);
+      // A value the recorder filled in by the documented default (Select on reads, ReturnValues
+      // on writes) may be absent on AWS when the request does not send it: allowed both ways.
+      const implied = (r.facts?.Implied ?? '').split(',').filter(Boolean);
+      if (implied.length) {
+        const without = { ...context };
+        for (const k of implied) delete without[k];
+        this.add({ ...recorded, context: without, via: `${r.call}, if AWS leaves ${implied.join(' and ')} out` });
+      }
       // What the service asks KMS on the caller's behalf.
       const p = d.properties(logical);
       if (kind === 'table') {

@@ -109,3 +109,38 @@ test('a recorded resource the template does not have is a problem, not a silent 
   requests.addRecorded(rec);
   assert.equal(requests.problems.length, 1);
 });
+
+/** A recorded projected GetItem, as the recorder writes it (Select filled in by default). */
+function getRecording(facts) {
+  const dir = mkdtempSync(join(tmpdir(), 'orderseal-eval-'));
+  mkdirSync(join(dir, 'stacks'));
+  writeFileSync(join(dir, 'stacks', 't1.json'), JSON.stringify({ tables: { OrdersTable: TABLE }, queues: {}, keys: {}, secrets: {} }));
+  const line = (f) =>
+    JSON.stringify({ principal: 'DispatchFunctionRole', call: 'DynamoDB.GetItem', action: 'dynamodb:GetItem', resource: { table: { name: TABLE } }, context: { 'dynamodb:LeadingKeys': ['ORDER#S#1'], 'dynamodb:Attributes': ['pk', 'sk'], 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' }, facts: f });
+  writeFileSync(join(dir, '1.jsonl'), facts.map(line).join('\n') + '\n');
+  return loadRecordings(dir);
+}
+
+const projectedRead = (op) => ({ Sid: 'Read', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: table, Condition: { [op]: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' } } });
+
+test('a Select the request did not send must not be what allows it', async () => {
+  for (const [op, denied] of [['StringEquals', 1], ['StringEqualsIfExists', 0]]) {
+    const d = new Deployment(template([projectedRead(op), tableKey]), SETTINGS);
+    const requests = new Requests(d);
+    requests.addRecorded(getRecording([{ Implied: 'dynamodb:Select' }]));
+    const r = await checkAllowed(new Policies(d), requests.list());
+    assert.equal(r.denied.length, denied, op);
+  }
+});
+
+test('requests that differ only in their facts are all kept, in any order', () => {
+  for (const order of [[{}, { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }], [{ ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }, {}]]) {
+    const d = new Deployment(template([projectedRead('StringEquals')]), SETTINGS);
+    const requests = new Requests(d);
+    const rec = getRecording(order);
+    for (const r of rec.recorded) r.context['dynamodb:LeadingKeys'] = ['ORDER#S#1'];
+    requests.addRecorded(rec);
+    const rules = [{ itemPrefix: 'ORDER#', mayReadWholeItem: ['IngestFunctionRole'] }];
+    assert.equal(checkFacts(requests.list(), rules).length, 1, JSON.stringify(order));
+  }
+});
