@@ -152,8 +152,8 @@ pub enum VerifyError {
     Mismatch,
     #[error("no webhook secret is configured")]
     NoSecret,
-    /// A configured secret cannot be used: empty, not base64 (Standard Webhooks), or not ASCII
-    /// (EasyPost, see [`verify`]). A configuration error, reported before the request is looked at.
+    /// A configured secret cannot be used: empty, or not base64 (Standard Webhooks). A
+    /// configuration error, reported before the request is looked at.
     #[error("a configured webhook secret cannot be used with this scheme")]
     UnsupportedSecret,
 }
@@ -180,10 +180,8 @@ impl VerifyError {
 /// the timestamp window (`OutsideWindow`), and only then are MACs computed (`Mismatch`). Every
 /// secret is tried against every signature, without stopping at the first match.
 ///
-/// EasyPost keys the HMAC with the NFKD-normalised secret. No Unicode tables are available here
-/// and NFKD of ASCII is the identity, so ASCII secrets are used as they are and any other secret
-/// is refused with `UnsupportedSecret` (EasyPost generates ASCII secrets; a seller who typed a
-/// non-ASCII one must replace it).
+/// EasyPost keys the HMAC with the NFKD-normalised secret (its client libraries normalise before
+/// keying), so the secret is normalised the same way here; NFKD of ASCII is the identity.
 pub fn verify(
     scheme: Scheme,
     headers: &Headers,
@@ -243,7 +241,7 @@ pub fn verify(
 
 fn key_for(scheme: Scheme, secret: &str) -> Result<hmac::Key, VerifyError> {
     let unsupported = VerifyError::UnsupportedSecret;
-    if secret.is_empty() || (scheme == Scheme::EasyPost && !secret.is_ascii()) {
+    if secret.is_empty() {
         return Err(unsupported);
     }
     if scheme == Scheme::StandardWebhooks {
@@ -254,7 +252,16 @@ fn key_for(scheme: Scheme, secret: &str) -> Result<hmac::Key, VerifyError> {
         }
         return Ok(hmac::Key::new(hmac::HMAC_SHA256, &key));
     }
+    if scheme == Scheme::EasyPost {
+        let nfkd = Zeroizing::new(nfkd(secret).into_owned());
+        return Ok(hmac::Key::new(hmac::HMAC_SHA256, nfkd.as_bytes()));
+    }
     Ok(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()))
+}
+
+/// The compatibility decomposition (NFKD) of `text`, as EasyPost keys its webhook MACs.
+pub fn nfkd(text: &str) -> std::borrow::Cow<'_, str> {
+    icu_normalizer::DecomposingNormalizerBorrowed::new_nfkd().normalize(text)
 }
 
 /// `t=<ts>,v1=<hex>[,v1=<hex>…]`. Entries under other names (a future `v2`) are ignored but
@@ -509,6 +516,14 @@ mod tests {
     // python3 -c 'import hmac,hashlib; print(hmac.new(b"ep-old-secret-2023", BODY, hashlib.sha256).hexdigest())'
     const EP_SIG_OLD: &str = "02e159a684ed6f1a65267c835643f3c205839a5a4f36840f9977b929ccca77d6";
 
+    /// A secret a seller typed with a ligature and accents (precomposed, NFC).
+    const EP_UNICODE: &str = "\u{fb01}-s\u{e9}cret-\u{c5}ngstr\u{f6}m";
+    // python3 -c 'import hmac,hashlib,unicodedata; print(hmac.new(unicodedata.normalize("NFKD", "\ufb01-s\u00e9cret-\u00c5ngstr\u00f6m").encode(), BODY, hashlib.sha256).hexdigest())'
+    const EP_SIG_UNICODE: &str = "f22831121d8a155a22f84c57524a4aa4bc36f1f0e5972462c6f5ee02bc0c69d5";
+    // The same over the secret's UTF-8 bytes as typed (what keying without NFKD would accept).
+    const EP_SIG_UNICODE_RAW: &str =
+        "6563a8474e3b28b30fd37bfa31742465afb4d30d764810f3c561fabe2102cf8c";
+
     const SH_NEW: &str = "shippo-new-secret";
     const SH_OLD: &str = "shippo-old-secret";
     // python3 -c 'import hmac,hashlib; print(hmac.new(b"shippo-new-secret", b"1700000000." + BODY, hashlib.sha256).hexdigest())'
@@ -639,17 +654,38 @@ mod tests {
             );
             assert!(r.is_ok());
         }
-        let h = ep(EP_SIG_NEW);
+        // EasyPost keys with the NFKD form of a non-ASCII secret; the raw bytes are not the key.
+        let ok = ep(EP_SIG_UNICODE);
+        let r = check(
+            Scheme::EasyPost,
+            &[(EASYPOST_SIGNATURE, &ok)],
+            BODY,
+            &[EP_UNICODE],
+            T,
+        );
+        assert!(r.is_ok(), "{r:?}");
+        let r = check(
+            Scheme::EasyPost,
+            &[(EASYPOST_SIGNATURE, &ok)],
+            BODY,
+            &[EP_NEW, EP_UNICODE],
+            T,
+        );
+        assert!(r.is_ok(), "during a rotation too: {r:?}");
+        let raw = ep(EP_SIG_UNICODE_RAW);
         assert_eq!(
             check(
                 Scheme::EasyPost,
-                &[(EASYPOST_SIGNATURE, &h)],
+                &[(EASYPOST_SIGNATURE, &raw)],
                 BODY,
-                &[EP_NEW, "sécret"],
+                &[EP_UNICODE],
                 T
             ),
-            Err(UnsupportedSecret)
+            Err(Mismatch)
         );
+        assert_eq!(nfkd(EP_UNICODE), "fi-se\u{301}cret-A\u{30a}ngstro\u{308}m");
+        assert_eq!(nfkd(EP_NEW), EP_NEW, "ASCII is its own NFKD form");
+        let h = ep(EP_SIG_NEW);
         assert_eq!(
             check(Scheme::EasyPost, &[(EASYPOST_SIGNATURE, &h)], BODY, &[], T),
             Err(NoSecret)

@@ -183,7 +183,7 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 pub const IDEMPOTENT_REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
 /// Secret the sandbox signs EasyPost webhooks with unless configured otherwise (the HMAC key
-/// is its ASCII bytes).
+/// is its NFKD form, here its ASCII bytes).
 pub const DEFAULT_EASYPOST_WEBHOOK_SECRET: &str = "ep-webhook-secret";
 /// Secret the sandbox signs Shippo webhooks with unless configured otherwise.
 pub const DEFAULT_SHIPPO_WEBHOOK_SECRET: &str = "shippo-webhook-secret";
@@ -202,8 +202,8 @@ pub struct CarrierSandboxConfig {
     pub shippo_token: String,
     /// Generic REST API key (`Authorization: Bearer <key>`).
     pub generic_api_key: String,
-    /// EasyPost webhook secret: `X-Hmac-Signature` is keyed with its bytes (use ASCII: EasyPost
-    /// keys with the NFKD form, which only equals the bytes for ASCII).
+    /// EasyPost webhook secret: `X-Hmac-Signature` is keyed with the UTF-8 bytes of its NFKD
+    /// form, as EasyPost does (for ASCII, the bytes themselves).
     pub easypost_webhook_secret: String,
     /// Shippo webhook secret: `Shippo-Auth-Signature` is keyed with its bytes.
     pub shippo_webhook_secret: String,

@@ -376,7 +376,10 @@ struct Keys {
 
 impl Keys {
     fn new(config: &crate::CarrierSandboxConfig) -> Result<Self, WebhookError> {
-        let easypost = config.easypost_webhook_secret.as_bytes().to_vec();
+        let easypost = icu_normalizer::DecomposingNormalizerBorrowed::new_nfkd()
+            .normalize(&config.easypost_webhook_secret)
+            .as_bytes()
+            .to_vec();
         let shippo = config.shippo_webhook_secret.as_bytes().to_vec();
         let generic = decode_whsec(&config.generic_webhook_secret)
             .ok_or(WebhookError::InvalidSecret(Api::Generic))?;

@@ -941,3 +941,55 @@ async fn orderseal_verifies_and_parses_what_the_sandbox_sends() {
         assert_eq!(event.event.event_id, event_id);
     }
 }
+
+/// A seller's EasyPost secret need not be ASCII: the sandbox keys with its NFKD form, as
+/// EasyPost does (the expected MAC's key is written out decomposed here), and orderseal,
+/// configured with the secret as typed, verifies it.
+#[tokio::test]
+async fn non_ascii_easypost_secrets_are_keyed_with_their_nfkd_form() {
+    use orderseal::carriers::webhooks::{Headers, Scheme, verify};
+    use orderseal::secret::SecretString;
+
+    // Precomposed as a seller types it; decomposed (compatibility) by hand below.
+    let typed = "\u{fb01}-s\u{e9}cret-\u{c5}ngstr\u{f6}m";
+    let nfkd = "fi-se\u{301}cret-A\u{30a}ngstro\u{308}m";
+    let h = Harness::with_config(carrier_sandbox::CarrierSandboxConfig {
+        easypost_webhook_secret: typed.to_owned(),
+        ..Default::default()
+    })
+    .await;
+    three_shipments(&h).await;
+    let (_receiver, base) = Receiver::start().await;
+    let deliveries = h
+        .sandbox
+        .control()
+        .send_tracking(&base, DeliveryPlan::default())
+        .await
+        .unwrap();
+    let easypost: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.api == Api::EasyPost)
+        .collect();
+    assert!(!easypost.is_empty());
+    for delivery in easypost {
+        let mac = delivery.headers["X-Hmac-Signature"]
+            .strip_prefix("hmac-sha256-hex=")
+            .map(unhex)
+            .unwrap();
+        assert!(hmac_ok(nfkd.as_bytes(), delivery.body.as_bytes(), &mac));
+        assert!(!hmac_ok(typed.as_bytes(), delivery.body.as_bytes(), &mac));
+        let pairs: Vec<(String, String)> = delivery
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        verify(
+            Scheme::EasyPost,
+            &Headers::new(&pairs),
+            delivery.body.as_bytes(),
+            &[SecretString::new(typed)],
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    }
+}

@@ -28,12 +28,13 @@ pub struct Answer {
 
 impl Harness {
     pub async fn new() -> Self {
-        let sandbox = carrier_sandbox::start(
-            CarrierSandboxConfig::default(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .expect("sandbox starts");
+        Self::with_config(CarrierSandboxConfig::default()).await
+    }
+
+    pub async fn with_config(config: CarrierSandboxConfig) -> Self {
+        let sandbox = carrier_sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("sandbox starts");
         Self {
             sandbox,
             http: Client::new(),
