@@ -110,6 +110,37 @@ pub mod ddb {
         AttributeValue::N(v.to_string())
     }
 
+    /// The per-item cancellation codes of a failed transaction, in request order
+    /// (`None` for an item without a code). Read from the structured reasons, or from the
+    /// message's `[None, ConditionalCheckFailed]` list where a service sends only that.
+    pub fn cancellation_reasons<R>(
+        e: &super::SdkError<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+            R,
+        >,
+    ) -> Vec<Option<String>> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+        let Some(E::TransactionCanceledException(c)) = e.as_service_error() else {
+            return Vec::new();
+        };
+        if !c.cancellation_reasons().is_empty() {
+            return c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                .collect();
+        }
+        let message = c.message().unwrap_or_default();
+        match (message.rfind('['), message.rfind(']')) {
+            (Some(open), Some(close)) if open < close => message[open + 1..close]
+                .split(',')
+                .map(|code| Some(code.trim()).filter(|c| *c != "None" && !c.is_empty()))
+                .map(|c| c.map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A table failure as a [`crate::store::StoreError`], code only.
     pub fn store_error<E: super::ProvideErrorMetadata, R>(
         operation: &'static str,

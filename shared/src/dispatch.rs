@@ -174,7 +174,10 @@ mod dynamo {
     use aws_sdk_dynamodb::types::AttributeValue;
 
     use super::*;
-    use crate::aws::ddb::{get_n, s, store_error as err};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    use crate::aws::ddb::{get_n, n, s, store_error as err};
     use crate::order::status;
     use crate::seal::PiiClass;
     use crate::store::{ORDER_SK, order_pk, pii_attribute};
@@ -391,11 +394,16 @@ mod dynamo {
                 .expression_attribute_values(":carrier", s(&label.shipment.carrier))
                 .build()
                 .map_err(built)?;
+            // Bound to the route that bought the label (only its webhooks find the order), and
+            // never moved to another order: a repeat for this order rewrites the same binding.
+            let labelled_at = OffsetDateTime::parse(&label.purchased_at, &Rfc3339)
+                .map_err(|_| StoreError::Malformed("purchased_at"))?;
             let lookup = Put::builder()
                 .table_name(&self.table)
                 .item(
                     "pk",
                     s(crate::tracking::tracking_pk(
+                        &label.shipment.via,
                         &label.shipment.tracking_number,
                     )),
                 )
@@ -403,16 +411,33 @@ mod dynamo {
                 .item("seller_id", s(seller_id))
                 .item("order_id", s(order_id))
                 .item("carrier", s(&label.shipment.carrier))
+                .item("labelled_at", n(labelled_at.unix_timestamp()))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (seller_id = :seller AND order_id = :order)",
+                )
+                .expression_attribute_values(":seller", s(seller_id))
+                .expression_attribute_values(":order", s(order_id))
                 .build()
                 .map_err(built)?;
-            self.client
+            let result = self
+                .client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().update(update).build())
                 .transact_items(TransactWriteItem::builder().put(lookup).build())
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| err("TransactWriteItems", &e))
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let reasons = crate::aws::ddb::cancellation_reasons(&e);
+                    match reasons.get(1).and_then(Option::as_deref) {
+                        Some("ConditionalCheckFailed") => Err(StoreError::Conflict(
+                            "tracking number already bound to another order",
+                        )),
+                        _ => Err(err("TransactWriteItems", &e)),
+                    }
+                }
+            }
         }
 
         async fn confirmed(

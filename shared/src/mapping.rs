@@ -21,6 +21,9 @@ pub enum MappingError {
     OrderIdMismatch,
     #[error("getOrder response lacks {0}")]
     Missing(&'static str),
+    /// A date so near the end of the calendar that its PII expiry does not exist.
+    #[error("getOrder response has a date out of range: {0}")]
+    DateOutOfRange(&'static str),
 }
 
 /// The `TAX` entry of a proceeds breakdown.
@@ -108,13 +111,15 @@ pub fn build(
             .proceeds
             .as_ref()
             .and_then(|p| tax(p.breakdowns.iter().map(|b| (&b.kind, &b.subtotal)))),
-        pii_expires_at: retention.provisional_expiry(
-            &status,
-            o.created_time,
-            o.last_updated_time,
-            ship_by,
-            deliver_by,
-        ),
+        pii_expires_at: retention
+            .provisional_expiry(
+                &status,
+                o.created_time,
+                o.last_updated_time,
+                ship_by,
+                deliver_by,
+            )
+            .ok_or(MappingError::DateOutOfRange("pii expiry"))?,
         fulfillment_status: status,
     };
     let pii = OrderPii {
@@ -256,6 +261,24 @@ mod tests {
             )
             .unwrap_err(),
             MappingError::OrderIdMismatch
+        );
+    }
+
+    #[test]
+    fn a_delivery_window_at_the_end_of_the_calendar_is_refused_not_a_panic() {
+        let response: GetOrderResponse = serde_json::from_str(
+            &CANARY_ORDER.replace("2026-05-08T23:59:59Z", "9999-12-31T23:59:59Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            build(
+                &response,
+                "S",
+                "113-1234567-1234567",
+                &RetentionPolicy::default()
+            )
+            .unwrap_err(),
+            MappingError::DateOutOfRange("pii expiry")
         );
     }
 }

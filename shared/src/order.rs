@@ -113,7 +113,8 @@ impl RetentionPolicy {
     /// Provisional expiry before delivery is known:
     /// canceled/unfulfillable → last update + grace; otherwise latest delivery date + retention;
     /// without a delivery window → latest ship date + 14 days transit + retention; without
-    /// either → creation + 30 days + retention.
+    /// either → creation + 30 days + retention. `None` when a date is so near the end of the
+    /// calendar that the sum does not exist (checked arithmetic: no response can panic it).
     pub fn provisional_expiry(
         &self,
         fulfillment_status: &str,
@@ -121,17 +122,19 @@ impl RetentionPolicy {
         last_updated: OffsetDateTime,
         ship_by: Option<OffsetDateTime>,
         deliver_by: Option<OffsetDateTime>,
-    ) -> OffsetDateTime {
+    ) -> Option<OffsetDateTime> {
         if matches!(
             fulfillment_status,
             status::CANCELLED | status::UNFULFILLABLE
         ) {
-            return last_updated + self.canceled_grace;
+            return last_updated.checked_add(self.canceled_grace);
         }
-        let delivery = deliver_by
-            .or_else(|| ship_by.map(|s| s + Duration::days(14)))
-            .unwrap_or(created + Duration::days(30));
-        delivery + self.after_delivery
+        let delivery = match (deliver_by, ship_by) {
+            (Some(d), _) => d,
+            (None, Some(s)) => s.checked_add(Duration::days(14))?,
+            (None, None) => created.checked_add(Duration::days(30))?,
+        };
+        delivery.checked_add(self.after_delivery)
     }
 }
 
@@ -148,15 +151,38 @@ mod tests {
         let deliver = datetime!(2026-05-08 23:59 UTC);
         assert_eq!(
             p.provisional_expiry("UNSHIPPED", created, updated, None, Some(deliver)),
-            deliver + Duration::days(30)
+            Some(deliver + Duration::days(30))
         );
         assert_eq!(
             p.provisional_expiry("CANCELLED", created, updated, None, Some(deliver)),
-            updated + Duration::days(7)
+            Some(updated + Duration::days(7))
         );
         assert_eq!(
             p.provisional_expiry("UNSHIPPED", created, updated, Some(updated), None),
-            updated + Duration::days(44)
+            Some(updated + Duration::days(44))
+        );
+    }
+
+    #[test]
+    fn dates_at_the_end_of_the_calendar_give_no_expiry_instead_of_a_panic() {
+        let p = RetentionPolicy::default();
+        let end = datetime!(+9999-12-31 23:59 UTC);
+        let created = datetime!(2026-05-01 10:00 UTC);
+        assert_eq!(
+            p.provisional_expiry("UNSHIPPED", created, created, None, Some(end)),
+            None
+        );
+        assert_eq!(
+            p.provisional_expiry("UNSHIPPED", created, created, Some(end), None),
+            None
+        );
+        assert_eq!(
+            p.provisional_expiry("UNSHIPPED", end, end, None, None),
+            None
+        );
+        assert_eq!(
+            p.provisional_expiry("CANCELLED", created, end, None, None),
+            None
         );
     }
 

@@ -96,6 +96,10 @@ pub enum StoreError {
     },
     #[error("stored item is malformed: {0}")]
     Malformed(&'static str),
+    /// The write would break a binding another item already holds (e.g. a tracking number
+    /// bound to another order); retrying cannot help.
+    #[error("conflicting write refused: {0}")]
+    Conflict(&'static str),
 }
 
 /// Port: the order records.

@@ -54,11 +54,68 @@ impl TrackingState {
     }
 
     /// When the PII of the order must be gone: delivery + retention, retention capped at the
-    /// Data Protection Policy's 30 days. `None` before delivery (the provisional expiry stands).
+    /// Data Protection Policy's 30 days. `None` before delivery (the provisional expiry stands),
+    /// or for a delivery time at the end of the calendar (refused earlier by [`check_event_time`]).
     pub fn pii_expires_at(&self, retention: Duration) -> Option<OffsetDateTime> {
-        self.delivered_at
-            .map(|d| d + retention.clamp(Duration::ZERO, DPP_MAX_RETENTION))
+        self.delivered_at?
+            .checked_add(retention.clamp(Duration::ZERO, DPP_MAX_RETENTION))
     }
+}
+
+/// How far ahead of our clock an event may claim to have happened (carrier clocks and time
+/// zones drift; a scan a day ahead is a wrong date, and a future delivery would delay erasure).
+pub const MAX_EVENT_AHEAD: Duration = Duration::days(1);
+/// How long before the label's purchase an event may claim to have happened (a carrier cannot
+/// scan a parcel whose label does not exist yet; a day covers clock and time-zone slips).
+pub const MAX_EVENT_BEFORE_LABEL: Duration = Duration::days(1);
+
+/// Why an event's time is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EventTimeError {
+    #[error("the event claims a time more than a day ahead")]
+    Ahead,
+    #[error("the event claims a time before the label was bought")]
+    BeforeLabel,
+}
+
+impl EventTimeError {
+    pub fn reason_code(self) -> &'static str {
+        match self {
+            EventTimeError::Ahead => "event_time_ahead",
+            EventTimeError::BeforeLabel => "event_time_before_label",
+        }
+    }
+}
+
+/// An event's time must fall between the label's purchase (less [`MAX_EVENT_BEFORE_LABEL`]) and
+/// `now` + [`MAX_EVENT_AHEAD`]. Checked arithmetic: no input time can panic it.
+pub fn check_event_time(
+    occurred_at: OffsetDateTime,
+    labelled_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<(), EventTimeError> {
+    if now
+        .checked_add(MAX_EVENT_AHEAD)
+        .is_some_and(|latest| occurred_at > latest)
+    {
+        return Err(EventTimeError::Ahead);
+    }
+    if labelled_at
+        .and_then(|l| l.checked_sub(MAX_EVENT_BEFORE_LABEL))
+        .is_some_and(|earliest| occurred_at < earliest)
+    {
+        return Err(EventTimeError::BeforeLabel);
+    }
+    Ok(())
+}
+
+/// The order a tracking number was bought for, through one carrier route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedOrder {
+    pub seller_id: String,
+    pub order_id: String,
+    /// When the label was bought (absent on lookups written before it was recorded).
+    pub labelled_at: Option<OffsetDateTime>,
 }
 
 /// The state after `events`, in whatever order they came, duplicates included.
@@ -120,6 +177,55 @@ mod tests {
         );
     }
 
+    #[test]
+    fn event_times_must_fall_between_the_label_and_a_day_ahead() {
+        let now = datetime!(2026-11-21 08:00 UTC);
+        let label = Some(datetime!(2026-11-20 08:00 UTC));
+        assert_eq!(check_event_time(now, label, now), Ok(()));
+        assert_eq!(
+            check_event_time(now + Duration::hours(23), label, now),
+            Ok(())
+        );
+        assert_eq!(
+            check_event_time(now + Duration::hours(25), label, now),
+            Err(EventTimeError::Ahead)
+        );
+        assert_eq!(
+            check_event_time(datetime!(2026-11-19 09:00 UTC), label, now),
+            Ok(()),
+            "a day of slack before the label"
+        );
+        assert_eq!(
+            check_event_time(datetime!(2026-11-19 07:00 UTC), label, now),
+            Err(EventTimeError::BeforeLabel)
+        );
+        assert_eq!(
+            check_event_time(datetime!(2000-01-01 00:00 UTC), None, now),
+            Ok(())
+        );
+        // The ends of the calendar neither panic nor pass.
+        let (min, max) = (
+            datetime!(-9999-01-01 00:00 UTC),
+            datetime!(+9999-12-31 23:59:59.999999999 UTC),
+        );
+        assert_eq!(
+            check_event_time(max, label, now),
+            Err(EventTimeError::Ahead)
+        );
+        assert_eq!(
+            check_event_time(min, label, now),
+            Err(EventTimeError::BeforeLabel)
+        );
+        assert_eq!(check_event_time(max, Some(min), max), Ok(()));
+        assert_eq!(check_event_time(min, Some(min), now), Ok(()));
+        let late = TrackingState::from_event(&TrackingEvent {
+            event_id: "e".into(),
+            status: CanonicalStatus::Delivered,
+            occurred_at: max,
+        });
+        assert_eq!(late.pii_expires_at(Duration::days(23)), None);
+    }
+
     fn status() -> impl Strategy<Value = CanonicalStatus> {
         proptest::sample::select(CanonicalStatus::ALL.to_vec())
     }
@@ -152,13 +258,14 @@ mod tests {
 
 /// Port: tracking on the order record.
 pub trait TrackingStore: Send + Sync {
-    /// The order a tracking number belongs to (written by dispatch when the label is bought).
+    /// The order a tracking number was bought for through carrier route `route` (written by
+    /// dispatch when the label is bought). A number bought through another route is unknown
+    /// here: a webhook can only move orders whose label its own carrier sold.
     fn order_for(
         &self,
+        route: &str,
         tracking_number: &str,
-    ) -> impl std::future::Future<
-        Output = Result<Option<(String, String)>, crate::store::StoreError>,
-    > + Send;
+    ) -> impl std::future::Future<Output = Result<Option<TrackedOrder>, crate::store::StoreError>> + Send;
 
     /// Whether the dedupe marker `CARRIEREVENT#<carrier>#<eventId>` of an applied event is
     /// there (and not past its 30 days).
@@ -189,8 +296,10 @@ pub trait TrackingStore: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(), crate::store::StoreError>> + Send;
 }
 
-pub fn tracking_pk(tracking_number: &str) -> String {
-    format!("TRACKING#{tracking_number}")
+/// The tracking lookup's key: `TRACKING#<route>#<number>`, the route being the carrier adapter
+/// that bought the label (`easypost`, `shippo`, `generic`), which is also its webhook route.
+pub fn tracking_pk(route: &str, tracking_number: &str) -> String {
+    format!("TRACKING#{route}#{tracking_number}")
 }
 
 pub fn carrier_event_pk(carrier: &str, event_id: &str) -> String {
@@ -293,13 +402,14 @@ mod dynamo {
     impl TrackingStore for DynamoTrackingStore {
         async fn order_for(
             &self,
+            route: &str,
             tracking_number: &str,
-        ) -> Result<Option<(String, String)>, StoreError> {
+        ) -> Result<Option<TrackedOrder>, StoreError> {
             let out = self
                 .client
                 .get_item()
                 .table_name(&self.table)
-                .key("pk", s(tracking_pk(tracking_number)))
+                .key("pk", s(tracking_pk(route, tracking_number)))
                 .key("sk", s("TRACKING"))
                 .consistent_read(true)
                 .send()
@@ -307,7 +417,12 @@ mod dynamo {
                 .map_err(|e| err("GetItem", &e))?;
             Ok(out.item.and_then(|i| {
                 let get = |k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned();
-                Some((get("seller_id")?, get("order_id")?))
+                Some(TrackedOrder {
+                    seller_id: get("seller_id")?,
+                    order_id: get("order_id")?,
+                    labelled_at: get_n(&i, "labelled_at")
+                        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()),
+                })
             }))
         }
 

@@ -190,6 +190,124 @@ async fn a_lost_ttl_raise_is_repaired_by_the_retry() {
     logs.assert_clean();
 }
 
+/// The tracking store with a fault: each `apply` is sent to the table, and then the first
+/// `fail` of them report a failure anyway (a timeout after DynamoDB applied the write, or the
+/// function dying before it answers).
+struct AppliedThenFailed {
+    inner: orderseal::tracking::DynamoTrackingStore,
+    fail: std::sync::atomic::AtomicU32,
+}
+
+impl orderseal::tracking::TrackingStore for AppliedThenFailed {
+    async fn order_for(
+        &self,
+        route: &str,
+        tracking_number: &str,
+    ) -> Result<Option<orderseal::tracking::TrackedOrder>, orderseal::store::StoreError> {
+        self.inner.order_for(route, tracking_number).await
+    }
+
+    async fn seen(
+        &self,
+        carrier: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, orderseal::store::StoreError> {
+        self.inner.seen(carrier, event_id, now).await
+    }
+
+    async fn record_event(
+        &self,
+        carrier: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), orderseal::store::StoreError> {
+        self.inner.record_event(carrier, event_id, now).await
+    }
+
+    async fn apply(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        event: &orderseal::tracking::TrackingEvent,
+        retention: time::Duration,
+    ) -> Result<(), orderseal::store::StoreError> {
+        self.inner
+            .apply(seller_id, order_id, event, retention)
+            .await?;
+        let left = self.fail.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.fail
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(orderseal::store::StoreError::Service {
+                operation: "UpdateItem",
+                code: "RequestTimeout".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A delivery whose handling died after the write but before the answer (no dedupe marker yet)
+/// is not taken for a duplicate: the carrier's retry applies it again and the order ends
+/// delivered with its expiry, the marker written once it is.
+#[tokio::test]
+async fn a_crash_after_applying_a_delivery_does_not_make_its_retry_a_duplicate() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "113-0000030-0000011";
+    let tracking = stack.ship(id, "US", "WA").await;
+    let config = orderseal_local::callback_config(&stack.resources).unwrap();
+    let callback_aws = stack.aws_as(roles::CALLBACK);
+    let cb = orderseal_carrier_callback::Callback {
+        store: AppliedThenFailed {
+            inner: orderseal::tracking::DynamoTrackingStore::new(
+                callback_aws.dynamodb.clone(),
+                &config.table,
+            ),
+            fail: 2.into(),
+        },
+        secrets: orderseal_carrier_callback::SecretsManagerWebhookSecrets::new(
+            callback_aws.secrets.clone(),
+            &config.webhook_secret_id,
+        ),
+        clock: orderseal_ingest::system_clock(),
+        retention: config.retention,
+    };
+    let at = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let delivered = easypost_event("evt_crash", &tracking, "delivered", at);
+    let send = async || {
+        cb.handle(
+            "easypost",
+            &easypost_headers(EP, &delivered),
+            delivered.as_bytes(),
+        )
+        .await
+    };
+    assert_eq!(send().await, 500, "the first attempt died after the write");
+    assert_eq!(send().await, 500, "and so did the carrier's first retry");
+    assert_eq!(
+        send().await,
+        200,
+        "the next retry is applied, not deduplicated"
+    );
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
+    let expires = (at.replace_nanosecond(0).unwrap() + config.retention).unix_timestamp();
+    assert_eq!(n(&item, "pii_expires_at"), Some(expires));
+    let text = logs.text();
+    assert!(
+        !text.contains("\"outcome\":\"duplicate\""),
+        "no attempt was a duplicate"
+    );
+    assert_eq!(send().await, 200);
+    assert!(
+        logs.text().contains("\"outcome\":\"duplicate\""),
+        "once applied and marked, a repeat is a duplicate"
+    );
+    logs.assert_clean();
+}
+
 /// AWS calls per webhook event, counted at the SDK layer (BENCHMARKS.md): the event is applied
 /// before its marker is written, so a duplicate costs the marker's read and nothing else.
 #[tokio::test]
@@ -292,12 +410,42 @@ async fn rejected_requests_change_nothing() {
         ),
         (vec![], vec![b' '; 257 * 1024], 413, "oversized"),
     ];
+    // Correctly signed, but dated two days ahead, or days before the label was bought.
+    let dated = |at: OffsetDateTime| {
+        let body = json!({"event": "track_updated", "data": {"tracking_number": tracking,
+            "tracking_status": {"object_id": "s9", "status": "DELIVERED", "status_date": iso(at)}}})
+        .to_string();
+        (shippo_headers(SHIPPO, t, &body), body.into_bytes())
+    };
+    let mut cases = cases;
+    for (at, what) in [
+        (now + time::Duration::days(2), "dated ahead"),
+        (now - time::Duration::days(3), "dated before the label"),
+    ] {
+        let (headers, body) = dated(at);
+        cases.push((headers, body, 400, what));
+    }
     for (headers, body, want, what) in cases {
         assert_eq!(cb.handle("shippo", &headers, &body).await, want, "{what}");
     }
+    // A carrier route that did not sell the label cannot move the order, however well signed.
+    let other = easypost_event("evt_x", &tracking, "delivered", now);
+    assert_eq!(
+        cb.handle("easypost", &easypost_headers(EP, &other), other.as_bytes())
+            .await,
+        200
+    );
     assert_eq!(cb.handle("nobody", &[], b"{}").await, 404);
     let after = stack.order_item(id).await.unwrap();
     assert_eq!(before, after, "a rejected request changed the order");
+    let text = logs.text();
+    for reason in [
+        "event_time_ahead",
+        "event_time_before_label",
+        "unknown_tracking_number",
+    ] {
+        assert!(text.contains(reason), "{reason} logged");
+    }
     // And the genuine one is accepted.
     assert_eq!(
         cb.handle("shippo", &shippo_headers(SHIPPO, t, &body), body.as_bytes())

@@ -454,3 +454,61 @@ async fn calls_per_shipped_order() {
         "create + buy per order"
     );
 }
+
+/// A tracking number stays bound to the order its label was bought for: a second order
+/// claiming it (a carrier reusing a number, a replayed response) is refused as a conflict,
+/// the order stays LABEL_PENDING, and the carrier's webhooks still reach the first order.
+#[tokio::test]
+async fn a_tracking_number_cannot_be_moved_to_another_order() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let (first, second) = ("113-0000022-0000031", "113-0000022-0000032");
+    let tracking = stack.ship(first, "US", "WA").await;
+    let label: PurchasedLabel =
+        serde_json::from_str(s(&stack.order_item(first).await.unwrap(), "label")).unwrap();
+    assert_eq!(label.shipment.tracking_number, tracking);
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            second,
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+        )],
+    )
+    .await;
+    let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    let begun = d
+        .store
+        .begin(SELLER, second, &label.shipment.via, "os-test")
+        .await
+        .unwrap();
+    assert_eq!(begun, orderseal::dispatch::Begin::Started);
+    assert!(matches!(
+        d.store.label_purchased(SELLER, second, &label).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let item = stack.order_item(second).await.unwrap();
+    assert_eq!(s(&item, "dispatch_state"), "LABEL_PENDING");
+    assert!(!item.contains_key("tracking_number"));
+    let lookup = stack
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(stack.table())
+        .key(
+            "pk",
+            AttributeValue::S(orderseal::tracking::tracking_pk(
+                &label.shipment.via,
+                &tracking,
+            )),
+        )
+        .key("sk", AttributeValue::S("TRACKING".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(s(&lookup, "order_id"), first);
+    logs.assert_clean();
+}

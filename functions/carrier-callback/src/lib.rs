@@ -4,7 +4,8 @@
 //! event-time order, and a delivery sets `pii_expires_at = delivered_at + retention`.
 //!
 //! Responses: 200 accepted or duplicate (or an event we do not act on), 401 for any signature
-//! problem without saying which, 400 malformed, 413 over 256 KiB, 404 unknown carrier route,
+//! problem without saying which, 400 malformed or an event time outside the label's purchase
+//! (less a day) .. now + a day, 413 over 256 KiB, 404 unknown carrier route,
 //! 500 when our side failed (the carrier retries). A rejected request changes nothing.
 
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use orderseal::carriers::events;
 use orderseal::carriers::webhooks::{Headers, Scheme, VerifyError, verify};
 use orderseal::clock::Clock;
 use orderseal::secret::SecretString;
-use orderseal::tracking::TrackingStore;
+use orderseal::tracking::{TrackedOrder, TrackingStore, check_event_time};
 
 /// Largest body accepted (carriers send far less).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -93,7 +94,7 @@ impl<T: TrackingStore, W: WebhookSecrets> Callback<T, W> {
                 return 400;
             }
         };
-        let order = match self.store.order_for(&event.tracking_number).await {
+        let order = match self.store.order_for(carrier, &event.tracking_number).await {
             Ok(Some(o)) => o,
             Ok(None) => {
                 warn!(
@@ -108,7 +109,15 @@ impl<T: TrackingStore, W: WebhookSecrets> Callback<T, W> {
                 return 500;
             }
         };
-        let (seller_id, order_id) = order;
+        if let Err(e) = check_event_time(event.event.occurred_at, order.labelled_at, now) {
+            warn!(carrier, order_id = %order.order_id, outcome = "rejected", reason = e.reason_code());
+            return 400;
+        }
+        let TrackedOrder {
+            seller_id,
+            order_id,
+            ..
+        } = order;
         match self.store.seen(carrier, &event.event.event_id, now).await {
             Ok(true) => {
                 info!(carrier, order_id = %order_id, outcome = "duplicate");

@@ -104,6 +104,7 @@ impl Retry {
     pub fn reason_code(&self) -> &'static str {
         match self {
             Retry::Malformed => "malformed_shipment_request",
+            Retry::Store(StoreError::Conflict(_)) => "store_conflict",
             Retry::Store(_) => "store_failed",
             Retry::Seal(_) => "unseal_failed",
             Retry::Carrier(e) => e.reason_code(),
