@@ -54,6 +54,8 @@ pub struct OrderForDispatch {
     pub pii_expires_at: i64,
     pub erased: bool,
     pub held: bool,
+    /// The buyer asked to cancel: nothing is bought or confirmed until the seller decides.
+    pub cancel_requested: bool,
     pub shipping: Option<SealedBlob>,
     pub state: DispatchState,
 }
@@ -65,6 +67,7 @@ pub enum NotShippable {
     NotUnshipped,
     NotMerchantFulfilled,
     Held,
+    CancelRequested,
     PiiErased,
     PiiExpired,
     NoAddress,
@@ -77,6 +80,7 @@ impl NotShippable {
             NotShippable::NotUnshipped => "not_unshipped",
             NotShippable::NotMerchantFulfilled => "not_merchant_fulfilled",
             NotShippable::Held => "held",
+            NotShippable::CancelRequested => "buyer_cancel_requested",
             NotShippable::PiiErased => "pii_erased",
             NotShippable::PiiExpired => "pii_expired",
             NotShippable::NoAddress => "no_address",
@@ -96,6 +100,9 @@ impl OrderForDispatch {
         }
         if self.fulfillment_status != status::UNSHIPPED {
             return Err(NotShippable::NotUnshipped);
+        }
+        if self.cancel_requested {
+            return Err(NotShippable::CancelRequested);
         }
         if self.held {
             return Err(NotShippable::Held);
@@ -136,7 +143,8 @@ pub trait DispatchStore: Send + Sync {
         order_id: &str,
     ) -> impl Future<Output = Result<Option<OrderForDispatch>, StoreError>> + Send;
 
-    /// Ready → LABEL_PENDING, only while still UNSHIPPED, merchant-fulfilled, not held, not erased.
+    /// Ready → LABEL_PENDING, only while still UNSHIPPED, merchant-fulfilled, not held, not
+    /// erased, and no cancellation asked for.
     fn begin(
         &self,
         seller_id: &str,
@@ -186,7 +194,7 @@ mod dynamo {
     /// (never `contact` or `gift`), and its own state. Its IAM policy allows no other attribute.
     const LOAD_PROJECTION: &str = "pk, sk, seller_id, order_id, marketplace_id, fulfillment_status, \
         fulfilled_by, ship_country, #items, pii_expires_at, pii_erased_at, #hold, pii_shipping, \
-        dispatch_state, dispatch_via, dispatch_key, label";
+        dispatch_state, dispatch_via, dispatch_key, label, cancel_requested";
 
     const PENDING: &str = "LABEL_PENDING";
     const PURCHASED: &str = "LABEL_PURCHASED";
@@ -293,6 +301,11 @@ mod dynamo {
             pii_expires_at: get_n(item, "pii_expires_at").unwrap_or(0),
             erased: item.contains_key("pii_erased_at"),
             held: item.contains_key("hold"),
+            cancel_requested: item
+                .get("cancel_requested")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
             shipping,
             state,
         })
@@ -326,8 +339,10 @@ mod dynamo {
                 .update_expression("SET dispatch_state = :pending, dispatch_via = :via, dispatch_key = :key")
                 .condition_expression(
                     "attribute_not_exists(dispatch_state) AND fulfillment_status = :unshipped AND fulfilled_by = :merchant \
-                     AND attribute_not_exists(#hold) AND attribute_not_exists(pii_erased_at)",
+                     AND attribute_not_exists(#hold) AND attribute_not_exists(pii_erased_at) \
+                     AND (attribute_not_exists(cancel_requested) OR cancel_requested = :no)",
                 )
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
                 .expression_attribute_names("#hold", "hold")
                 .expression_attribute_values(":pending", s(PENDING))
                 .expression_attribute_values(":via", s(via))

@@ -161,6 +161,8 @@ impl ShipmentQueue for RecordingQueue {
 pub struct ScriptedOrders {
     pub script: Mutex<HashMap<String, VecDeque<Result<String, SpApiError>>>>,
     pub calls: Mutex<u32>,
+    /// The datasets each call asked for, in order.
+    pub asked: Mutex<Vec<&'static [crate::spapi::IncludedData]>>,
 }
 
 impl ScriptedOrders {
@@ -179,9 +181,11 @@ impl OrderSource for ScriptedOrders {
         &self,
         _seller_id: &str,
         order_id: &str,
+        included: &'static [crate::spapi::IncludedData],
         _deadline: Instant,
     ) -> Result<GetOrderResponse, SpApiError> {
         *self.calls.lock().unwrap() += 1;
+        self.asked.lock().unwrap().push(included);
         let mut script = self.script.lock().unwrap();
         let queue = script.get_mut(order_id).ok_or(SpApiError::NotFound)?;
         let next = if queue.len() > 1 {

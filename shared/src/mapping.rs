@@ -120,8 +120,19 @@ pub fn build(
                 deliver_by,
             )
             .ok_or(MappingError::DateOutOfRange("pii expiry"))?,
+        cancel_requested: o.order_items.iter().any(|i| {
+            i.cancellation
+                .as_ref()
+                .and_then(|c| c.cancellation_request.as_ref())
+                .and_then(|r| r.requester.as_deref())
+                == Some("BUYER")
+        }),
         fulfillment_status: status,
     };
+    // An order orderseal does not fulfil keeps no PII, whatever the response held.
+    if !record.collects_pii() {
+        return Ok((record, OrderPii::default()));
+    }
     let pii = OrderPii {
         shipping: shipping(o),
         contact: o

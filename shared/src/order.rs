@@ -56,12 +56,30 @@ pub struct OrderRecord {
     pub order_tax: Option<Money>,
     /// When the PII of this order must be gone (provisional until delivery).
     pub pii_expires_at: OffsetDateTime,
+    /// The buyer asked to cancel (getOrder's item `cancellationRequest` by `BUYER`, or the
+    /// notification's `IsBuyerRequestedCancel`): nothing is bought for it until the seller
+    /// decides (cancels on Amazon, or declines and ships).
+    pub cancel_requested: bool,
 }
 
 impl OrderRecord {
-    /// MFN and waiting to be shipped: dispatch has work to do.
+    /// MFN, waiting to be shipped, and no cancellation asked for: dispatch has work to do.
     pub fn needs_shipment(&self) -> bool {
-        self.fulfilled_by == status::MERCHANT && self.fulfillment_status == status::UNSHIPPED
+        self.fulfilled_by == status::MERCHANT
+            && self.fulfillment_status == status::UNSHIPPED
+            && !self.cancel_requested
+    }
+
+    /// Whether orderseal keeps buyer PII for this order at all: only for an order it fulfils
+    /// (merchant-fulfilled) that is still open. Amazon-fulfilled (FBA), canceled and
+    /// unfulfillable orders need none of it; PII already held for an order that is canceled
+    /// later stays only until its grace ends.
+    pub fn collects_pii(&self) -> bool {
+        self.fulfilled_by == status::MERCHANT
+            && !matches!(
+                self.fulfillment_status.as_str(),
+                status::CANCELLED | status::UNFULFILLABLE
+            )
     }
 }
 

@@ -144,14 +144,88 @@ pub mod dynamo {
     pub struct DynamoOrderStore {
         client: Client,
         table: String,
+        business_retention: time::Duration,
     }
+
+    /// The registry of orders whose buyer asked to cancel (`pk = CANCEL_REQUESTS`,
+    /// `sk = <seller>#<order>`): ids and when, no PII; the ops CLI lists it.
+    pub const CANCEL_REQUESTS_PK: &str = "CANCEL_REQUESTS";
+    /// How long a registry entry lives unless the ops CLI prunes it first.
+    pub const CANCEL_REQUEST_TTL: time::Duration = time::Duration::days(60);
 
     impl DynamoOrderStore {
         pub fn new(client: Client, table: impl Into<String>) -> Self {
             Self {
                 client,
                 table: table.into(),
+                business_retention: crate::retention::DEFAULT_BUSINESS_RETENTION,
             }
+        }
+
+        /// How long the business record of an order that holds no PII is kept (the sweep
+        /// writes the others' at erasure).
+        pub fn with_business_retention(mut self, retention: time::Duration) -> Self {
+            self.business_retention = retention;
+            self
+        }
+
+        /// After a write: list a buyer's open cancellation request, and keep the business record
+        /// of an order outside the expiry index (no sweep will ever write it).
+        async fn after_write(
+            &self,
+            record: &OrderRecord,
+            item: &HashMap<String, AttributeValue>,
+        ) -> Result<(), StoreError> {
+            let now = OffsetDateTime::now_utc();
+            if record.cancel_requested
+                && !matches!(
+                    record.fulfillment_status.as_str(),
+                    status::CANCELLED | status::SHIPPED | status::UNFULFILLABLE
+                )
+            {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s(CANCEL_REQUESTS_PK))
+                    .item("sk", s(format!("{}#{}", record.seller_id, record.order_id)))
+                    .item("seller_id", s(&record.seller_id))
+                    .item("order_id", s(&record.order_id))
+                    .item("requested_at", s(iso_text(record.last_updated)))
+                    .item("ttl", n((now + CANCEL_REQUEST_TTL).unix_timestamp()))
+                    .send()
+                    .await
+                    .map_err(|e| crate::aws::ddb::store_error("PutItem", &e))?;
+            }
+            if !item.contains_key("pii_shard") {
+                let business = crate::retention::dynamo::business_record(
+                    item,
+                    None,
+                    now + self.business_retention,
+                )?;
+                let mut put = crate::retention::dynamo::business_item(&business)?;
+                put.insert(
+                    "last_updated_ms".into(),
+                    n(unix_millis(record.last_updated)),
+                );
+                let result = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(put))
+                    // Only over an older version of it (two ingests racing on versions).
+                    .condition_expression("attribute_not_exists(pk) OR last_updated_ms < :lu")
+                    .expression_attribute_values(":lu", n(unix_millis(record.last_updated)))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => {}
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(crate::aws::ddb::store_error("PutItem", &e)),
+                }
+            }
+            Ok(())
         }
 
         pub fn client(&self) -> &Client {
@@ -162,8 +236,12 @@ pub mod dynamo {
             &self.table
         }
     }
+    fn iso_text(t: OffsetDateTime) -> String {
+        t.format(&Rfc3339).expect("UTC timestamps format")
+    }
+
     fn iso(t: OffsetDateTime) -> AttributeValue {
-        s(t.format(&Rfc3339).expect("UTC timestamps format"))
+        s(iso_text(t))
     }
 
     fn money(m: &Money) -> AttributeValue {
@@ -216,12 +294,17 @@ pub mod dynamo {
                 "programs",
                 AttributeValue::L(r.programs.iter().map(s).collect()),
             ),
-            (
-                "pii_shard",
-                s(crate::retention::pii_shard(&r.seller_id, &r.order_id)),
-            ),
+            ("cancel_requested", AttributeValue::Bool(r.cancel_requested)),
             ("record_version", n(1)),
         ];
+        // In the expiry index while it may hold PII; an order that collects none (FBA,
+        // canceled) never enters it, and one already there stays until the sweep.
+        if r.collects_pii() {
+            attrs.push((
+                "pii_shard",
+                s(crate::retention::pii_shard(&r.seller_id, &r.order_id)),
+            ));
+        }
         if let Some(t) = r.ship_by {
             attrs.push(("ship_by", iso(t)));
         }
@@ -315,7 +398,14 @@ pub mod dynamo {
                 values.insert(format!(":a{i}"), value);
                 sets.push(format!("#a{i} = :a{i}"));
             }
-            for class in PiiClass::ALL {
+            // An order that collects no PII leaves what is held as it is (a now-canceled
+            // order's PII goes on its grace, by the sweep).
+            let classes = if record.collects_pii() {
+                &PiiClass::ALL[..]
+            } else {
+                &[]
+            };
+            for &class in classes {
                 let attr = pii_attribute(class);
                 match sealed.get(&class) {
                     Some(blob) => {
@@ -388,6 +478,118 @@ pub mod dynamo {
         }
     }
 
+    /// An entry of the cancellation-request registry with its order's state now.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+    pub struct CancelRequest {
+        pub seller_id: String,
+        pub order_id: String,
+        pub requested_at: String,
+        /// The order's fulfilment status now (`CANCELLED` once the seller cancelled on Amazon).
+        pub fulfillment_status: Option<String>,
+        /// Still asked for on the order's latest version.
+        pub still_requested: bool,
+        /// `LABEL_PURCHASED` or `CONFIRMED`: a label was bought before the request; void it.
+        pub dispatch_state: Option<String>,
+        pub via: Option<String>,
+        pub carrier: Option<String>,
+        pub tracking_number: Option<String>,
+    }
+
+    impl CancelRequest {
+        /// Nothing left to do: the order is cancelled or shipped, or the request was withdrawn.
+        pub fn resolved(&self) -> bool {
+            !self.still_requested
+                || matches!(
+                    self.fulfillment_status.as_deref(),
+                    Some(status::CANCELLED | status::SHIPPED)
+                )
+        }
+
+        /// A label was bought for it and must be voided with the carrier.
+        pub fn label_to_void(&self) -> bool {
+            self.tracking_number.is_some()
+        }
+    }
+
+    impl DynamoOrderStore {
+        /// The orders whose buyer asked to cancel, each with its state now (ids only, no PII).
+        pub async fn cancel_requests(&self) -> Result<Vec<CancelRequest>, StoreError> {
+            use crate::aws::ddb::store_error as err;
+            let mut out = Vec::new();
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(CANCEL_REQUESTS_PK))
+                .consistent_read(true)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| err("Query", &e))?;
+                for entry in page.items() {
+                    let text = |i: &HashMap<String, AttributeValue>, k: &str| {
+                        crate::aws::ddb::get_s(i, k).map(str::to_owned)
+                    };
+                    let (Some(seller_id), Some(order_id)) =
+                        (text(entry, "seller_id"), text(entry, "order_id"))
+                    else {
+                        continue;
+                    };
+                    let order = self
+                        .client
+                        .get_item()
+                        .table_name(&self.table)
+                        .key("pk", s(order_pk(&seller_id, &order_id)))
+                        .key("sk", s(ORDER_SK))
+                        .projection_expression(
+                            "pk, sk, fulfillment_status, cancel_requested, dispatch_state, \
+                             dispatch_via, carrier, tracking_number",
+                        )
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .map_err(|e| err("GetItem", &e))?
+                        .item
+                        .unwrap_or_default();
+                    out.push(CancelRequest {
+                        requested_at: text(entry, "requested_at").unwrap_or_default(),
+                        fulfillment_status: text(&order, "fulfillment_status"),
+                        still_requested: order
+                            .get("cancel_requested")
+                            .and_then(|v| v.as_bool().ok())
+                            .copied()
+                            .unwrap_or(false),
+                        dispatch_state: text(&order, "dispatch_state"),
+                        via: text(&order, "dispatch_via"),
+                        carrier: text(&order, "carrier"),
+                        tracking_number: text(&order, "tracking_number"),
+                        seller_id,
+                        order_id,
+                    });
+                }
+            }
+            Ok(out)
+        }
+
+        /// Drop a resolved entry from the registry.
+        pub async fn forget_cancel_request(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+        ) -> Result<(), StoreError> {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(CANCEL_REQUESTS_PK))
+                .key("sk", s(format!("{seller_id}#{order_id}")))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| crate::aws::ddb::store_error("DeleteItem", &e))
+        }
+    }
+
     impl OrderStore for DynamoOrderStore {
         async fn upsert_if_newer(
             &self,
@@ -405,18 +607,33 @@ pub mod dynamo {
                 result = self.write(record, sealed, Some(held)).await;
             }
             match result {
-                Ok(out) => Ok(WriteOutcome::Written {
-                    shipment: shipment_of(out.attributes()),
-                }),
+                Ok(out) => {
+                    if let Some(item) = out.attributes() {
+                        self.after_write(record, item).await?;
+                    }
+                    Ok(WriteOutcome::Written {
+                        shipment: shipment_of(out.attributes()),
+                    })
+                }
                 Err(e) => match e.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
                         let old = c.item();
+                        // This very version is stored (a retry after a failure past the write):
+                        // finish what the write started.
+                        if let Some(item) = old
+                            && get_n(item, "last_updated_ms") == Some(lu)
+                            && !item.contains_key("pii_erased_at")
+                        {
+                            self.after_write(record, item).await?;
+                        }
                         let stored_needs_shipment = old.is_some_and(|i| {
                             let get =
                                 |k: &str| i.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
                             get("fulfilled_by") == Some(status::MERCHANT)
                                 && get("fulfillment_status") == Some(status::UNSHIPPED)
                                 && !i.contains_key("pii_erased_at")
+                                && i.get("cancel_requested").and_then(|v| v.as_bool().ok())
+                                    != Some(&true)
                         });
                         Ok(WriteOutcome::Unchanged {
                             shipment: shipment_of(old),

@@ -108,7 +108,13 @@ async fn a_notification_becomes_a_record_whose_pii_is_ciphertext() {
     // getOrder asked only for the datasets ingest uses.
     assert_eq!(
         stack.sandbox.control().stats().last_included_data.unwrap(),
-        ["BUYER", "RECIPIENT", "FULFILLMENT", "PROCEEDS"]
+        [
+            "BUYER",
+            "RECIPIENT",
+            "FULFILLMENT",
+            "PROCEEDS",
+            "CANCELLATION"
+        ]
     );
     logs.assert_clean();
 }
@@ -460,5 +466,214 @@ async fn a_crash_between_the_write_and_the_enqueue_is_repaired_by_the_retry() {
         .unwrap();
     assert_eq!(shipments.len(), 1);
     assert!(logs.text().contains("shipment_request_repaired"));
+    logs.assert_clean();
+}
+
+/// The PII attributes and index key of a stored order item.
+fn pii_held(item: &orderseal_local::inspect::Item) -> Vec<String> {
+    let mut held: Vec<String> = item
+        .keys()
+        .filter(|k| k.starts_with("pii_") && *k != "pii_expires_at")
+        .cloned()
+        .collect();
+    held.sort();
+    held
+}
+
+/// Collect only what a purpose needs (BENCHMARKS.md counts these): an order Amazon fulfils
+/// (FBA) and a canceled one are fetched without BUYER and RECIPIENT, store no PII class and stay
+/// out of the expiry index, and their business record is written with them; an open MFN order
+/// asks for both and stores its three classes.
+#[tokio::test]
+async fn fba_and_canceled_orders_collect_no_pii() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let cases = [
+        ("113-0000040-0000001", "SHIPPED", "AMAZON", "FBA shipped"),
+        (
+            "113-0000040-0000002",
+            "UNSHIPPED",
+            "AMAZON",
+            "FBA unshipped",
+        ),
+        (
+            "113-0000040-0000003",
+            "CANCELLED",
+            "MERCHANT",
+            "MFN canceled",
+        ),
+        ("113-0000040-0000004", "UNSHIPPED", "MERCHANT", "MFN open"),
+    ];
+    let mut counts = Vec::new();
+    for (id, status, by, what) in cases {
+        stack
+            .notify(
+                &ingest,
+                &canary_order(id, status, by, "2026-11-21T10:00:00Z"),
+            )
+            .await;
+        let asked = stack.sandbox.control().stats().last_included_data.unwrap();
+        let asked_pii: Vec<&String> = asked
+            .iter()
+            .filter(|d| *d == "BUYER" || *d == "RECIPIENT")
+            .collect();
+        assert!(
+            asked.contains(&"CANCELLATION".to_owned()),
+            "{what}: {asked:?}"
+        );
+        let item = stack.order_item(id).await.unwrap();
+        let held = pii_held(&item);
+        counts.push((what, asked_pii.len(), held.len()));
+        if by == "MERCHANT" && status == "UNSHIPPED" {
+            assert_eq!(asked_pii.len(), 2, "{what}");
+            assert_eq!(
+                held,
+                ["pii_contact", "pii_gift", "pii_shard", "pii_shipping"],
+                "{what}"
+            );
+        } else {
+            assert!(asked_pii.is_empty(), "{what} asked for {asked_pii:?}");
+            assert!(held.is_empty(), "{what} holds {held:?}");
+        }
+    }
+    println!("PII datasets asked / PII attributes stored per order type: {counts:?}");
+    // Nothing of the buyer anywhere for the three: the raw dump of table and queues.
+    let dump = stack.raw_dump().await;
+    assert_no_canary("the table and queues", &dump);
+    // Accounting still sees them: their business records exist now (no sweep will see them).
+    let business: Vec<&str> = dump.lines().filter(|l| l.contains("BUSINESS#")).collect();
+    for (id, _, by, what) in cases {
+        let has = business.iter().any(|l| l.contains(id));
+        assert_eq!(
+            has,
+            by == "AMAZON" || id.ends_with('3'),
+            "{what}: business record"
+        );
+    }
+    logs.assert_clean();
+}
+
+/// PII already held for an order that is canceled later stays only for the grace, then the
+/// sweep erases it; the newer version does not ask for buyer data again.
+#[tokio::test]
+async fn an_order_canceled_after_its_pii_was_collected_keeps_it_only_for_the_grace() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let id = "113-0000040-0000011";
+    stack
+        .notify(
+            &ingest,
+            &canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z"),
+        )
+        .await;
+    assert_eq!(pii_held(&stack.order_item(id).await.unwrap()).len(), 4);
+    stack
+        .notify(
+            &ingest,
+            &canary_order(id, "CANCELLED", "MERCHANT", "2026-11-22T10:00:00Z"),
+        )
+        .await;
+    let asked = stack.sandbox.control().stats().last_included_data.unwrap();
+    assert!(!asked.contains(&"BUYER".to_owned()) && !asked.contains(&"RECIPIENT".to_owned()));
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(item["fulfillment_status"].as_s().unwrap(), "CANCELLED");
+    assert_eq!(
+        pii_held(&item).len(),
+        4,
+        "kept for the grace, not dropped at once"
+    );
+    let grace = orderseal::aws::ddb::get_n(&item, "pii_expires_at").unwrap();
+    assert_eq!(
+        grace,
+        time::macros::datetime!(2026-11-29 10:00 UTC).unix_timestamp(),
+        "canceled: last update + the 7-day grace"
+    );
+    logs.assert_clean();
+}
+
+/// A buyer's cancellation request stops the order before any label: no shipment request is
+/// enqueued, a request already queued buys nothing, and the cancellation-request list shows
+/// the order for the seller to act on.
+#[tokio::test]
+async fn a_buyer_cancel_requested_order_is_never_labelled_and_is_listed() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let (asked_first, asked_later) = ("113-0000040-0000021", "113-0000040-0000022");
+    let requested = |id: &str, updated: &str| {
+        let mut order = canary_order(id, "UNSHIPPED", "MERCHANT", updated);
+        order["orderItems"][0]["cancellation"] = json!({
+            "cancellationRequest": {"requester": "BUYER", "cancelReason": "Order placed by mistake"}});
+        order
+    };
+    // Asked before ingest saw the order: no shipment request at all.
+    stack
+        .notify(&ingest, &requested(asked_first, "2026-11-21T10:00:00Z"))
+        .await;
+    // Asked after: the shipment request is already queued when the request comes in.
+    stack
+        .notify(
+            &ingest,
+            &canary_order(asked_later, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z"),
+        )
+        .await;
+    stack
+        .notify(&ingest, &requested(asked_later, "2026-11-21T11:00:00Z"))
+        .await;
+    for id in [asked_first, asked_later] {
+        let item = stack.order_item(id).await.unwrap();
+        assert_eq!(item["cancel_requested"].as_bool().ok(), Some(&true));
+    }
+    let dispatch = stack.dispatch(std::time::Duration::from_secs(5)).await;
+    let report = stack
+        .drain_shipments(&dispatch, std::time::Duration::ZERO)
+        .await;
+    assert_eq!(report.failed, 0);
+    assert_eq!(
+        stack.carriers.control().shipments().len(),
+        0,
+        "no label was bought"
+    );
+    for id in [asked_first, asked_later] {
+        let item = stack.order_item(id).await.unwrap();
+        assert!(!item.contains_key("dispatch_state"), "{id} was not started");
+    }
+    assert!(logs.text().contains("buyer_cancel_requested"));
+    // The seller's list, read as the operator role.
+    let operator = orderseal::store::DynamoOrderStore::new(
+        stack
+            .aws_as(orderseal_local::roles::OPERATOR)
+            .dynamodb
+            .clone(),
+        stack.table(),
+    );
+    let listed = operator.cancel_requests().await.unwrap();
+    let mut ids: Vec<&str> = listed.iter().map(|r| r.order_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, [asked_first, asked_later]);
+    assert!(listed.iter().all(|r| !r.resolved() && !r.label_to_void()));
+    let table = orderseal_ops::render_cancel_requests(&listed);
+    assert!(
+        table.contains(asked_first) && table.contains("cancel on Amazon"),
+        "{table}"
+    );
+    assert!(table.contains("2 open, 0 resolved"), "{table}");
+    // The seller cancels one on Amazon: it shows resolved and is pruned.
+    stack
+        .notify(
+            &ingest,
+            &canary_order(asked_first, "CANCELLED", "MERCHANT", "2026-11-21T12:00:00Z"),
+        )
+        .await;
+    let listed = operator.cancel_requests().await.unwrap();
+    let first = listed.iter().find(|r| r.order_id == asked_first).unwrap();
+    assert!(first.resolved());
+    operator
+        .forget_cancel_request(SELLER, asked_first)
+        .await
+        .unwrap();
+    assert_eq!(operator.cancel_requests().await.unwrap().len(), 1);
     logs.assert_clean();
 }

@@ -269,6 +269,13 @@ async fn canceled_order_is_erased_after_its_grace() {
     let id = "114-0000002-0000001";
     let canceled_at = "2026-11-20T08:00:00Z";
     let ingest = stack.ingest();
+    // Collected while open; a canceled order would collect none.
+    stack
+        .notify(
+            &ingest,
+            &canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-20T07:00:00Z"),
+        )
+        .await;
     stack
         .notify(
             &ingest,
@@ -306,14 +313,20 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
         "114-0000003-0000002",
         "114-0000003-0000003",
     );
-    for id in [lifted, lapsing, late] {
+    // Collected while open, then canceled: the PII is kept for the grace.
+    for (status, at) in [
+        ("UNSHIPPED", "2026-11-20T07:00:00Z"),
+        ("CANCELLED", canceled_at),
+    ] {
+        for id in [lifted, lapsing, late] {
+            stack
+                .send(&stack.publish(&canary_order(id, status, "MERCHANT", at)))
+                .await;
+        }
         stack
-            .send(&stack.publish(&canary_order(id, "CANCELLED", "MERCHANT", canceled_at)))
+            .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
             .await;
     }
-    stack
-        .drain(&ingest, StdDuration::from_secs(30), StdDuration::ZERO)
-        .await;
     let store = operator(&stack);
 
     // Holds need a reason, an actor and a future end; an unknown order cannot be held.

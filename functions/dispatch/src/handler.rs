@@ -201,6 +201,17 @@ where
         };
         let label = match order.state.clone() {
             DispatchState::Confirmed(_) => return Ok(Outcome::AlreadyConfirmed),
+            // Bought, not yet confirmed: a cancellation asked for since stops the confirmation,
+            // and the label is reported for voiding (the seller cancels on Amazon).
+            DispatchState::LabelPurchased(label) if order.cancel_requested => {
+                warn!(
+                    reason = NotShippable::CancelRequested.as_str(),
+                    via = %label.shipment.via,
+                    tracking_number = %label.shipment.tracking_number,
+                    "buyer asked to cancel after the label was bought: not confirmed, void the label"
+                );
+                return Ok(Outcome::NotShippable(NotShippable::CancelRequested));
+            }
             DispatchState::LabelPurchased(label) => label,
             DispatchState::LabelPending { via, key } => {
                 if let Err(why) = order.shippable(self.now().unix_timestamp()) {

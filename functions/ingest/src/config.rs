@@ -18,6 +18,9 @@ pub struct IngestConfig {
     pub lwa_endpoint: String,
     pub dedupe_window: Duration,
     pub retention: RetentionPolicy,
+    /// How long the business record of an order that holds no PII is kept
+    /// (`ORDERSEAL_BUSINESS_RETENTION_DAYS`, as the retention function's).
+    pub business_retention: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,18 @@ impl IngestConfig {
             lwa_endpoint: endpoint("ORDERSEAL_LWA_ENDPOINT")?,
             dedupe_window: days("ORDERSEAL_NOTIFICATION_DEDUPE_DAYS", 7)?,
             retention: RetentionPolicy::new(retention, days("ORDERSEAL_CANCELED_GRACE_DAYS", 7)?),
+            business_retention: match get("ORDERSEAL_BUSINESS_RETENTION_DAYS") {
+                None => orderseal::retention::DEFAULT_BUSINESS_RETENTION,
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|d| (1..=36525).contains(d))
+                    .map(Duration::days)
+                    .ok_or(ConfigError::Invalid(
+                        "ORDERSEAL_BUSINESS_RETENTION_DAYS",
+                        "expected 1..=36525 whole days",
+                    ))?,
+            },
         })
     }
 }

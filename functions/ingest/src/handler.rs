@@ -16,10 +16,12 @@ use orderseal::classes::ClassPayload;
 use orderseal::clock::Clock;
 use orderseal::idempotency::{Acquire, IdempotencyStore, Lease, payload_hash};
 use orderseal::mapping::{self, OrderPii};
-use orderseal::notification::{self, Notification, OrderChangeNotification};
+use orderseal::notification::{
+    self, FulfillmentType, Notification, OrderChangeNotification, OrderStatus,
+};
 use orderseal::seal::{KeyProvider, SealContext, Sealer};
 use orderseal::shipments::{ShipmentQueue, ShipmentRequestMessage};
-use orderseal::spapi::{OrderSource, SpApiError};
+use orderseal::spapi::{INGEST_INCLUDED_DATA, NO_PII_INCLUDED_DATA, OrderSource, SpApiError};
 use orderseal::store::{OrderStore, SealedPii, ShipmentRequest, WriteOutcome};
 
 use crate::config::IngestConfig;
@@ -252,9 +254,37 @@ where
     ) -> Result<Outcome, Retry> {
         let seller = &n.payload.seller_id;
         let order_id = &n.payload.amazon_order_id;
-        let response = self.orders.get_order(seller, order_id, deadline).await?;
-        let (record, pii) = mapping::build(&response, seller, order_id, &self.config.retention)?;
+        // Buyer data only for an order we fulfil: the notification tells which before the call;
+        // should the (fresher) response show an open MFN order the notification did not, ask
+        // again with it (rare: a stale notification, one more call).
+        let summary = &n.payload.summary;
+        let asks_pii = summary.fulfillment_type == FulfillmentType::Mfn
+            && summary.order_status != OrderStatus::Canceled;
+        let included = if asks_pii {
+            INGEST_INCLUDED_DATA
+        } else {
+            NO_PII_INCLUDED_DATA
+        };
+        let response = self
+            .orders
+            .get_order(seller, order_id, included, deadline)
+            .await?;
+        let (mut record, mut pii) =
+            mapping::build(&response, seller, order_id, &self.config.retention)?;
+        drop(response);
+        if !asks_pii && record.collects_pii() {
+            let response = self
+                .orders
+                .get_order(seller, order_id, INGEST_INCLUDED_DATA, deadline)
+                .await?;
+            (record, pii) = mapping::build(&response, seller, order_id, &self.config.retention)?;
+        }
+        record.cancel_requested |= summary
+            .order_items
+            .iter()
+            .any(|i| i.is_buyer_requested_cancel == Some(true));
         let sealed = self.seal_all(seller, order_id, &pii).await?;
+        drop(pii);
         let outcome = self.store.upsert_if_newer(&record, &sealed).await?;
         let (pending, written) = match outcome {
             WriteOutcome::Written { shipment } => {

@@ -63,7 +63,8 @@ pub fn build(
         DynamoRateLimiter::new(clients.dynamodb.clone(), &config.table, clock.clone()),
     )?;
     Ok(Ingest {
-        store: DynamoOrderStore::new(clients.dynamodb.clone(), &config.table),
+        store: DynamoOrderStore::new(clients.dynamodb.clone(), &config.table)
+            .with_business_retention(config.business_retention),
         idempotency: DynamoIdempotencyStore::new(clients.dynamodb.clone(), &config.table),
         sealer: Sealer::new(KmsKeyProvider::new(clients.kms.clone(), &config.pii_key_id)),
         shipments: SqsShipmentQueue::new(clients.sqs.clone(), &config.shipments_queue_url),

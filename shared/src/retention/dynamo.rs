@@ -119,10 +119,11 @@ fn due_of(item: &Item) -> Option<DueOrder> {
     })
 }
 
-/// The business record of a stored order, as it stands at erasure.
+/// The business record of a stored order, as it stands at erasure (`erased_at`) or, for an
+/// order that holds no PII, as it stands.
 pub fn business_record(
     item: &Item,
-    erased_at: OffsetDateTime,
+    erased_at: Option<OffsetDateTime>,
     keep_until: OffsetDateTime,
 ) -> Result<BusinessRecord, StoreError> {
     let label: Option<PurchasedLabel> =
@@ -173,6 +174,22 @@ pub fn business_record(
         pii_erased_at: erased_at,
         retain_until: keep_until,
     })
+}
+
+/// The business record's item: its key, the record as JSON, its own TTL (its retention).
+pub fn business_item(r: &BusinessRecord) -> Result<Item, StoreError> {
+    let (pk, sk) = business_key(r.purchase_date, &r.seller_id, &r.order_id);
+    let record = serde_json::to_string(r).map_err(|_| StoreError::Malformed("record"))?;
+    Ok(HashMap::from([
+        ("pk".to_owned(), s(pk)),
+        ("sk".to_owned(), s(sk)),
+        ("seller_id".to_owned(), s(&r.seller_id)),
+        ("order_id".to_owned(), s(&r.order_id)),
+        ("purchase_date".to_owned(), s(iso(r.purchase_date))),
+        ("record".to_owned(), s(record)),
+        ("record_version".to_owned(), n(1)),
+        ("ttl".to_owned(), n(r.retain_until.unix_timestamp())),
+    ]))
 }
 
 /// Business records sort by purchase time within a month partition.
@@ -730,7 +747,7 @@ impl RetentionStore for DynamoRetention {
                 loaded.gone.extend(ids);
                 continue;
             }
-            let built = business_record(&item, now, keep_until).and_then(|record| {
+            let built = business_record(&item, Some(now), keep_until).and_then(|record| {
                 Ok(Candidate {
                     version: get_n(&item, "last_updated_ms")
                         .ok_or(StoreError::Malformed("last_updated_ms"))?,
@@ -761,19 +778,8 @@ impl RetentionStore for DynamoRetention {
         for (chunk_no, chunk) in candidates.chunks(25).enumerate() {
             let mut requests = Vec::with_capacity(chunk.len());
             for c in chunk {
-                let r = &c.record;
-                let (pk, sk) = business_key(r.purchase_date, &r.seller_id, &r.order_id);
-                let record =
-                    serde_json::to_string(r).map_err(|_| StoreError::Malformed("record"))?;
                 let put = PutRequest::builder()
-                    .item("pk", s(pk))
-                    .item("sk", s(sk))
-                    .item("seller_id", s(&r.seller_id))
-                    .item("order_id", s(&r.order_id))
-                    .item("purchase_date", s(iso(r.purchase_date)))
-                    .item("record", s(record))
-                    .item("record_version", n(1))
-                    .item("ttl", n(r.retain_until.unix_timestamp()))
+                    .set_item(Some(business_item(&c.record)?))
                     .build()
                     .map_err(|_| StoreError::Malformed("record"))?;
                 requests.push(WriteRequest::builder().put_request(put).build());

@@ -177,8 +177,10 @@ pub struct BusinessRecord {
     pub shipped_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub delivered_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub pii_erased_at: OffsetDateTime,
+    /// When the sweep erased the order's PII; `None` for a record written while the order held
+    /// none (FBA, canceled before any was collected) or before its erasure.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub pii_erased_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub retain_until: OffsetDateTime,
 }
@@ -756,7 +758,7 @@ mod tests {
             }),
             shipped_at: Some(t),
             delivered_at: None,
-            pii_erased_at: t,
+            pii_erased_at: Some(t),
             retain_until: t,
         }
     }
@@ -899,7 +901,7 @@ mod tests {
                         record: BusinessRecord {
                             seller_id: d.seller_id.clone(),
                             order_id: d.order_id.clone(),
-                            pii_erased_at: now,
+                            pii_erased_at: Some(now),
                             retain_until: keep_until,
                             ..record()
                         },

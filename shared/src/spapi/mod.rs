@@ -45,14 +45,27 @@ impl IncludedData {
     }
 }
 
-/// What ingest asks for, and why (AUP 3.8: nothing beyond the functional need):
-/// BUYER → `contact` class for customer service; RECIPIENT → `shipping` class for fulfilment;
-/// FULFILLMENT → status, ship/deliver windows, gift options; PROCEEDS → amounts for accounting.
+/// What ingest asks for an order it fulfils (merchant-fulfilled, not canceled), and why
+/// (AUP 3.8: nothing beyond the functional need): BUYER → `contact` class for customer service;
+/// RECIPIENT → `shipping` class for fulfilment; FULFILLMENT → status, ship/deliver windows,
+/// gift options; PROCEEDS → amounts for accounting; CANCELLATION → a buyer's cancellation
+/// request, so no label is bought for it. Not PACKAGES: orderseal confirms the shipment from
+/// the label it bought itself, so Amazon's package list serves nothing.
 pub const INGEST_INCLUDED_DATA: &[IncludedData] = &[
     IncludedData::Buyer,
     IncludedData::Recipient,
     IncludedData::Fulfillment,
     IncludedData::Proceeds,
+    IncludedData::Cancellation,
+];
+
+/// What ingest asks for an order it does not fulfil - Amazon ships it (FBA), or it is
+/// canceled: the business facts only, no buyer or recipient data (no purpose needs them;
+/// customer service can fetch them within policy when a case needs it).
+pub const NO_PII_INCLUDED_DATA: &[IncludedData] = &[
+    IncludedData::Fulfillment,
+    IncludedData::Proceeds,
+    IncludedData::Cancellation,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -120,11 +133,13 @@ impl SpApiError {
 
 /// Port: the Orders API as ingest uses it (the SP-API client in Lambda, fakes in unit tests).
 pub trait OrderSource: Send + Sync {
-    /// `getOrder` with [`INGEST_INCLUDED_DATA`], retried within `deadline`.
+    /// `getOrder` asking for `included` only (one of [`INGEST_INCLUDED_DATA`] and
+    /// [`NO_PII_INCLUDED_DATA`]), retried within `deadline`.
     fn get_order(
         &self,
         seller_id: &str,
         order_id: &str,
+        included: &'static [IncludedData],
         deadline: std::time::Instant,
     ) -> impl Future<Output = Result<model::GetOrderResponse, SpApiError>> + Send;
 }
@@ -135,9 +150,10 @@ impl<C: CredentialSource, L: ratelimit::RateLimiter> OrderSource for client::SpA
         &self,
         seller_id: &str,
         order_id: &str,
+        included: &'static [IncludedData],
         deadline: std::time::Instant,
     ) -> impl Future<Output = Result<model::GetOrderResponse, SpApiError>> + Send {
-        client::SpApiClient::get_order(self, seller_id, order_id, INGEST_INCLUDED_DATA, deadline)
+        client::SpApiClient::get_order(self, seller_id, order_id, included, deadline)
     }
 }
 

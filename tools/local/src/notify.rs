@@ -26,12 +26,17 @@ pub fn order_change_for(order: &Value, seller_id: &str, notification_id: &str) -
             items
                 .iter()
                 .map(|i| {
-                    json!({
+                    let mut item = json!({
                         "OrderItemId": i["orderItemId"],
                         "SellerSKU": i["product"]["sellerSku"].as_str().unwrap_or("UNKNOWN-SKU"),
                         "SupplySourceId": null,
                         "Quantity": i["quantityOrdered"],
-                    })
+                    });
+                    // A buyer's cancellation request shows on the item, as Amazon sends it.
+                    if i["cancellation"]["cancellationRequest"]["requester"] == "BUYER" {
+                        item["IsBuyerRequestedCancel"] = json!(true);
+                    }
+                    item
                 })
                 .collect()
         })

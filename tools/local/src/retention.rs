@@ -121,6 +121,7 @@ async fn synthetic_order(
         order_total: Some(usd("13.50")),
         order_tax: Some(usd("1.00")),
         pii_expires_at: expires,
+        cancel_requested: false,
     };
     Ok((record, sealed))
 }

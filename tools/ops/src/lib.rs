@@ -167,6 +167,42 @@ pub async fn export_csv<W: Write>(
     Ok(done)
 }
 
+/// The cancellation requests as a table: what the seller still has to do for each.
+pub fn render_cancel_requests(requests: &[orderseal::store::dynamo::CancelRequest]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<22} {:<22} {:<18} {:<16} TO DO",
+        "SELLER", "ORDER", "REQUESTED", "STATUS", "LABEL"
+    );
+    for r in requests {
+        let label = match (&r.via, &r.tracking_number) {
+            (Some(via), Some(t)) => format!("{via} {t}"),
+            _ => "-".to_owned(),
+        };
+        let todo = if r.resolved() {
+            "resolved"
+        } else if r.label_to_void() {
+            "cancel on Amazon; void the label"
+        } else {
+            "cancel on Amazon"
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<22} {:<22} {:<18} {:<16} {todo}",
+            r.seller_id,
+            r.order_id,
+            r.requested_at,
+            r.fulfillment_status.as_deref().unwrap_or("-"),
+            label,
+        );
+    }
+    let open = requests.iter().filter(|r| !r.resolved()).count();
+    let _ = writeln!(out, "{open} open, {} resolved", requests.len() - open);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! `orderseal`: the operator CLI (retention report, legal holds, accounting export).
+//! `orderseal`: the operator CLI (retention report, legal holds, buyers' cancellation requests,
+//! accounting export).
 //!
 //! Talks to the order table with the ambient AWS configuration (profile, region, and
 //! `AWS_ENDPOINT_URL` for the local stack). It never reads PII.
@@ -16,7 +17,8 @@ use time::OffsetDateTime;
 
 use orderseal::retention::Hold;
 use orderseal::retention::dynamo::DynamoRetention;
-use orderseal_ops::{export_csv, parse_time, render_table};
+use orderseal::store::DynamoOrderStore;
+use orderseal_ops::{export_csv, parse_time, render_cancel_requests, render_table};
 
 #[derive(Parser)]
 #[command(name = "orderseal", version, about = "orderseal operator tools")]
@@ -40,10 +42,22 @@ enum Command {
         #[command(subcommand)]
         command: HoldCommand,
     },
+    /// Orders whose buyer asked to cancel: nothing is bought or confirmed for them. Cancel each
+    /// on Amazon (Seller Central: Orders > Manage Orders > Cancel order, reason "Buyer
+    /// canceled"), void any label listed with a tracking number at its carrier, or ship it
+    /// yourself if you decline. Exits 3 while any is unresolved.
+    CancelRequests {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Drop entries whose order is cancelled, shipped or no longer asked to cancel.
+        #[arg(long)]
+        prune: bool,
+    },
     /// Accounting export: business records (no PII) purchased in [--from, --to) as CSV.
     ///
     /// A business record is written when the order's PII is erased (at most 30 days after
-    /// delivery): orders still within retention are not in it yet.
+    /// delivery), or with the order for one that never holds PII (FBA, canceled): orders
+    /// still within retention are not in it yet.
     Export {
         #[arg(long, value_parser = parse_time)]
         from: OffsetDateTime,
@@ -117,7 +131,9 @@ async fn main() -> ExitCode {
     let sdk = aws_config::load_from_env().await;
     let recorder = orderseal::aws::record::RequestRecorder::from_env("OperatorRole");
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder);
-    let store = DynamoRetention::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), table);
+    let client = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+    let orders = DynamoOrderStore::new(client.clone(), &table);
+    let store = DynamoRetention::new(client, table);
     let now = OffsetDateTime::now_utc();
     let result: Result<ExitCode, String> = match cli.command {
         Command::Retention {
@@ -172,6 +188,34 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(|e| e.to_string()),
+        Command::CancelRequests { format, prune } => match orders.cancel_requests().await {
+            Ok(requests) => {
+                match format {
+                    Format::Table => print!("{}", render_cancel_requests(&requests)),
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&requests).expect("the list serializes")
+                    ),
+                }
+                let mut failed = None;
+                if prune {
+                    for r in requests.iter().filter(|r| r.resolved()) {
+                        if let Err(e) = orders
+                            .forget_cancel_request(&r.seller_id, &r.order_id)
+                            .await
+                        {
+                            failed = Some(e.to_string());
+                        }
+                    }
+                }
+                match failed {
+                    Some(e) => Err(e),
+                    None if requests.iter().any(|r| !r.resolved()) => Ok(ExitCode::from(3)),
+                    None => Ok(ExitCode::SUCCESS),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Export {
             from,
             to,
