@@ -141,6 +141,28 @@ pub mod ddb {
         }
     }
 
+    /// Every item of partition `pk` (a registry such as `HOLDS`), consistently, all pages.
+    pub async fn partition_items(
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+        pk: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, crate::store::StoreError> {
+        let mut items = Vec::new();
+        let mut pages = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(pk))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("Query", &e))?;
+            items.extend(page.items.unwrap_or_default());
+        }
+        Ok(items)
+    }
+
     /// A table failure as a [`crate::store::StoreError`], code only.
     pub fn store_error<E: super::ProvideErrorMetadata, R>(
         operation: &'static str,

@@ -514,60 +514,47 @@ pub mod dynamo {
     impl DynamoOrderStore {
         /// The orders whose buyer asked to cancel, each with its state now (ids only, no PII).
         pub async fn cancel_requests(&self) -> Result<Vec<CancelRequest>, StoreError> {
-            use crate::aws::ddb::store_error as err;
+            use crate::aws::ddb::{get_s, partition_items, store_error as err};
+            let text =
+                |i: &HashMap<String, AttributeValue>, k: &str| get_s(i, k).map(str::to_owned);
             let mut out = Vec::new();
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", s(CANCEL_REQUESTS_PK))
-                .consistent_read(true)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| err("Query", &e))?;
-                for entry in page.items() {
-                    let text = |i: &HashMap<String, AttributeValue>, k: &str| {
-                        crate::aws::ddb::get_s(i, k).map(str::to_owned)
-                    };
-                    let (Some(seller_id), Some(order_id)) =
-                        (text(entry, "seller_id"), text(entry, "order_id"))
-                    else {
-                        continue;
-                    };
-                    let order = self
-                        .client
-                        .get_item()
-                        .table_name(&self.table)
-                        .key("pk", s(order_pk(&seller_id, &order_id)))
-                        .key("sk", s(ORDER_SK))
-                        .projection_expression(
-                            "pk, sk, fulfillment_status, cancel_requested, dispatch_state, \
-                             dispatch_via, carrier, tracking_number",
-                        )
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .map_err(|e| err("GetItem", &e))?
-                        .item
-                        .unwrap_or_default();
-                    out.push(CancelRequest {
-                        requested_at: text(entry, "requested_at").unwrap_or_default(),
-                        fulfillment_status: text(&order, "fulfillment_status"),
-                        still_requested: order
-                            .get("cancel_requested")
-                            .and_then(|v| v.as_bool().ok())
-                            .copied()
-                            .unwrap_or(false),
-                        dispatch_state: text(&order, "dispatch_state"),
-                        via: text(&order, "dispatch_via"),
-                        carrier: text(&order, "carrier"),
-                        tracking_number: text(&order, "tracking_number"),
-                        seller_id,
-                        order_id,
-                    });
-                }
+            for entry in partition_items(&self.client, &self.table, CANCEL_REQUESTS_PK).await? {
+                let (Some(seller_id), Some(order_id)) =
+                    (text(&entry, "seller_id"), text(&entry, "order_id"))
+                else {
+                    continue;
+                };
+                let order = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", s(order_pk(&seller_id, &order_id)))
+                    .key("sk", s(ORDER_SK))
+                    .projection_expression(
+                        "pk, sk, fulfillment_status, cancel_requested, dispatch_state, \
+                         dispatch_via, carrier, tracking_number",
+                    )
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| err("GetItem", &e))?
+                    .item
+                    .unwrap_or_default();
+                out.push(CancelRequest {
+                    requested_at: text(&entry, "requested_at").unwrap_or_default(),
+                    fulfillment_status: text(&order, "fulfillment_status"),
+                    still_requested: order
+                        .get("cancel_requested")
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false),
+                    dispatch_state: text(&order, "dispatch_state"),
+                    via: text(&order, "dispatch_via"),
+                    carrier: text(&order, "carrier"),
+                    tracking_number: text(&order, "tracking_number"),
+                    seller_id,
+                    order_id,
+                });
             }
             Ok(out)
         }

@@ -257,16 +257,9 @@ fn iso(t: OffsetDateTime) -> String {
 fn condition_failed(
     e: &SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>,
 ) -> bool {
-    match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-            c.cancellation_reasons()
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                || c.message()
-                    .is_some_and(|m| m.contains("ConditionalCheckFailed"))
-        }
-        _ => false,
-    }
+    crate::aws::ddb::cancellation_reasons(e)
+        .iter()
+        .any(|r| r.as_deref() == Some("ConditionalCheckFailed"))
 }
 
 impl DynamoRetention {
@@ -356,32 +349,22 @@ impl DynamoRetention {
 
     /// The hold registry.
     pub async fn holds(&self) -> Result<Vec<HoldEntry>, StoreError> {
-        let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :p")
-            .expression_attribute_values(":p", s("HOLDS"))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| err("Query", &e))?;
-            for i in page.items() {
+        let items = crate::aws::ddb::partition_items(&self.client, &self.table, "HOLDS").await?;
+        items
+            .iter()
+            .map(|i| {
                 let at =
                     |k: &str| get_n(i, k).and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
-                out.push(HoldEntry {
+                Ok(HoldEntry {
                     seller_id: get_s(i, "seller_id").unwrap_or_default().to_owned(),
                     order_id: get_s(i, "order_id").unwrap_or_default().to_owned(),
                     reason: get_s(i, "reason").unwrap_or_default().to_owned(),
                     by: get_s(i, "by").unwrap_or_default().to_owned(),
                     until: at("until").ok_or(StoreError::Malformed("until"))?,
                     placed_at: at("placed_at").ok_or(StoreError::Malformed("placed_at"))?,
-                });
-            }
-        }
-        Ok(out)
+                })
+            })
+            .collect()
     }
 
     async fn hold_state(
