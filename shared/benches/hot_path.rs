@@ -8,12 +8,13 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use orderseal::classes::ClassPayload;
+use orderseal::layout::pii_attribute;
 use orderseal::mapping::{self, OrderPii};
 use orderseal::notification;
 use orderseal::order::RetentionPolicy;
 use orderseal::seal::{LocalKeyProvider, PiiClass, SealContext, seal_with_key};
 use orderseal::spapi::model::GetOrderResponse;
-use orderseal::store::{SealedPii, dynamo::record_attributes, pii_attribute};
+use orderseal::store::{SealedPii, dynamo::record_attributes};
 
 const NOTIFICATION: &str =
     include_str!("../../fixtures/notifications/order-change-mfn-unshipped.json");

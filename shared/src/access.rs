@@ -84,8 +84,8 @@ mod dynamo {
 
     use super::*;
     use crate::aws::ddb::{get_n, s};
+    use crate::layout::{ORDER_SK, PII_SK, order_pk, pii_attribute, pii_pk};
     use crate::seal::{KeyProvider, SealContext, SealedBlob, Sealer};
-    use crate::store::{ORDER_SK, order_pk, pii_attribute};
 
     /// Opens one class of one order for a purpose.
     #[derive(Debug, Clone)]
@@ -117,20 +117,38 @@ mod dynamo {
                     class: C::CLASS,
                 });
             }
+            use aws_sdk_dynamodb::types::{Get, TransactGetItem};
             let attr = pii_attribute(C::CLASS);
-            let item = self
-                .client
-                .get_item()
+            let built = |_| crate::store::StoreError::Malformed("transaction request");
+            // The order's retention state and the one class's blob, as one snapshot.
+            let state = Get::builder()
                 .table_name(&self.table)
                 .key("pk", s(order_pk(seller_id, order_id)))
                 .key("sk", s(ORDER_SK))
-                .projection_expression(format!("{attr}, pii_expires_at, hold_until, pii_erased_at"))
-                .consistent_read(true)
+                .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
+                .build()
+                .map_err(built)?;
+            let sealed = Get::builder()
+                .table_name(&self.table)
+                .key("pk", s(pii_pk(seller_id, order_id)))
+                .key("sk", s(PII_SK))
+                .projection_expression(format!("pk, {attr}"))
+                .build()
+                .map_err(built)?;
+            let out = self
+                .client
+                .transact_get_items()
+                .transact_items(TransactGetItem::builder().get(state).build())
+                .transact_items(TransactGetItem::builder().get(sealed).build())
                 .send()
                 .await
-                .map_err(|e| crate::aws::ddb::store_error("GetItem", &e))?
-                .item
+                .map_err(|e| crate::aws::ddb::store_error("TransactGetItems", &e))?;
+            let mut responses = out.responses.unwrap_or_default().into_iter();
+            let item = responses
+                .next()
+                .and_then(|r| r.item)
                 .ok_or(AccessError::NoOrder)?;
+            let pii = responses.next().and_then(|r| r.item).unwrap_or_default();
             let num = |k: &str| get_n(&item, k);
             let state = pii_state(
                 num("pii_expires_at").unwrap_or(i64::MIN),
@@ -139,7 +157,7 @@ mod dynamo {
                 now.unix_timestamp(),
             );
             check(purpose, C::CLASS, state)?;
-            let bytes = item
+            let bytes = pii
                 .get(attr)
                 .and_then(|v| v.as_b().ok())
                 .ok_or(AccessError::NoData(C::CLASS))?;

@@ -154,11 +154,14 @@ pub trait DispatchStore: Send + Sync {
     ) -> impl Future<Output = Result<Begin, StoreError>> + Send;
 
     /// LABEL_PENDING → LABEL_PURCHASED (idempotent for the same label).
+    /// With `anchored_expiry` (the shipment anchor: ship date + retention, epoch seconds) the
+    /// label also fixes the PII expiry, unless an earlier anchor did.
     fn label_purchased(
         &self,
         seller_id: &str,
         order_id: &str,
         label: &PurchasedLabel,
+        anchored_expiry: Option<i64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// LABEL_PURCHASED → CONFIRMED.
@@ -186,15 +189,17 @@ mod dynamo {
     use time::format_description::well_known::Rfc3339;
 
     use crate::aws::ddb::{get_n, n, s, store_error as err};
+    use crate::layout::{ORDER_SK, PII_SK, order_pk, pii_attribute, pii_pk};
     use crate::order::status;
     use crate::seal::PiiClass;
-    use crate::store::{ORDER_SK, order_pk, pii_attribute};
 
-    /// What dispatch reads of an order: everything shipping needs, the `shipping` blob only
-    /// (never `contact` or `gift`), and its own state. Its IAM policy allows no other attribute.
+    /// What dispatch reads of an order item: everything shipping needs and its own state.
     const LOAD_PROJECTION: &str = "pk, sk, seller_id, order_id, marketplace_id, fulfillment_status, \
-        fulfilled_by, ship_country, #items, pii_expires_at, pii_erased_at, #hold, pii_shipping, \
+        fulfilled_by, ship_country, #items, pii_expires_at, pii_erased_at, #hold, \
         dispatch_state, dispatch_via, dispatch_key, label, cancel_requested";
+    /// What dispatch reads of the sealed-PII item: the `shipping` blob only (never `contact` or
+    /// `gift`). Its IAM policy allows no other attribute.
+    const PII_PROJECTION: &str = "pk, sk, pii_shipping";
 
     const PENDING: &str = "LABEL_PENDING";
     const PURCHASED: &str = "LABEL_PURCHASED";
@@ -237,6 +242,52 @@ mod dynamo {
                 .await
                 .map(|o| o.item)
                 .map_err(|e| err("GetItem", &e))
+        }
+
+        /// The order item and its sealed-PII item, read together (one consistent snapshot).
+        async fn get_with_pii(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+        ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+            use aws_sdk_dynamodb::types::{Get, TransactGetItem};
+            let built = |_| StoreError::Malformed("transaction request");
+            let order = Get::builder()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .projection_expression(LOAD_PROJECTION)
+                .expression_attribute_names("#items", "items")
+                .expression_attribute_names("#hold", "hold")
+                .build()
+                .map_err(built)?;
+            let pii = Get::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pii_pk(seller_id, order_id)))
+                .key("sk", AttributeValue::S(PII_SK.into()))
+                .projection_expression(PII_PROJECTION)
+                .build()
+                .map_err(built)?;
+            let out = self
+                .client
+                .transact_get_items()
+                .transact_items(TransactGetItem::builder().get(order).build())
+                .transact_items(TransactGetItem::builder().get(pii).build())
+                .send()
+                .await
+                .map_err(|e| err("TransactGetItems", &e))?;
+            let mut responses = out.responses.unwrap_or_default().into_iter();
+            let Some(mut item) = responses.next().and_then(|r| r.item) else {
+                return Ok(None);
+            };
+            let attr = pii_attribute(PiiClass::Shipping);
+            if let Some(blob) = responses
+                .next()
+                .and_then(|r| r.item)
+                .and_then(|mut p| p.remove(attr))
+            {
+                item.insert(attr.to_owned(), blob);
+            }
+            Ok(Some(item))
         }
 
         fn key(&self, seller_id: &str, order_id: &str) -> HashMap<String, AttributeValue> {
@@ -317,7 +368,7 @@ mod dynamo {
             seller_id: &str,
             order_id: &str,
         ) -> Result<Option<OrderForDispatch>, StoreError> {
-            self.get(seller_id, order_id, LOAD_PROJECTION)
+            self.get_with_pii(seller_id, order_id)
                 .await?
                 .as_ref()
                 .map(parse)
@@ -386,6 +437,7 @@ mod dynamo {
             seller_id: &str,
             order_id: &str,
             label: &PurchasedLabel,
+            anchored_expiry: Option<i64>,
         ) -> Result<(), StoreError> {
             use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
             let text = serde_json::to_string(label).expect("plain struct serializes");
@@ -395,13 +447,26 @@ mod dynamo {
             };
             // The order moves to LABEL_PURCHASED and the tracking number starts pointing at it,
             // in one transaction (carrier callbacks find the order through it).
-            let update = Update::builder()
+            let mut update = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(self.key(seller_id, order_id)))
-                .update_expression(
+                .set_key(Some(self.key(seller_id, order_id)));
+            update = match anchored_expiry {
+                // The first anchor wins (a repeat of this write, or an earlier shipped version).
+                Some(exp) => update
+                    .update_expression(
+                        "SET dispatch_state = :purchased, label = :label, tracking_number = :tracking, \
+                         carrier = :carrier, anchored_expires_at = if_not_exists(anchored_expires_at, :exp), \
+                         pii_expires_at = if_not_exists(anchored_expires_at, :exp)",
+                    )
+                    .expression_attribute_values(":exp", n(exp)),
+                None => update.update_expression(
                     "SET dispatch_state = :purchased, label = :label, tracking_number = :tracking, carrier = :carrier",
+                ),
+            };
+            let update = update
+                .condition_expression(
+                    "dispatch_state = :pending OR (dispatch_state = :purchased AND label = :label)",
                 )
-                .condition_expression("dispatch_state = :pending OR (dispatch_state = :purchased AND label = :label)")
                 .expression_attribute_values(":pending", s(PENDING))
                 .expression_attribute_values(":purchased", s(PURCHASED))
                 .expression_attribute_values(":label", s(text))
@@ -417,7 +482,7 @@ mod dynamo {
                 .table_name(&self.table)
                 .item(
                     "pk",
-                    s(crate::tracking::tracking_pk(
+                    s(crate::layout::tracking_pk(
                         &label.shipment.via,
                         &label.shipment.tracking_number,
                     )),
@@ -442,6 +507,11 @@ mod dynamo {
                 .send()
                 .await;
             match result {
+                Ok(_) if anchored_expiry.is_some() => {
+                    // The sealed-PII item's TTL follows the anchored expiry.
+                    crate::store::ttl::sync_pii_ttl(&self.client, &self.table, seller_id, order_id)
+                        .await
+                }
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let reasons = crate::aws::ddb::cancellation_reasons(&e);

@@ -32,6 +32,7 @@ impl OrderStore for InMemoryOrderStore {
         &self,
         record: &OrderRecord,
         sealed: &SealedPii,
+        _now: time::OffsetDateTime,
     ) -> Result<WriteOutcome, StoreError> {
         let mut orders = self.orders.lock().unwrap();
         let key = (record.seller_id.clone(), record.order_id.clone());

@@ -18,6 +18,7 @@ pub mod dispatch;
 #[cfg(feature = "fakes")]
 pub mod fakes;
 pub mod idempotency;
+pub mod layout;
 pub mod mapping;
 pub mod notification;
 pub mod order;

@@ -120,6 +120,11 @@ pub fn build(
                 deliver_by,
             )
             .ok_or(MappingError::DateOutOfRange("pii expiry"))?,
+        anchored_expires_at: if status == crate::order::status::SHIPPED {
+            retention.shipment_expiry(o.last_updated_time)
+        } else {
+            None
+        },
         cancel_requested: o.order_items.iter().any(|i| {
             i.cancellation
                 .as_ref()
@@ -245,7 +250,7 @@ mod tests {
         assert_eq!(record.ship_country.as_deref(), Some("US"));
         assert_eq!(
             record.pii_expires_at,
-            time::macros::datetime!(2026-06-07 23:59:59 UTC)
+            time::macros::datetime!(2026-05-30 23:59:59 UTC)
         );
         let dbg = format!("{record:?} {pii:?}");
         assert!(!dbg.contains("CANARY"), "{dbg}");

@@ -56,6 +56,10 @@ pub struct OrderRecord {
     pub order_tax: Option<Money>,
     /// When the PII of this order must be gone (provisional until delivery).
     pub pii_expires_at: OffsetDateTime,
+    /// The expiry the retention anchor fixes, once known here: with the shipment anchor, the
+    /// first version seen `SHIPPED` (an order shipped outside orderseal; dispatch anchors its
+    /// own at the label's ship date first). No later version moves it.
+    pub anchored_expires_at: Option<OffsetDateTime>,
     /// The buyer asked to cancel (getOrder's item `cancellationRequest` by `BUYER`, or the
     /// notification's `IsBuyerRequestedCancel`): nothing is bought for it until the seller
     /// decides (cancels on Amazon, or declines and ships).
@@ -83,20 +87,59 @@ impl OrderRecord {
     }
 }
 
-/// How long PII may live (ARCHITECTURE §4). Delivery (issue: carrier callbacks) replaces the
-/// provisional expiry computed here with `delivered_at + retention`.
+/// What starts an order's retention clock (ARCHITECTURE §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionAnchor {
+    /// The label's ship date (dispatch), or the first version seen shipped: "less than 31 days
+    /// after order shipment", as Amazon's security questionnaire asks.
+    #[default]
+    Shipment,
+    /// The first delivery scan (carrier callback); provisional dates until then.
+    Delivery,
+}
+
+impl RetentionAnchor {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "shipment" => Some(Self::Shipment),
+            "delivery" => Some(Self::Delivery),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shipment => "shipment",
+            Self::Delivery => "delivery",
+        }
+    }
+}
+
+/// How long PII may live (ARCHITECTURE §4): `retention` after the anchor (shipment by
+/// default); provisional dates before the anchor is known; a grace for canceled orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionPolicy {
-    /// After (latest) delivery; the DPP maximum is 30 days.
-    pub after_delivery: Duration,
+    /// After the anchor; the DPP maximum is 30 days, less the backup window and the sweep's
+    /// interval ([`check_retention_budget`]).
+    pub retention: Duration,
     /// For canceled or unfulfillable orders, counted from the last update.
     pub canceled_grace: Duration,
+    pub anchor: RetentionAnchor,
 }
 
 pub const DPP_MAX_RETENTION: Duration = Duration::days(30);
 
-/// PII kept `retention` after delivery stays restorable from backups for `backup_window`
-/// after its erasure: together they must stay within the DPP's 30 days.
+/// How late the sweep may erase after an expiry: its schedule's interval (`rate(1 hour)`).
+pub const SWEEP_INTERVAL: Duration = Duration::hours(1);
+
+/// The default retention after the anchor: the DPP's 30 days less a 7-day backup window and a
+/// day held back for the sweep's interval.
+pub const DEFAULT_RETENTION: Duration = Duration::days(22);
+
+/// PII kept `retention` after its anchor is erased by the sweep up to [`SWEEP_INTERVAL`] later
+/// and stays restorable from backups for `backup_window` after its erasure: all three must stay
+/// within the DPP's 30 days.
 pub fn check_retention_budget(
     retention: Duration,
     backup_window: Duration,
@@ -104,8 +147,10 @@ pub fn check_retention_budget(
     if retention.is_negative() || backup_window.is_negative() {
         return Err("retention and backup window must not be negative");
     }
-    if retention + backup_window > DPP_MAX_RETENTION {
-        return Err("retention plus the backup window exceeds the DPP's 30 days (backups count)");
+    if retention + SWEEP_INTERVAL + backup_window > DPP_MAX_RETENTION {
+        return Err(
+            "retention plus the sweep's hour plus the backup window exceeds the DPP's 30 days (backups count)",
+        );
     }
     Ok(())
 }
@@ -113,18 +158,34 @@ pub fn check_retention_budget(
 impl Default for RetentionPolicy {
     fn default() -> Self {
         Self {
-            after_delivery: DPP_MAX_RETENTION,
+            retention: DEFAULT_RETENTION,
             canceled_grace: Duration::days(7),
+            anchor: RetentionAnchor::Shipment,
         }
     }
 }
 
 impl RetentionPolicy {
     /// A policy clamped to the DPP: retention never above 30 days after delivery.
-    pub fn new(after_delivery: Duration, canceled_grace: Duration) -> Self {
+    pub fn new(retention: Duration, canceled_grace: Duration) -> Self {
         Self {
-            after_delivery: after_delivery.clamp(Duration::ZERO, DPP_MAX_RETENTION),
+            retention: retention.clamp(Duration::ZERO, DPP_MAX_RETENTION),
             canceled_grace: canceled_grace.clamp(Duration::ZERO, DPP_MAX_RETENTION),
+            anchor: RetentionAnchor::Shipment,
+        }
+    }
+
+    pub fn with_anchor(mut self, anchor: RetentionAnchor) -> Self {
+        self.anchor = anchor;
+        self
+    }
+
+    /// The expiry a shipment at `shipped` fixes under the shipment anchor (`None` under the
+    /// delivery anchor, or past the calendar's end).
+    pub fn shipment_expiry(&self, shipped: OffsetDateTime) -> Option<OffsetDateTime> {
+        match self.anchor {
+            RetentionAnchor::Shipment => shipped.checked_add(self.retention),
+            RetentionAnchor::Delivery => None,
         }
     }
 
@@ -152,7 +213,7 @@ impl RetentionPolicy {
             (None, Some(s)) => s.checked_add(Duration::days(14))?,
             (None, None) => created.checked_add(Duration::days(30))?,
         };
-        delivery.checked_add(self.after_delivery)
+        delivery.checked_add(self.retention)
     }
 }
 
@@ -169,7 +230,7 @@ mod tests {
         let deliver = datetime!(2026-05-08 23:59 UTC);
         assert_eq!(
             p.provisional_expiry("UNSHIPPED", created, updated, None, Some(deliver)),
-            Some(deliver + Duration::days(30))
+            Some(deliver + Duration::days(22))
         );
         assert_eq!(
             p.provisional_expiry("CANCELLED", created, updated, None, Some(deliver)),
@@ -177,8 +238,26 @@ mod tests {
         );
         assert_eq!(
             p.provisional_expiry("UNSHIPPED", created, updated, Some(updated), None),
-            Some(updated + Duration::days(44))
+            Some(updated + Duration::days(36))
         );
+    }
+
+    #[test]
+    fn the_shipment_anchor_fixes_the_expiry_at_the_ship_date() {
+        let shipped = datetime!(2026-05-03 09:00 UTC);
+        let p = RetentionPolicy::default();
+        assert_eq!(p.anchor, RetentionAnchor::Shipment);
+        assert_eq!(
+            p.shipment_expiry(shipped),
+            Some(shipped + Duration::days(22))
+        );
+        let by_delivery = p.with_anchor(RetentionAnchor::Delivery);
+        assert_eq!(by_delivery.shipment_expiry(shipped), None);
+        assert_eq!(p.shipment_expiry(datetime!(+9999-12-31 23:59 UTC)), None);
+        for a in [RetentionAnchor::Shipment, RetentionAnchor::Delivery] {
+            assert_eq!(RetentionAnchor::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(RetentionAnchor::parse("label"), None);
     }
 
     #[test]
@@ -207,9 +286,12 @@ mod tests {
     #[test]
     fn retention_is_never_above_the_dpp_maximum() {
         let p = RetentionPolicy::new(Duration::days(90), Duration::days(60));
-        assert_eq!(p.after_delivery, Duration::days(30));
-        assert!(check_retention_budget(Duration::days(23), Duration::days(7)).is_ok());
-        assert!(check_retention_budget(Duration::days(30), Duration::ZERO).is_ok());
+        assert_eq!(p.retention, Duration::days(30));
+        assert!(check_retention_budget(DEFAULT_RETENTION, Duration::days(7)).is_ok());
+        // 23 + 7 leaves the sweep's hour outside the 30 days.
+        assert!(check_retention_budget(Duration::days(23), Duration::days(7)).is_err());
+        assert!(check_retention_budget(Duration::days(29), Duration::ZERO).is_ok());
+        assert!(check_retention_budget(Duration::days(30), Duration::ZERO).is_err());
         assert!(check_retention_budget(Duration::days(24), Duration::days(7)).is_err());
         assert!(check_retention_budget(Duration::days(-1), Duration::days(7)).is_err());
         assert_eq!(p.canceled_grace, Duration::days(30));

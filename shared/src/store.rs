@@ -1,50 +1,25 @@
-//! The order table: keys, item layout, and the conditional writes that make duplicates and
-//! reordering harmless.
+//! The order records: the conditional writes that make duplicates and reordering harmless.
 //!
-//! Order item: `pk = ORDER#<sellerId>#<orderId>`, `sk = ORDER`; non-PII attributes in the
-//! clear; one binary attribute per sealed PII class (`pii_shipping`, `pii_contact`,
-//! `pii_gift`); `pii_expires_at` and the TTL backstop `ttl` in epoch seconds; `ship_req`
-//! (`PENDING` → `SENT`) tracks the shipment request so a crash between the write and the
-//! enqueue is repaired by the retry. Attribute names never hold PII.
+//! Layout and the TTL rule: [`crate::layout`]. An order is two items: the order item (no PII:
+//! facts, `ship_req` (`PENDING` → `SENT`, so a crash between the write and the enqueue is
+//! repaired by the retry), retention state) and, while it holds PII, its sealed-PII item.
+//!
+//! A write of a newer version updates the order item first (conditional on the version, the
+//! tombstone and a legal hold), then writes the sealed-PII item in a transaction that re-checks
+//! the order item is still at that version and expiry, and marks `pii_written_ms`. A crash
+//! between the two leaves the order item at the new version with the old PII item; the retry
+//! sees its own version stored without `pii_written_ms` and writes the PII item then.
 //!
 //! Retention attributes (see [`crate::retention`]): `pii_shard` puts an order holding PII into
-//! the sparse expiry index and is removed on erasure; `delivered_expires_at`, once a delivery is
-//! known, wins over the provisional expiry a later notification computes; `hold_until` (a legal
-//! hold) owns the TTL while it lasts, so no writer shortens it.
+//! the sparse expiry index and is removed on erasure; `anchored_expires_at`, once the retention
+//! anchor (ship date or delivery) is known, wins over the provisional expiry a later
+//! notification computes; `hold_until` (a legal hold) raises the PII item's TTL while it lasts.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::order::OrderRecord;
 use crate::seal::{PiiClass, SealedBlob};
-
-pub const ORDER_SK: &str = "ORDER";
-
-/// The table's key attributes. Key values never hold PII (ids and item kinds only).
-pub mod table {
-    /// Partition key of every item: `<KIND>#...` (`ORDER#`, `NOTIF#`, `RATE#`, ...).
-    pub const PARTITION_KEY: &str = "pk";
-    pub const SORT_KEY: &str = "sk";
-    /// Partition key attribute of the expiry index.
-    pub const EXPIRY_INDEX_PARTITION_KEY: &str = "pii_shard";
-
-    /// The partition key attribute of a secondary index of the table.
-    pub fn index_partition_key(index: &str) -> Option<&'static str> {
-        (index == crate::retention::EXPIRY_INDEX).then_some(EXPIRY_INDEX_PARTITION_KEY)
-    }
-}
-
-pub fn order_pk(seller_id: &str, order_id: &str) -> String {
-    format!("ORDER#{seller_id}#{order_id}")
-}
-
-pub fn pii_attribute(class: PiiClass) -> &'static str {
-    match class {
-        PiiClass::Shipping => "pii_shipping",
-        PiiClass::Contact => "pii_contact",
-        PiiClass::Gift => "pii_gift",
-    }
-}
 
 /// Sealed class blobs of one order.
 pub type SealedPii = BTreeMap<PiiClass, SealedBlob>;
@@ -104,11 +79,13 @@ pub enum StoreError {
 
 /// Port: the order records.
 pub trait OrderStore: Send + Sync {
-    /// Write `record` + `sealed` unless the stored record is as new or newer.
+    /// Write `record` + `sealed` unless the stored record is as new or newer. PII is not
+    /// stored for an order erased or past its expiry at `now`.
     fn upsert_if_newer(
         &self,
         record: &OrderRecord,
         sealed: &SealedPii,
+        now: time::OffsetDateTime,
     ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
 
     /// `ship_req` PENDING → SENT.
@@ -138,7 +115,12 @@ pub mod dynamo {
     use super::*;
     use crate::aws::ddb::{get_n, n, s};
     use crate::clock::unix_millis;
+    use crate::layout::{
+        self, ORDER_SK, PII_SK, TTL, attr, order_pk, pii_attribute, pii_pk, registry_sk,
+    };
     use crate::order::{Money, OrderLine, status};
+
+    type Item = HashMap<String, AttributeValue>;
 
     #[derive(Debug, Clone)]
     pub struct DynamoOrderStore {
@@ -149,7 +131,7 @@ pub mod dynamo {
 
     /// The registry of orders whose buyer asked to cancel (`pk = CANCEL_REQUESTS`,
     /// `sk = <seller>#<order>`): ids and when, no PII; the ops CLI lists it.
-    pub const CANCEL_REQUESTS_PK: &str = "CANCEL_REQUESTS";
+    pub use crate::layout::CANCEL_REQUESTS_PK;
     /// How long a registry entry lives unless the ops CLI prunes it first.
     pub const CANCEL_REQUEST_TTL: time::Duration = time::Duration::days(60);
 
@@ -175,8 +157,8 @@ pub mod dynamo {
             &self,
             record: &OrderRecord,
             item: &HashMap<String, AttributeValue>,
+            now: OffsetDateTime,
         ) -> Result<(), StoreError> {
-            let now = OffsetDateTime::now_utc();
             if record.cancel_requested
                 && !matches!(
                     record.fulfillment_status.as_str(),
@@ -187,11 +169,11 @@ pub mod dynamo {
                     .put_item()
                     .table_name(&self.table)
                     .item("pk", s(CANCEL_REQUESTS_PK))
-                    .item("sk", s(format!("{}#{}", record.seller_id, record.order_id)))
+                    .item("sk", s(registry_sk(&record.seller_id, &record.order_id)))
                     .item("seller_id", s(&record.seller_id))
                     .item("order_id", s(&record.order_id))
                     .item("requested_at", s(iso_text(record.last_updated)))
-                    .item("ttl", n((now + CANCEL_REQUEST_TTL).unix_timestamp()))
+                    .item(TTL, n((now + CANCEL_REQUEST_TTL).unix_timestamp()))
                     .send()
                     .await
                     .map_err(|e| crate::aws::ddb::store_error("PutItem", &e))?;
@@ -323,14 +305,16 @@ pub mod dynamo {
         attrs
     }
 
-    /// The whole item the first write of `record` creates (for bulk loads that bypass the
-    /// conditional write, e.g. seeding a benchmark). `tests/retention.rs` checks it against
-    /// what [`DynamoOrderStore::upsert_if_newer`] writes.
-    pub fn new_order_item(
+    /// The items the first write of `record` creates: the order item and, when it collects
+    /// PII and has any, its sealed-PII item (for bulk loads that bypass the conditional write,
+    /// e.g. seeding a benchmark). `tests/retention.rs` checks them against what
+    /// [`DynamoOrderStore::upsert_if_newer`] writes.
+    pub fn new_order_items(
         record: &OrderRecord,
         sealed: &SealedPii,
-    ) -> HashMap<String, AttributeValue> {
-        let mut item: HashMap<String, AttributeValue> = record_attributes(record)
+        business_retention: time::Duration,
+    ) -> (Item, Option<Item>) {
+        let mut item: Item = record_attributes(record)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
@@ -339,133 +323,129 @@ pub mod dynamo {
             s(order_pk(&record.seller_id, &record.order_id)),
         );
         item.insert("sk".into(), s(ORDER_SK));
-        let expires = n(record.pii_expires_at.unix_timestamp());
-        item.insert("pii_expires_at".into(), expires.clone());
-        item.insert("ttl".into(), expires);
+        let expires = record
+            .anchored_expires_at
+            .unwrap_or(record.pii_expires_at)
+            .unix_timestamp();
+        item.insert(attr::PII_EXPIRES_AT.into(), n(expires));
+        if record.anchored_expires_at.is_some() {
+            item.insert(attr::ANCHORED_EXPIRES_AT.into(), n(expires));
+        }
+        item.insert(
+            TTL.into(),
+            n(layout::order_ttl(expires, business_retention)),
+        );
+        if record.needs_shipment() {
+            item.insert("ship_req".into(), s(ShipmentRequest::Pending.as_str()));
+        }
+        let pii = (record.collects_pii() && !sealed.is_empty()).then(|| {
+            item.insert(
+                attr::PII_WRITTEN_MS.into(),
+                n(unix_millis(record.last_updated)),
+            );
+            pii_item(record, sealed, layout::pii_ttl(expires, None))
+        });
+        (item, pii)
+    }
+
+    /// The sealed-PII item of `record`: its blobs and the TTL backstop.
+    fn pii_item(record: &OrderRecord, sealed: &SealedPii, ttl: i64) -> Item {
+        let mut item = Item::from([
+            (
+                "pk".to_owned(),
+                s(pii_pk(&record.seller_id, &record.order_id)),
+            ),
+            ("sk".to_owned(), s(PII_SK)),
+            (TTL.to_owned(), n(ttl)),
+        ]);
         for (class, blob) in sealed {
             item.insert(
                 pii_attribute(*class).to_owned(),
                 AttributeValue::B(Blob::new(blob.to_bytes())),
             );
         }
-        if record.needs_shipment() {
-            item.insert("ship_req".into(), s(ShipmentRequest::Pending.as_str()));
-        }
         item
     }
 
-    fn shipment_of(item: Option<&HashMap<String, AttributeValue>>) -> Option<ShipmentRequest> {
+    fn shipment_of(item: Option<&Item>) -> Option<ShipmentRequest> {
         item?
             .get("ship_req")
             .and_then(|v| v.as_s().ok())
             .and_then(|v| ShipmentRequest::parse(v))
     }
 
-    /// A legal hold on the stored order, as a refused write saw it.
-    #[derive(Debug, Clone, Copy)]
-    struct Held {
-        hold_until: i64,
-        delivered_expires: Option<i64>,
-    }
-
-    /// The hold, if a refused write was refused only because a legal hold owns the TTL.
-    fn refused_by_hold(old: Option<&HashMap<String, AttributeValue>>, lu: i64) -> Option<Held> {
+    /// The legal hold's end, if a refused write was refused only because a hold is on the order
+    /// (a hold takes the order item's TTL away while it lasts; the write then leaves it so).
+    fn refused_by_hold(old: Option<&Item>, lu: i64) -> Option<i64> {
         let i = old?;
-        let num = |k: &str| get_n(i, k);
-        let older = num("last_updated_ms").is_some_and(|stored| stored < lu);
-        if !older || i.contains_key("pii_erased_at") {
+        let older = get_n(i, attr::LAST_UPDATED_MS).is_some_and(|stored| stored < lu);
+        if !older || i.contains_key(attr::PII_ERASED_AT) {
             return None;
         }
-        Some(Held {
-            hold_until: num("hold_until")?,
-            delivered_expires: num("delivered_expires_at"),
-        })
+        get_n(i, attr::HOLD_UNTIL)
     }
 
     impl DynamoOrderStore {
         async fn write(
             &self,
             record: &OrderRecord,
-            sealed: &SealedPii,
-            held: Option<Held>,
+            held: Option<i64>,
         ) -> crate::aws::ddb::UpdateResult {
             let mut names = HashMap::new();
             let mut values = HashMap::new();
             let mut sets = Vec::new();
-            let mut removes = Vec::new();
             for (i, (name, value)) in record_attributes(record).into_iter().enumerate() {
                 names.insert(format!("#a{i}"), name.to_owned());
                 values.insert(format!(":a{i}"), value);
                 sets.push(format!("#a{i} = :a{i}"));
             }
-            // An order that collects no PII leaves what is held as it is (a now-canceled
-            // order's PII goes on its grace, by the sweep).
-            let classes = if record.collects_pii() {
-                &PiiClass::ALL[..]
-            } else {
-                &[]
-            };
-            for &class in classes {
-                let attr = pii_attribute(class);
-                match sealed.get(&class) {
-                    Some(blob) => {
-                        values.insert(
-                            format!(":{attr}"),
-                            AttributeValue::B(Blob::new(blob.to_bytes())),
-                        );
-                        sets.push(format!("{attr} = :{attr}"));
-                    }
-                    None => removes.push(attr),
-                }
-            }
             if record.needs_shipment() {
                 values.insert(":pending".into(), s(ShipmentRequest::Pending.as_str()));
                 sets.push("ship_req = if_not_exists(ship_req, :pending)".into());
             }
-            // Once delivery is known its expiry stands; before, the provisional one.
-            let provisional = record.pii_expires_at.unix_timestamp();
-            values.insert(":exp".into(), n(provisional));
-            sets.push("pii_expires_at = if_not_exists(delivered_expires_at, :exp)".into());
+            // Once the anchor is known its expiry stands; before, the provisional one. The first
+            // anchor stored wins (dispatch's ship date comes before the shipped notification).
+            let provisional = match record.anchored_expires_at {
+                Some(anchored) => {
+                    values.insert(":exp".into(), n(anchored.unix_timestamp()));
+                    sets.push(
+                        "anchored_expires_at = if_not_exists(anchored_expires_at, :exp)".into(),
+                    );
+                    anchored.unix_timestamp()
+                }
+                None => {
+                    values.insert(":exp".into(), n(record.pii_expires_at.unix_timestamp()));
+                    record.pii_expires_at.unix_timestamp()
+                }
+            };
+            sets.push("pii_expires_at = if_not_exists(anchored_expires_at, :exp)".into());
             let mut condition = "(attribute_not_exists(pk) OR last_updated_ms < :lu) \
                  AND attribute_not_exists(pii_erased_at)"
                 .to_owned();
-            names.insert("#ttl".into(), "ttl".into());
             match held {
-                // TTL is the backstop; the retention sweep erases on time.
+                // The order item outlives the PII by the business retention (layout's TTL rule).
                 None => {
-                    sets.push("#ttl = if_not_exists(delivered_expires_at, :exp)".into());
+                    names.insert("#ttl".into(), TTL.into());
+                    values.insert(
+                        ":ottl".into(),
+                        n(layout::order_ttl(provisional, self.business_retention)),
+                    );
+                    sets.push("#ttl = :ottl".into());
                     condition.push_str(" AND attribute_not_exists(hold_until)");
                 }
-                // A hold owns the TTL: never below the hold's end nor below the expiry, and only
-                // for the hold and delivery this was computed from.
-                Some(h) => {
-                    let expires = h.delivered_expires.unwrap_or(provisional);
-                    values.insert(":ttl".into(), n(expires.max(h.hold_until)));
-                    values.insert(":hu".into(), n(h.hold_until));
-                    sets.push("#ttl = :ttl".into());
+                // Held: the hold took the order item's TTL away; only for the hold seen.
+                Some(until) => {
+                    values.insert(":hu".into(), n(until));
                     condition.push_str(" AND hold_until = :hu");
-                    match h.delivered_expires {
-                        Some(d) => {
-                            values.insert(":dexp".into(), n(d));
-                            condition.push_str(" AND delivered_expires_at = :dexp");
-                        }
-                        None => {
-                            condition.push_str(" AND attribute_not_exists(delivered_expires_at)")
-                        }
-                    }
                 }
             }
             values.insert(":lu".into(), n(unix_millis(record.last_updated)));
-            let mut expr = format!("SET {}", sets.join(", "));
-            if !removes.is_empty() {
-                expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
-            }
             self.client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(order_pk(&record.seller_id, &record.order_id)))
                 .key("sk", s(ORDER_SK))
-                .update_expression(expr)
+                .update_expression(format!("SET {}", sets.join(", ")))
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
@@ -475,6 +455,106 @@ pub mod dynamo {
                 )
                 .send()
                 .await
+        }
+
+        /// Write the sealed-PII item of the version `stored` holds (the order item as the write
+        /// left it): in one transaction with a check that the order item is still at this
+        /// version, not erased, and at the expiry and hold the PII item's TTL is computed from.
+        /// Any conflict is an error: the retry sees what changed and acts on it.
+        async fn write_pii(
+            &self,
+            record: &OrderRecord,
+            sealed: &SealedPii,
+            stored: &Item,
+            now: OffsetDateTime,
+        ) -> Result<(), StoreError> {
+            use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+            let built = |_| StoreError::Malformed("transaction request");
+            let lu = unix_millis(record.last_updated);
+            let expires = get_n(stored, attr::PII_EXPIRES_AT)
+                .ok_or(StoreError::Malformed("pii_expires_at"))?;
+            let hold = get_n(stored, attr::HOLD_UNTIL);
+            let mut mark = aws_sdk_dynamodb::types::builders::UpdateBuilder::default()
+                .table_name(&self.table)
+                .key("pk", s(order_pk(&record.seller_id, &record.order_id)))
+                .key("sk", s(ORDER_SK))
+                .update_expression("SET pii_written_ms = :lu")
+                .expression_attribute_values(":lu", n(lu))
+                .expression_attribute_values(":exp", n(expires))
+                .expression_attribute_values(":now", n(now.unix_timestamp()));
+            // Live at `now`: before its expiry, or kept by the hold.
+            let hold_condition = match hold {
+                Some(h) => {
+                    mark = mark.expression_attribute_values(":hu", n(h));
+                    "hold_until = :hu AND (pii_expires_at > :now OR hold_until > :now)"
+                }
+                None => "attribute_not_exists(hold_until) AND pii_expires_at > :now",
+            };
+            let mark: Update = mark
+                .condition_expression(format!(
+                    "last_updated_ms = :lu AND attribute_not_exists(pii_erased_at) \
+                     AND pii_expires_at = :exp AND {hold_condition}"
+                ))
+                .build()
+                .map_err(built)?;
+            let pii = if sealed.is_empty() {
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .key("pk", s(pii_pk(&record.seller_id, &record.order_id)))
+                            .key("sk", s(PII_SK))
+                            .build()
+                            .map_err(built)?,
+                    )
+                    .build()
+            } else {
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(pii_item(
+                                record,
+                                sealed,
+                                layout::pii_ttl(expires, hold),
+                            )))
+                            .build()
+                            .map_err(built)?,
+                    )
+                    .build()
+            };
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(mark).build())
+                .transact_items(pii)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| crate::aws::ddb::store_error("TransactWriteItems", &e))
+        }
+
+        /// Finish a write of `record` that reached the order item (`stored` as it now is).
+        async fn complete(
+            &self,
+            record: &OrderRecord,
+            sealed: &SealedPii,
+            stored: &Item,
+            now: OffsetDateTime,
+        ) -> Result<(), StoreError> {
+            let lu = unix_millis(record.last_updated);
+            let expired = get_n(stored, attr::PII_EXPIRES_AT)
+                .is_none_or(|exp| exp <= now.unix_timestamp())
+                && get_n(stored, attr::HOLD_UNTIL).is_none_or(|h| h <= now.unix_timestamp());
+            if record.collects_pii() && get_n(stored, attr::PII_WRITTEN_MS) != Some(lu) {
+                if expired {
+                    // Past its expiry the order's PII is gone for good, whether or not the sweep
+                    // (or TTL) has removed it yet: a late notification brings none back.
+                    tracing::info!(order_id = %record.order_id, "past its PII expiry: no PII stored");
+                } else {
+                    self.write_pii(record, sealed, stored, now).await?;
+                }
+            }
+            self.after_write(record, stored, now).await
         }
     }
 
@@ -569,7 +649,7 @@ pub mod dynamo {
                 .delete_item()
                 .table_name(&self.table)
                 .key("pk", s(CANCEL_REQUESTS_PK))
-                .key("sk", s(format!("{seller_id}#{order_id}")))
+                .key("sk", s(registry_sk(seller_id, order_id)))
                 .send()
                 .await
                 .map(|_| ())
@@ -582,21 +662,22 @@ pub mod dynamo {
             &self,
             record: &OrderRecord,
             sealed: &SealedPii,
+            now: OffsetDateTime,
         ) -> Result<WriteOutcome, StoreError> {
             let lu = unix_millis(record.last_updated);
-            let mut result = self.write(record, sealed, None).await;
+            let mut result = self.write(record, None).await;
             if let Err(e) = &result
                 && let Some(UpdateItemError::ConditionalCheckFailedException(c)) =
                     e.as_service_error()
-                && let Some(held) = refused_by_hold(c.item(), lu)
+                && let Some(until) = refused_by_hold(c.item(), lu)
             {
-                // Held: write the newer version with the hold's TTL (rare: one more call).
-                result = self.write(record, sealed, Some(held)).await;
+                // Held: write the newer version leaving the TTL to the hold (rare: one more call).
+                result = self.write(record, Some(until)).await;
             }
             match result {
                 Ok(out) => {
                     if let Some(item) = out.attributes() {
-                        self.after_write(record, item).await?;
+                        self.complete(record, sealed, item, now).await?;
                     }
                     Ok(WriteOutcome::Written {
                         shipment: shipment_of(out.attributes()),
@@ -608,17 +689,17 @@ pub mod dynamo {
                         // This very version is stored (a retry after a failure past the write):
                         // finish what the write started.
                         if let Some(item) = old
-                            && get_n(item, "last_updated_ms") == Some(lu)
-                            && !item.contains_key("pii_erased_at")
+                            && get_n(item, attr::LAST_UPDATED_MS) == Some(lu)
+                            && !item.contains_key(attr::PII_ERASED_AT)
                         {
-                            self.after_write(record, item).await?;
+                            self.complete(record, sealed, item, now).await?;
                         }
                         let stored_needs_shipment = old.is_some_and(|i| {
                             let get =
                                 |k: &str| i.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
                             get("fulfilled_by") == Some(status::MERCHANT)
                                 && get("fulfillment_status") == Some(status::UNSHIPPED)
-                                && !i.contains_key("pii_erased_at")
+                                && !i.contains_key(attr::PII_ERASED_AT)
                                 && i.get("cancel_requested").and_then(|v| v.as_bool().ok())
                                     != Some(&true)
                         });
@@ -666,6 +747,97 @@ pub mod dynamo {
                     code: crate::aws::error_code(&e),
                 }),
             }
+        }
+    }
+}
+
+/// The retention anchor's moves of the PII item's TTL (layout's TTL rule), shared by the
+/// adapters that fix an order's expiry (dispatch at the ship date, callbacks at delivery).
+#[cfg(feature = "dynamodb")]
+pub mod ttl {
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+
+    use super::StoreError;
+    use crate::aws::ddb::{get_n, n, s, store_error as err};
+    use crate::layout::{self, ORDER_SK, PII_SK, TTL, attr, order_pk, pii_pk};
+
+    /// Set the sealed-PII item's TTL to `max(pii_expires_at, hold_until)` of the order item as
+    /// it stands: read it, then write the TTL in a transaction that checks the order item still
+    /// says so. A conflict (a hold or a sweep got there first, which set or made moot the TTL
+    /// itself) or no PII item (none held, or TTL already removed it) leaves it as it is.
+    pub async fn sync_pii_ttl(
+        client: &Client,
+        table: &str,
+        seller_id: &str,
+        order_id: &str,
+    ) -> Result<(), StoreError> {
+        let built = |_| StoreError::Malformed("transaction request");
+        let Some(order) = client
+            .get_item()
+            .table_name(table)
+            .key("pk", s(order_pk(seller_id, order_id)))
+            .key("sk", s(ORDER_SK))
+            .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("GetItem", &e))?
+            .item
+        else {
+            return Ok(());
+        };
+        let Some(expires) = get_n(&order, attr::PII_EXPIRES_AT) else {
+            return Err(StoreError::Malformed("pii_expires_at"));
+        };
+        if order.contains_key(attr::PII_ERASED_AT) {
+            return Ok(());
+        }
+        let hold = get_n(&order, attr::HOLD_UNTIL);
+        let mut check = ConditionCheck::builder()
+            .table_name(table)
+            .key("pk", s(order_pk(seller_id, order_id)))
+            .key("sk", s(ORDER_SK))
+            .expression_attribute_values(":exp", n(expires));
+        let hold_condition = match hold {
+            Some(h) => {
+                check = check.expression_attribute_values(":hu", n(h));
+                "hold_until = :hu"
+            }
+            None => "attribute_not_exists(hold_until)",
+        };
+        let check = check
+            .condition_expression(format!(
+                "pii_expires_at = :exp AND attribute_not_exists(pii_erased_at) AND {hold_condition}"
+            ))
+            .build()
+            .map_err(built)?;
+        let update = Update::builder()
+            .table_name(table)
+            .key("pk", s(pii_pk(seller_id, order_id)))
+            .key("sk", s(PII_SK))
+            .update_expression("SET #ttl = :ttl")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":ttl", n(layout::pii_ttl(expires, hold)))
+            .build()
+            .map_err(built)?;
+        let result = client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if crate::aws::ddb::cancellation_reasons(&e)
+                    .iter()
+                    .any(|r| r.as_deref() == Some("ConditionalCheckFailed")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(err("TransactWriteItems", &e)),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! give the same result as the in-order sequence:
 //! * the current status is that of the newest event by `(occurred_at, rank)`;
 //! * `delivered_at` is the earliest DELIVERED event time, set once and only ever moved earlier;
-//! * the PII expiry follows delivery: `delivered_at + retention` (never above 30 days).
+//! * under the delivery retention anchor, the PII expiry follows delivery:
+//!   `delivered_at + retention` (never above 30 days); under the shipment anchor (the default)
+//!   dispatch fixed it at the ship date and delivery leaves it.
 //!
 //! The store applies the same rules as conditional writes (newer `(time, rank)` wins;
 //! `delivered_at` only if absent or later), so concurrent callbacks converge too.
@@ -286,25 +288,20 @@ pub trait TrackingStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl std::future::Future<Output = Result<(), crate::store::StoreError>> + Send;
 
-    /// Apply with the rules of [`TrackingState::apply`] as conditional writes.
+    /// Apply with the rules of [`TrackingState::apply`] as conditional writes. With
+    /// `delivery_retention` (the delivery anchor) a delivery fixes the PII expiry.
     fn apply(
         &self,
         seller_id: &str,
         order_id: &str,
         event: &TrackingEvent,
-        retention: Duration,
+        delivery_retention: Option<Duration>,
     ) -> impl std::future::Future<Output = Result<(), crate::store::StoreError>> + Send;
 }
 
 /// The tracking lookup's key: `TRACKING#<route>#<number>`, the route being the carrier adapter
 /// that bought the label (`easypost`, `shippo`, `generic`), which is also its webhook route.
-pub fn tracking_pk(route: &str, tracking_number: &str) -> String {
-    format!("TRACKING#{route}#{tracking_number}")
-}
-
-pub fn carrier_event_pk(carrier: &str, event_id: &str) -> String {
-    format!("CARRIEREVENT#{carrier}#{event_id}")
-}
+pub use crate::layout::{carrier_event_pk, tracking_pk};
 
 #[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoTrackingStore;
@@ -319,7 +316,8 @@ mod dynamo {
     use super::*;
     use crate::aws::ddb::{get_n, n, s, store_error as err};
     use crate::clock::unix_millis;
-    use crate::store::{ORDER_SK, StoreError, order_pk};
+    use crate::layout::{ORDER_SK, order_pk};
+    use crate::store::StoreError;
 
     #[derive(Debug, Clone)]
     pub struct DynamoTrackingStore {
@@ -348,51 +346,33 @@ mod dynamo {
                 .key("sk", s(ORDER_SK))
         }
 
-        /// Record the delivery and the expiry it implies (an earlier delivery scan moves it
-        /// earlier; an erased order is left as it is).
+        /// Record the delivery and, under the delivery anchor, the expiry it implies (an
+        /// earlier delivery scan moves both earlier; an erased order is left as it is).
         async fn deliver(
             &self,
             seller_id: &str,
             order_id: &str,
             iso: &str,
             t: i64,
-            expires: i64,
+            expires: Option<i64>,
         ) -> crate::aws::ddb::UpdateResult {
-            self.order_update(seller_id, order_id)
-                .update_expression(
-                    "SET delivered_at = :iso, delivered_at_ms = :t, delivered_expires_at = :exp, \
-                     pii_expires_at = :exp",
-                )
+            let mut update = self.order_update(seller_id, order_id);
+            update = match expires {
+                Some(exp) => update
+                    .update_expression(
+                        "SET delivered_at = :iso, delivered_at_ms = :t, anchored_expires_at = :exp, \
+                         pii_expires_at = :exp",
+                    )
+                    .expression_attribute_values(":exp", n(exp)),
+                None => update.update_expression("SET delivered_at = :iso, delivered_at_ms = :t"),
+            };
+            update
                 .condition_expression(
                     "attribute_exists(pk) AND attribute_not_exists(pii_erased_at) \
                      AND (attribute_not_exists(delivered_at_ms) OR delivered_at_ms > :t)",
                 )
                 .expression_attribute_values(":iso", s(iso))
                 .expression_attribute_values(":t", n(t))
-                .expression_attribute_values(":exp", n(expires))
-                .return_values(ReturnValue::None)
-                .send()
-                .await
-        }
-
-        /// Raise the TTL backstop to the stored delivered expiry if it is earlier; never lower
-        /// it. Lowering it safely needs the order's legal hold (a hold owns the TTL while it
-        /// lasts), and this store - the public carrier door - names no hold attribute (its IAM
-        /// policy would have to allow writing one). Taken from the item, not the event, so a
-        /// retry repairs a raise an earlier attempt lost. The sweep erases on `pii_expires_at`
-        /// either way; the TTL only backs it up.
-        async fn raise_ttl(
-            &self,
-            seller_id: &str,
-            order_id: &str,
-        ) -> crate::aws::ddb::UpdateResult {
-            self.order_update(seller_id, order_id)
-                .update_expression("SET #ttl = delivered_expires_at")
-                .condition_expression(
-                    "attribute_exists(delivered_expires_at) AND attribute_not_exists(pii_erased_at) \
-                     AND (attribute_not_exists(#ttl) OR #ttl < delivered_expires_at)",
-                )
-                .expression_attribute_names("#ttl", "ttl")
                 .return_values(ReturnValue::None)
                 .send()
                 .await
@@ -474,7 +454,7 @@ mod dynamo {
             seller_id: &str,
             order_id: &str,
             event: &TrackingEvent,
-            retention: Duration,
+            delivery_retention: Option<Duration>,
         ) -> Result<(), StoreError> {
             let t = unix_millis(event.occurred_at);
             let not_newer = |e: &aws_sdk_dynamodb::error::SdkError<UpdateItemError, _>| {
@@ -501,23 +481,32 @@ mod dynamo {
             {
                 return Err(err("UpdateItem", &e));
             }
-            let Some(expires) = TrackingState::from_event(event).pii_expires_at(retention) else {
+            let state = TrackingState::from_event(event);
+            if state.delivered_at.is_none() {
                 return Ok(());
+            }
+            let expires = match delivery_retention {
+                Some(retention) => Some(
+                    state
+                        .pii_expires_at(retention)
+                        .ok_or(StoreError::Malformed("delivery date out of range"))?
+                        .unix_timestamp(),
+                ),
+                None => None,
             };
-            // Delivery starts the retention clock; an earlier delivery scan moves it earlier.
             let iso = event.occurred_at.format(&Rfc3339).unwrap_or_default();
-            let expires = expires.unix_timestamp();
             match self.deliver(seller_id, order_id, &iso, t, expires).await {
                 // Not newer (a retry, or a later scan): the TTL step still runs, from the item.
                 Ok(_) => {}
                 Err(e) if not_newer(&e) => {}
                 Err(e) => return Err(err("UpdateItem", &e)),
             }
-            match self.raise_ttl(seller_id, order_id).await {
-                Ok(_) => Ok(()),
-                Err(e) if not_newer(&e) => Ok(()),
-                Err(e) => Err(err("UpdateItem", &e)),
+            if expires.is_some() {
+                // The sealed-PII item's TTL follows the expiry (down as well as up).
+                crate::store::ttl::sync_pii_ttl(&self.client, &self.table, seller_id, order_id)
+                    .await?;
             }
+            Ok(())
         }
     }
 }

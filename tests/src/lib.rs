@@ -289,6 +289,18 @@ impl TestStack {
 
     /// Ingest + dispatch one canary order to `country`, returning its tracking number.
     pub async fn ship(&self, order_id: &str, country: &str, region: &str) -> String {
+        self.ship_anchored(order_id, country, region, Default::default())
+            .await
+    }
+
+    /// [`Self::ship`] with dispatch configured for `anchor`.
+    pub async fn ship_anchored(
+        &self,
+        order_id: &str,
+        country: &str,
+        region: &str,
+        anchor: orderseal::order::RetentionAnchor,
+    ) -> String {
         let ingest = self.ingest();
         let order = canary_order_to(
             order_id,
@@ -299,7 +311,8 @@ impl TestStack {
             region,
         );
         self.notify(&ingest, &order).await;
-        let dispatch = self.dispatch(Duration::from_secs(5)).await;
+        let mut dispatch = self.dispatch(Duration::from_secs(5)).await;
+        dispatch.retention = dispatch.retention.with_anchor(anchor);
         self.drain_shipments(&dispatch, Duration::ZERO).await;
         let item = self.order_item(order_id).await.unwrap();
         item["tracking_number"].as_s().unwrap().clone()
@@ -307,6 +320,13 @@ impl TestStack {
 
     pub async fn order_item(&self, order_id: &str) -> Option<orderseal_local::inspect::Item> {
         orderseal_local::inspect::get_order(&self.aws, self.table(), SELLER, order_id)
+            .await
+            .unwrap()
+    }
+
+    /// The order's sealed-PII item (blobs and the TTL backstop), if any.
+    pub async fn pii_item(&self, order_id: &str) -> Option<orderseal_local::inspect::Item> {
+        orderseal_local::inspect::get_pii(&self.aws, self.table(), SELLER, order_id)
             .await
             .unwrap()
     }

@@ -1,11 +1,14 @@
 //! Carrier callbacks against the emulator: only correctly signed, fresh webhooks change an
-//! order; duplicates and reordering converge; DELIVERED starts the PII retention clock.
+//! order; duplicates and reordering converge; the label's ship date (shipment anchor, the
+//! default) or DELIVERED (delivery anchor) starts the PII retention clock, and the sealed-PII
+//! item's TTL follows it.
 //! Signatures here are computed from the documented formulas with aws-lc-rs directly, not with
 //! the code under test.
 
 use aws_lc_rs::hmac;
 use base64::Engine;
 use orderseal::aws::ddb::get_n as n;
+use orderseal::order::RetentionAnchor;
 use orderseal_carrier_callback::LambdaCallback;
 use orderseal_local::roles;
 use orderseal_tests::{LogCapture, TestStack};
@@ -66,15 +69,22 @@ fn easypost_event(id: &str, tracking: &str, status: &str, at: OffsetDateTime) ->
     .to_string()
 }
 
-/// How long the callback keeps PII after delivery, as the template configures it.
+/// How long PII is kept after its anchor, as the template configures it.
 fn retention_days(stack: &TestStack) -> time::Duration {
     orderseal_local::callback_config(&stack.resources)
         .unwrap()
         .retention
+        .retention
 }
 
 fn callback(stack: &TestStack) -> LambdaCallback {
-    let config = orderseal_local::callback_config(&stack.resources).unwrap();
+    callback_anchored(stack, RetentionAnchor::Shipment)
+}
+
+/// The callback as deployed with `RetentionAnchor=<anchor>`.
+fn callback_anchored(stack: &TestStack, anchor: RetentionAnchor) -> LambdaCallback {
+    let mut config = orderseal_local::callback_config(&stack.resources).unwrap();
+    config.retention = config.retention.with_anchor(anchor);
     orderseal_carrier_callback::build(
         &config,
         stack.aws_as(roles::CALLBACK).dynamodb.clone(),
@@ -83,13 +93,76 @@ fn callback(stack: &TestStack) -> LambdaCallback {
     )
 }
 
+/// The default anchor: the label's ship date fixes the expiry (and the PII item's TTL) at
+/// dispatch; a delivery is recorded and moves neither.
 #[tokio::test]
-async fn label_then_webhooks_then_delivered_sets_the_pii_expiry() {
+async fn the_shipment_anchor_fixes_the_expiry_at_the_label_and_delivery_leaves_it() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "113-0000030-0000021";
+    let before = OffsetDateTime::now_utc().unix_timestamp();
+    let tracking = stack.ship(id, "US", "WA").await;
+    let after = OffsetDateTime::now_utc().unix_timestamp();
+    let retention = retention_days(&stack);
+    assert_eq!(retention, time::Duration::days(22), "the deployed default");
+    let item = stack.order_item(id).await.unwrap();
+    let expires = n(&item, "pii_expires_at").unwrap();
+    assert!(
+        (before + retention.whole_seconds()..=after + retention.whole_seconds()).contains(&expires),
+        "22 days after the label was bought"
+    );
+    assert_eq!(n(&item, "anchored_expires_at"), Some(expires));
+    let pii = stack.pii_item(id).await.expect("the PII item");
+    assert_eq!(n(&pii, "ttl"), Some(expires), "the TTL backstop follows");
+    assert!(
+        n(&item, "ttl").unwrap() > expires + 365 * 86_400,
+        "the order item outlives the PII by the business retention"
+    );
+    let cb = callback(&stack);
+    let delivered = easypost_event(
+        "evt_s1",
+        &tracking,
+        "delivered",
+        OffsetDateTime::now_utc() - time::Duration::minutes(5),
+    );
+    assert_eq!(
+        cb.handle(
+            "easypost",
+            &easypost_headers(EP, &delivered),
+            delivered.as_bytes()
+        )
+        .await,
+        200
+    );
+    let item = stack.order_item(id).await.unwrap();
+    assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
+    assert!(item.contains_key("delivered_at"));
+    assert_eq!(
+        n(&item, "pii_expires_at"),
+        Some(expires),
+        "delivery moves nothing"
+    );
+    assert_eq!(n(&stack.pii_item(id).await.unwrap(), "ttl"), Some(expires));
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn under_the_delivery_anchor_delivered_sets_the_pii_expiry() {
     let logs = LogCapture::start();
     let stack = TestStack::new().await;
     let id = "113-0000030-0000001";
-    let tracking = stack.ship(id, "US", "WA").await;
-    let cb = callback(&stack);
+    let tracking = stack
+        .ship_anchored(id, "US", "WA", RetentionAnchor::Delivery)
+        .await;
+    assert_eq!(
+        stack
+            .order_item(id)
+            .await
+            .unwrap()
+            .get("anchored_expires_at"),
+        None
+    );
+    let cb = callback_anchored(&stack, RetentionAnchor::Delivery);
     let t0 = OffsetDateTime::now_utc() - time::Duration::hours(5);
     // Delivered arrives first, then a late in-transit scan, then a duplicate of delivered.
     let delivered = easypost_event(
@@ -114,34 +187,36 @@ async fn label_then_webhooks_then_delivered_sets_the_pii_expiry() {
     let item = stack.order_item(id).await.unwrap();
     assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
     let delivered_at = t0 + time::Duration::hours(3);
-    // The deployed default: 23 days, so that with the 7-day backup window no copy outlives 30.
+    // The deployed default: 22 days, so that with the sweep's hour and the 7-day backup window
+    // no copy outlives 30.
     let retention = retention_days(&stack);
-    assert_eq!(retention, time::Duration::days(23));
+    assert_eq!(retention, time::Duration::days(22));
     let expires = (delivered_at + retention).unix_timestamp();
     assert_eq!(n(&item, "pii_expires_at"), Some(expires));
-    // The TTL backstop only ever rises to the expiry: the provisional one (latest delivery
-    // date + 23 days) was earlier than this delivery's, so it followed.
+    assert_eq!(n(&item, "anchored_expires_at"), Some(expires));
     assert_eq!(
-        n(&item, "ttl"),
+        n(&stack.pii_item(id).await.unwrap(), "ttl"),
         Some(expires),
-        "TTL follows as the backstop"
+        "the PII item's TTL follows as the backstop"
     );
     assert!(logs.text().contains("\"outcome\":\"duplicate\""));
     logs.assert_clean();
 }
 
-/// A delivery whose TTL raise was lost (throttled, timed out: the handler answered 500 and wrote
+/// A delivery whose TTL step was lost (throttled, timed out: the handler answered 500 and wrote
 /// no marker) is repaired by the carrier's retry: the TTL step runs from the stored expiry even
 /// though the delivery itself is no longer newer.
 #[tokio::test]
-async fn a_lost_ttl_raise_is_repaired_by_the_retry() {
+async fn a_lost_ttl_step_is_repaired_by_the_retry() {
     use orderseal::aws::ddb::{n as num, s as string};
     let logs = LogCapture::start();
     let stack = TestStack::new().await;
     let id = "113-0000030-0000007";
-    let tracking = stack.ship(id, "US", "WA").await;
-    let cb = callback(&stack);
-    let provisional = n(&stack.order_item(id).await.unwrap(), "ttl").unwrap();
+    let tracking = stack
+        .ship_anchored(id, "US", "WA", RetentionAnchor::Delivery)
+        .await;
+    let cb = callback_anchored(&stack, RetentionAnchor::Delivery);
+    let provisional = n(&stack.pii_item(id).await.unwrap(), "ttl").unwrap();
     // Delivered now: its expiry is past the provisional one (latest delivery date + retention).
     let delivered = easypost_event("evt_d", &tracking, "delivered", OffsetDateTime::now_utc());
     let send = async || {
@@ -155,7 +230,7 @@ async fn a_lost_ttl_raise_is_repaired_by_the_retry() {
     assert_eq!(send().await, 200);
     let expires = n(&stack.order_item(id).await.unwrap(), "pii_expires_at").unwrap();
     assert!(expires > provisional, "the case needs a late delivery");
-    // What a lost raise leaves: the delivery recorded, the TTL still provisional, no marker.
+    // What a lost step leaves: the delivery recorded, the TTL still provisional, no marker.
     let table = stack.table();
     stack
         .aws
@@ -164,9 +239,9 @@ async fn a_lost_ttl_raise_is_repaired_by_the_retry() {
         .table_name(table)
         .key(
             "pk",
-            string(format!("ORDER#{}#{id}", orderseal_tests::SELLER)),
+            string(orderseal::layout::pii_pk(orderseal_tests::SELLER, id)),
         )
-        .key("sk", string("ORDER"))
+        .key("sk", string(orderseal::layout::PII_SK))
         .update_expression("SET #ttl = :old")
         .expression_attribute_names("#ttl", "ttl")
         .expression_attribute_values(":old", num(provisional))
@@ -186,7 +261,11 @@ async fn a_lost_ttl_raise_is_repaired_by_the_retry() {
     assert_eq!(send().await, 200, "the carrier's retry");
     let item = stack.order_item(id).await.unwrap();
     assert_eq!(n(&item, "pii_expires_at"), Some(expires));
-    assert_eq!(n(&item, "ttl"), Some(expires), "the retry raised the TTL");
+    assert_eq!(
+        n(&stack.pii_item(id).await.unwrap(), "ttl"),
+        Some(expires),
+        "the retry moved the TTL"
+    );
     logs.assert_clean();
 }
 
@@ -230,7 +309,7 @@ impl orderseal::tracking::TrackingStore for AppliedThenFailed {
         seller_id: &str,
         order_id: &str,
         event: &orderseal::tracking::TrackingEvent,
-        retention: time::Duration,
+        retention: Option<time::Duration>,
     ) -> Result<(), orderseal::store::StoreError> {
         self.inner
             .apply(seller_id, order_id, event, retention)
@@ -256,8 +335,11 @@ async fn a_crash_after_applying_a_delivery_does_not_make_its_retry_a_duplicate()
     let logs = LogCapture::start();
     let stack = TestStack::new().await;
     let id = "113-0000030-0000011";
-    let tracking = stack.ship(id, "US", "WA").await;
-    let config = orderseal_local::callback_config(&stack.resources).unwrap();
+    let tracking = stack
+        .ship_anchored(id, "US", "WA", RetentionAnchor::Delivery)
+        .await;
+    let mut config = orderseal_local::callback_config(&stack.resources).unwrap();
+    config.retention = config.retention.with_anchor(RetentionAnchor::Delivery);
     let callback_aws = stack.aws_as(roles::CALLBACK);
     let cb = orderseal_carrier_callback::Callback {
         store: AppliedThenFailed {
@@ -272,7 +354,7 @@ async fn a_crash_after_applying_a_delivery_does_not_make_its_retry_a_duplicate()
             &config.webhook_secret_id,
         ),
         clock: orderseal_ingest::system_clock(),
-        retention: config.retention,
+        delivery_retention: config.delivery_retention(),
     };
     let at = OffsetDateTime::now_utc() - time::Duration::hours(1);
     let delivered = easypost_event("evt_crash", &tracking, "delivered", at);
@@ -293,7 +375,7 @@ async fn a_crash_after_applying_a_delivery_does_not_make_its_retry_a_duplicate()
     );
     let item = stack.order_item(id).await.unwrap();
     assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED");
-    let expires = (at.replace_nanosecond(0).unwrap() + config.retention).unix_timestamp();
+    let expires = (at.replace_nanosecond(0).unwrap() + config.retention.retention).unix_timestamp();
     assert_eq!(n(&item, "pii_expires_at"), Some(expires));
     let text = logs.text();
     assert!(
@@ -353,7 +435,7 @@ async fn calls_per_webhook_event() {
         send(&delivered).await,
         count(&[
             ("DynamoDB.GetItem", 2),
-            ("DynamoDB.UpdateItem", 3), // tracking state, delivery + expiry, TTL raised
+            ("DynamoDB.UpdateItem", 2), // tracking state, delivery (the label fixed the expiry)
             ("DynamoDB.PutItem", 1),
         ])
     );
@@ -526,6 +608,10 @@ async fn the_carriers_own_webhooks_duplicated_shuffled_forged_and_stale_end_deli
     for (id, country, region) in orders {
         tracking.push(stack.ship(id, country, region).await);
     }
+    let mut anchored = Vec::new();
+    for (id, _, _) in orders {
+        anchored.push(n(&stack.order_item(id).await.unwrap(), "pii_expires_at").unwrap());
+    }
     let cb = std::sync::Arc::new(callback(&stack));
     let (url, server) = orderseal_local::callbacks::serve(cb, 0).await.unwrap();
     let base = OffsetDateTime::now_utc() - time::Duration::hours(4);
@@ -548,16 +634,17 @@ async fn the_carriers_own_webhooks_duplicated_shuffled_forged_and_stale_end_deli
         };
         assert_eq!(d.http_status, Some(want), "{:?} {:?}", d.kind, d.status);
     }
-    for (id, _, _) in orders {
+    for ((id, _, _), anchored) in orders.iter().zip(anchored) {
         let item = stack.order_item(id).await.unwrap();
         assert_eq!(item["tracking_status"].as_s().unwrap(), "DELIVERED", "{id}");
-        // Delivered is the third lifecycle event: base + 2 h.
+        // Delivered is the third lifecycle event: base + 2 h; the label fixed the expiry.
         let delivered = base.replace_nanosecond(0).unwrap() + time::Duration::hours(2);
         assert_eq!(
-            n(&item, "pii_expires_at"),
-            Some((delivered + retention_days(&stack)).unix_timestamp()),
+            n(&item, "delivered_at_ms"),
+            Some(delivered.unix_timestamp() * 1000),
             "{id}"
         );
+        assert_eq!(n(&item, "pii_expires_at"), Some(anchored), "{id}");
     }
     assert_eq!(tracking.len(), 3);
     logs.assert_clean();

@@ -48,6 +48,8 @@ async fn aws_calls_per_new_order_and_per_duplicate() {
         counts(&[
             ("DynamoDB.PutItem", 1),    // idempotency lock
             ("DynamoDB.UpdateItem", 4), // usage-plan slot, order write, ship_req SENT, lock COMPLETED
+            // the sealed-PII item, with the check that the order item is still at its version
+            ("DynamoDB.TransactWriteItems", 1),
             ("KMS.GenerateDataKey", 3), // shipping, contact, gift
             ("SQS.SendMessage", 1),     // shipment request
         ])

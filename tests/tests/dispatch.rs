@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use carrier_sandbox::{Api, Fault, Route};
 use orderseal::carriers::{allow, easypost, generic, shippo};
 use orderseal::dispatch::{DispatchStore, PurchasedLabel};
+use orderseal::layout::pii_attribute;
 use orderseal::seal::{PiiClass, SealContext, SealError, SealedBlob};
-use orderseal::store::{StoreError, pii_attribute};
+use orderseal::store::StoreError;
 use orderseal_tests::{
     LogCapture, SELLER, TestStack, assert_no_canary, canary_order, canary_order_to,
 };
@@ -212,11 +213,14 @@ impl<S: DispatchStore> DispatchStore for CrashOnceAfterPurchase<S> {
         seller_id: &str,
         order_id: &str,
         label: &PurchasedLabel,
+        anchored: Option<i64>,
     ) -> Result<(), StoreError> {
         if !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return Err(StoreError::Malformed("injected crash"));
         }
-        self.inner.label_purchased(seller_id, order_id, label).await
+        self.inner
+            .label_purchased(seller_id, order_id, label, anchored)
+            .await
     }
 
     async fn confirmed(&self, seller_id: &str, order_id: &str, at: &str) -> Result<(), StoreError> {
@@ -249,6 +253,7 @@ async fn a_crash_between_the_carrier_call_and_the_record_write_buys_exactly_one_
         amazon: d.amazon,
         rules: d.rules,
         clock: d.clock,
+        retention: d.retention,
     };
     let report = stack
         .drain_shipments(&crashing, Duration::from_secs(4))
@@ -352,7 +357,7 @@ async fn dispatch_opens_shipping_but_not_contact() {
     )
     .await;
     let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
-    let item = stack.order_item(id).await.unwrap();
+    let item = stack.pii_item(id).await.unwrap();
     let blob = |class| {
         let AttributeValue::B(b) = &item[pii_attribute(class)] else {
             panic!("{class} not sealed");
@@ -438,13 +443,15 @@ async fn calls_per_shipped_order() {
         spapi.confirm_shipment.requests,
         carrier.api(Api::EasyPost).requests
     );
-    // Per order: GetItem (load), UpdateItem ×3 (begin, usage-plan slot, confirmed),
-    // TransactWriteItems ×1 (label + tracking lookup), KMS Decrypt ×1 (shipping); the LWA
-    // secret once per container.
+    // Per order: TransactGetItems (load: order item + shipping blob), UpdateItem ×3 (begin,
+    // usage-plan slot, confirmed), TransactWriteItems ×2 (label + tracking lookup + the
+    // anchored expiry; the PII item's TTL after it), GetItem ×1 (the expiry the TTL follows),
+    // KMS Decrypt ×1 (shipping); the LWA secret once per container.
     let per_order = |k: &str| aws.get(k).copied().unwrap_or(0);
+    assert_eq!(per_order("DynamoDB.TransactGetItems"), 2);
     assert_eq!(per_order("DynamoDB.GetItem"), 2);
     assert_eq!(per_order("DynamoDB.UpdateItem"), 6);
-    assert_eq!(per_order("DynamoDB.TransactWriteItems"), 2);
+    assert_eq!(per_order("DynamoDB.TransactWriteItems"), 4);
     assert_eq!(per_order("KMS.Decrypt"), 2);
     assert_eq!(per_order("Secrets Manager.GetSecretValue"), 1);
     assert_eq!(spapi.confirm_shipment.requests, 2);
@@ -485,7 +492,7 @@ async fn a_tracking_number_cannot_be_moved_to_another_order() {
         .unwrap();
     assert_eq!(begun, orderseal::dispatch::Begin::Started);
     assert!(matches!(
-        d.store.label_purchased(SELLER, second, &label).await,
+        d.store.label_purchased(SELLER, second, &label, None).await,
         Err(StoreError::Conflict(_))
     ));
     let item = stack.order_item(second).await.unwrap();
@@ -498,7 +505,7 @@ async fn a_tracking_number_cannot_be_moved_to_another_order() {
         .table_name(stack.table())
         .key(
             "pk",
-            AttributeValue::S(orderseal::tracking::tracking_pk(
+            AttributeValue::S(orderseal::layout::tracking_pk(
                 &label.shipment.via,
                 &tracking,
             )),

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use orderseal::classes::{ClassPayload, ContactPii, GiftPii, ShippingPii};
+use orderseal::layout::pii_attribute;
 use orderseal::seal::{KmsKeyProvider, PiiClass, SealContext, SealError, SealedBlob, Sealer};
-use orderseal::store::pii_attribute;
 use orderseal_tests::{LogCapture, SELLER, TestStack, assert_no_canary, canary_order};
 use serde_json::json;
 use spapi_sandbox::{Fault, Op};
@@ -49,8 +49,14 @@ async fn a_notification_becomes_a_record_whose_pii_is_ciphertext() {
         .order_item("113-0000001-0000001")
         .await
         .expect("stored");
+    // The order item holds no PII; its sealed-PII item holds the three classes.
+    assert!(orderseal_local::inspect::sealed_classes(&item).is_empty());
+    let pii = stack
+        .pii_item("113-0000001-0000001")
+        .await
+        .expect("the sealed-PII item");
     assert_eq!(
-        orderseal_local::inspect::sealed_classes(&item),
+        orderseal_local::inspect::sealed_classes(&pii),
         PiiClass::ALL.to_vec()
     );
     assert_eq!(item["fulfillment_status"].as_s().unwrap(), "UNSHIPPED");
@@ -60,7 +66,7 @@ async fn a_notification_becomes_a_record_whose_pii_is_ciphertext() {
     let ctx = |c| SealContext::new(SELLER, "113-0000001-0000001", c);
     let shipping = ShippingPii::from_plaintext(
         &sealer
-            .open(&ctx(PiiClass::Shipping), &blob(&item, PiiClass::Shipping))
+            .open(&ctx(PiiClass::Shipping), &blob(&pii, PiiClass::Shipping))
             .await
             .unwrap(),
     )
@@ -69,7 +75,7 @@ async fn a_notification_becomes_a_record_whose_pii_is_ciphertext() {
     assert_eq!(shipping.phone.unwrap().expose(), "CANARY-PHONE-Q7Z");
     let contact = ContactPii::from_plaintext(
         &sealer
-            .open(&ctx(PiiClass::Contact), &blob(&item, PiiClass::Contact))
+            .open(&ctx(PiiClass::Contact), &blob(&pii, PiiClass::Contact))
             .await
             .unwrap(),
     )
@@ -80,7 +86,7 @@ async fn a_notification_becomes_a_record_whose_pii_is_ciphertext() {
     );
     let gift = GiftPii::from_plaintext(
         &sealer
-            .open(&ctx(PiiClass::Gift), &blob(&item, PiiClass::Gift))
+            .open(&ctx(PiiClass::Gift), &blob(&pii, PiiClass::Gift))
             .await
             .unwrap(),
     )
@@ -393,7 +399,7 @@ async fn a_sealed_blob_copied_to_another_order_or_class_fails_to_open() {
         stack.send(&stack.publish(&order)).await;
     }
     stack.drain(&ingest, FAST, Duration::ZERO).await;
-    let a = stack.order_item("113-0000007-0000001").await.unwrap();
+    let a = stack.pii_item("113-0000007-0000001").await.unwrap();
     let shipping_a = blob(&a, PiiClass::Shipping);
     let sealer = sealer(&stack);
 
@@ -418,7 +424,7 @@ async fn a_sealed_blob_copied_to_another_order_or_class_fails_to_open() {
     }
     // A blob whose wrapped key is genuine but whose ciphertext comes from the other order fails
     // at AES-GCM: the key is bound to one order, the ciphertext to its own nonce and AAD.
-    let b = stack.order_item("113-0000007-0000002").await.unwrap();
+    let b = stack.pii_item("113-0000007-0000002").await.unwrap();
     let mut spliced = shipping_a.clone();
     let shipping_b = blob(&b, PiiClass::Shipping);
     spliced.ciphertext = shipping_b.ciphertext;
@@ -469,11 +475,17 @@ async fn a_crash_between_the_write_and_the_enqueue_is_repaired_by_the_retry() {
     logs.assert_clean();
 }
 
-/// The PII attributes and index key of a stored order item.
-fn pii_held(item: &orderseal_local::inspect::Item) -> Vec<String> {
-    let mut held: Vec<String> = item
+/// What a stored order holds of PII: the sealed classes of its sealed-PII item, and its order
+/// item's index key (and no other PII attribute there).
+async fn pii_held(stack: &TestStack, id: &str) -> Vec<String> {
+    let order = stack.order_item(id).await.unwrap();
+    let pii = stack.pii_item(id).await.unwrap_or_default();
+    let mut held: Vec<String> = order
         .keys()
-        .filter(|k| k.starts_with("pii_") && *k != "pii_expires_at")
+        .chain(pii.keys())
+        .filter(|k| {
+            k.starts_with("pii_") && !["pii_expires_at", "pii_written_ms"].contains(&k.as_str())
+        })
         .cloned()
         .collect();
     held.sort();
@@ -522,8 +534,7 @@ async fn fba_and_canceled_orders_collect_no_pii() {
             asked.contains(&"CANCELLATION".to_owned()),
             "{what}: {asked:?}"
         );
-        let item = stack.order_item(id).await.unwrap();
-        let held = pii_held(&item);
+        let held = pii_held(&stack, id).await;
         counts.push((what, asked_pii.len(), held.len()));
         if by == "MERCHANT" && status == "UNSHIPPED" {
             assert_eq!(asked_pii.len(), 2, "{what}");
@@ -568,7 +579,7 @@ async fn an_order_canceled_after_its_pii_was_collected_keeps_it_only_for_the_gra
             &canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z"),
         )
         .await;
-    assert_eq!(pii_held(&stack.order_item(id).await.unwrap()).len(), 4);
+    assert_eq!(pii_held(&stack, id).await.len(), 4);
     stack
         .notify(
             &ingest,
@@ -580,7 +591,7 @@ async fn an_order_canceled_after_its_pii_was_collected_keeps_it_only_for_the_gra
     let item = stack.order_item(id).await.unwrap();
     assert_eq!(item["fulfillment_status"].as_s().unwrap(), "CANCELLED");
     assert_eq!(
-        pii_held(&item).len(),
+        pii_held(&stack, id).await.len(),
         4,
         "kept for the grace, not dropped at once"
     );
@@ -675,5 +686,42 @@ async fn a_buyer_cancel_requested_order_is_never_labelled_and_is_listed() {
         .await
         .unwrap();
     assert_eq!(operator.cancel_requests().await.unwrap().len(), 1);
+    logs.assert_clean();
+}
+
+/// A newer version of an open MFN order that carries no buyer or recipient data (Amazon
+/// withheld or removed it) leaves no older PII behind: its sealed-PII item is deleted in the
+/// write's transaction, and the order stays in the expiry index until the sweep.
+#[tokio::test]
+async fn a_newer_version_without_pii_removes_the_older_pii() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let id = "113-0000040-0000021";
+    stack
+        .notify(
+            &ingest,
+            &canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z"),
+        )
+        .await;
+    assert_eq!(
+        orderseal_local::inspect::sealed_classes(&stack.pii_item(id).await.unwrap()),
+        PiiClass::ALL.to_vec()
+    );
+    let mut bare = canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-22T10:00:00Z");
+    let o = bare.as_object_mut().unwrap();
+    o.remove("buyer");
+    o.remove("recipient");
+    for item in o["orderItems"].as_array_mut().unwrap() {
+        item.as_object_mut().unwrap().remove("fulfillment");
+    }
+    stack.notify(&ingest, &bare).await;
+    assert!(stack.pii_item(id).await.is_none(), "the older PII is gone");
+    let order = stack.order_item(id).await.unwrap();
+    assert_eq!(
+        orderseal::aws::ddb::get_n(&order, "last_updated_ms"),
+        Some(time::macros::datetime!(2026-11-22 10:00 UTC).unix_timestamp() * 1000)
+    );
+    assert!(order.contains_key("pii_shard"));
     logs.assert_clean();
 }

@@ -10,6 +10,7 @@ use orderseal::aws::ddb::get_n as n;
 use orderseal::carriers::webhooks::CanonicalStatus;
 use orderseal::classes::{ContactPii, ShippingPii};
 use orderseal::clock::ManualClock;
+use orderseal::order::RetentionAnchor;
 use orderseal::retention::dynamo::DynamoRetention;
 use orderseal::retention::{
     BusinessRecord, DueOrder, Hold, HoldError, PiiState, SweepLimits, sweep,
@@ -22,7 +23,8 @@ use orderseal_local::roles;
 use orderseal_tests::{CANARIES, LogCapture, SELLER, TestStack, assert_no_canary, canary_order};
 use time::{Duration, OffsetDateTime};
 
-const KEEP: Duration = Duration::days(3653);
+/// The deployed business retention: the DPP's 18 months.
+const KEEP: Duration = Duration::days(548);
 
 /// The sweep's store, as the retention function's role.
 fn retention(stack: &TestStack) -> DynamoRetention {
@@ -77,10 +79,15 @@ async fn deliver(stack: &TestStack, order_id: &str, at: OffsetDateTime) {
             status: CanonicalStatus::Delivered,
             occurred_at: at,
         },
-        Duration::days(30),
+        Some(Duration::days(30)),
     )
     .await
     .unwrap();
+}
+
+/// The TTL of the order's sealed-PII item (`None`: no such item).
+async fn pii_ttl(stack: &TestStack, id: &str) -> Option<i64> {
+    stack.pii_item(id).await.and_then(|i| n(&i, "ttl"))
 }
 
 /// Every business record purchased in the last year or the next.
@@ -158,7 +165,9 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
     let logs = LogCapture::start();
     let stack = TestStack::new().await;
     let id = "114-0000001-0000001";
-    let tracking = stack.ship(id, "US", "WA").await;
+    let tracking = stack
+        .ship_anchored(id, "US", "WA", RetentionAnchor::Delivery)
+        .await;
     let delivered = OffsetDateTime::now_utc() - Duration::hours(2);
     deliver(&stack, id, delivered).await;
     // A later notification (status change) does not move the delivery's expiry.
@@ -173,8 +182,8 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
     assert_eq!(before["fulfillment_status"].as_s().unwrap(), "SHIPPED");
     let expires = (delivered + Duration::days(30)).unix_timestamp();
     assert_eq!(n(&before, "pii_expires_at"), Some(expires));
-    assert_eq!(n(&before, "ttl"), Some(expires));
-    let parts = sealed_parts(&before);
+    assert_eq!(pii_ttl(&stack, id).await, Some(expires));
+    let parts = sealed_parts(&stack.pii_item(id).await.unwrap());
     assert!(parts.len() >= 6, "shipping and contact are sealed");
     let reader = reader(&stack);
 
@@ -204,7 +213,7 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
     assert_eq!((run.erased, run.overdue), (0, 0));
     assert!(
         stack
-            .order_item(id)
+            .pii_item(id)
             .await
             .unwrap()
             .contains_key("pii_contact")
@@ -223,6 +232,10 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
     assert_eq!((run.erased, run.overdue, run.failed), (1, 0, 0));
     let after = stack.order_item(id).await.unwrap();
     assert_erased(&after);
+    assert!(
+        stack.pii_item(id).await.is_none(),
+        "the sealed-PII item is gone"
+    );
     assert_eq!(n(&after, "ttl"), Some((day30 + KEEP).unix_timestamp()));
     assert!(matches!(
         reader
@@ -260,6 +273,109 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
     for c in CANARIES {
         assert!(!dump.contains(c));
     }
+    logs.assert_clean();
+}
+
+/// The shipment anchor (the default), clock-injected: the label's ship date fixes the expiry
+/// 22 days on, which with the sweep's hour and the 7-day backup window stays within 30 days of
+/// shipment. DynamoDB TTL is made to fire first (the sealed-PII item deleted the way TTL deletes
+/// it, as soon as its `ttl` has passed): the order item, its tombstone-to-be and the business
+/// record are untouched, a late notification stores no PII, and the sweep then erases as usual.
+#[tokio::test]
+async fn shipment_anchor_erases_by_day_22_and_ttl_firing_first_loses_no_business_record() {
+    use orderseal::aws::ddb::s as string;
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let id = "114-0000001-0000022";
+    let labelled = OffsetDateTime::now_utc();
+    let tracking = stack.ship(id, "US", "WA").await;
+    let order = stack.order_item(id).await.unwrap();
+    let expires = n(&order, "pii_expires_at").unwrap();
+    let shipped = expires - Duration::days(22).whole_seconds();
+    assert!(
+        (labelled.unix_timestamp() - 5..=labelled.unix_timestamp() + 60).contains(&shipped),
+        "22 days after the label"
+    );
+    assert!(
+        expires + 3600 + Duration::days(7).whole_seconds()
+            <= shipped + Duration::days(30).whole_seconds(),
+        "erased and out of backups within 30 days of shipment"
+    );
+    let at = |secs: i64| OffsetDateTime::from_unix_timestamp(secs).unwrap();
+
+    // Day 21: readable, and the sweep leaves it.
+    let day21 = at(expires) - Duration::days(1);
+    let contact: ContactPii = reader(&stack)
+        .open(SELLER, id, Purpose::CustomerService, day21)
+        .await
+        .unwrap();
+    assert!(contact.buyer_name.is_some());
+    assert_eq!(sweep_at(&stack, day21).await.erased, 0);
+    let parts = sealed_parts(&stack.pii_item(id).await.unwrap());
+
+    // TTL fires first: it may delete the sealed-PII item once its ttl has passed.
+    let pii_ttl_value = pii_ttl(&stack, id).await.unwrap();
+    assert_eq!(pii_ttl_value, expires);
+    let ttl_fires = at(pii_ttl_value) + Duration::minutes(10);
+    stack
+        .aws
+        .dynamodb
+        .delete_item()
+        .table_name(stack.table())
+        .key("pk", string(orderseal::layout::pii_pk(SELLER, id)))
+        .key("sk", string(orderseal::layout::PII_SK))
+        .send()
+        .await
+        .unwrap();
+    let order = stack
+        .order_item(id)
+        .await
+        .expect("TTL never removes the order item");
+    assert!(order.contains_key("pii_shard"), "still in the expiry index");
+    assert!(n(&order, "ttl").unwrap() > expires + Duration::days(500).whole_seconds());
+
+    // A late notification, after the expiry but before the sweep, stores no PII again.
+    let mut ingest = stack.ingest();
+    ingest.clock = std::sync::Arc::new(ManualClock::at(ttl_fires));
+    stack
+        .notify(
+            &ingest,
+            &canary_order(id, "SHIPPED", "MERCHANT", "2026-11-25T10:00:00Z"),
+        )
+        .await;
+    assert!(
+        stack.pii_item(id).await.is_none(),
+        "no PII collected past the expiry"
+    );
+    let order = stack.order_item(id).await.unwrap();
+    assert_eq!(order["fulfillment_status"].as_s().unwrap(), "SHIPPED");
+    assert_eq!(
+        n(&order, "pii_expires_at"),
+        Some(expires),
+        "the anchor stands"
+    );
+
+    // The sweep's next hour: erased as usual, business record written, tombstone kept.
+    let run = sweep_at(&stack, ttl_fires + Duration::minutes(50)).await;
+    assert_eq!((run.erased, run.overdue, run.failed), (1, 0, 0));
+    assert_erased(&stack.order_item(id).await.unwrap());
+    let records = business_records(&stack).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].order_id, id);
+    assert_eq!(
+        records[0].tracking_number.as_deref(),
+        Some(tracking.as_str())
+    );
+    assert_eq!(records[0].fulfillment_status, "SHIPPED");
+    // And later still: the tombstone refuses PII for good.
+    stack
+        .notify(
+            &ingest,
+            &canary_order(id, "SHIPPED", "MERCHANT", "2026-11-26T10:00:00Z"),
+        )
+        .await;
+    assert!(stack.pii_item(id).await.is_none());
+    assert_nowhere(&stack, &parts).await;
     logs.assert_clean();
 }
 
@@ -371,9 +487,14 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
         .unwrap();
     let item = stack.order_item(lifted).await.unwrap();
     assert_eq!(
-        n(&item, "ttl"),
+        pii_ttl(&stack, lifted).await,
         Some((t + Duration::days(60)).unix_timestamp()),
         "the hold owns the TTL backstop"
+    );
+    assert_eq!(
+        n(&item, "ttl"),
+        None,
+        "the order item keeps no TTL while held: it outlives the hold"
     );
     // A newer notification is stored, but the hold keeps owning the TTL.
     stack
@@ -388,9 +509,10 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
         Some((t + Duration::days(8)).unix_timestamp())
     );
     assert_eq!(
-        n(&item, "ttl"),
+        pii_ttl(&stack, lifted).await,
         Some((t + Duration::days(60)).unix_timestamp())
     );
+    assert_eq!(n(&item, "ttl"), None);
     // A delivery scan arriving now re-dates the expiry but cannot shorten the hold's TTL.
     deliver(&stack, lifted, t - Duration::days(25)).await;
     let item = stack.order_item(lifted).await.unwrap();
@@ -399,7 +521,7 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
         Some((t + Duration::days(5)).unix_timestamp())
     );
     assert_eq!(
-        n(&item, "ttl"),
+        pii_ttl(&stack, lifted).await,
         Some((t + Duration::days(60)).unix_timestamp())
     );
 
@@ -409,9 +531,8 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
         .await
         .unwrap();
     deliver(&stack, late, t + Duration::days(2)).await;
-    let item = stack.order_item(late).await.unwrap();
     assert_eq!(
-        n(&item, "ttl"),
+        pii_ttl(&stack, late).await,
         Some((t + Duration::days(32)).unix_timestamp())
     );
     store
@@ -428,7 +549,7 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
     assert_eq!(report.holds.len(), 2);
     assert!(
         stack
-            .order_item(lifted)
+            .pii_item(lifted)
             .await
             .unwrap()
             .contains_key("pii_shipping")
@@ -453,13 +574,14 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
         Err(HoldError::NotHeld)
     );
     assert_eq!(
-        n(&stack.order_item(lifted).await.unwrap(), "ttl"),
+        pii_ttl(&stack, lifted).await,
         Some((t + Duration::days(5)).unix_timestamp()),
         "the TTL backstop returns to the expiry"
     );
     let run = sweep_at(&stack, lift).await;
     assert_eq!((run.erased, run.held), (1, 1));
     assert_erased(&stack.order_item(lifted).await.unwrap());
+    assert!(stack.pii_item(lifted).await.is_none());
     // The other hold runs out at day 20; the first run after it erases.
     let run = sweep_at(&stack, t + Duration::days(20)).await;
     assert_eq!((run.erased, run.held, run.overdue), (1, 0, 0));
@@ -704,18 +826,27 @@ async fn the_bulk_seed_writes_the_item_the_ingest_write_creates() {
     let get = |seller: &'static str| {
         orderseal_local::inspect::get_order(&stack.aws, stack.table(), seller, &ids[0])
     };
+    let pii = |seller: &'static str| {
+        orderseal_local::inspect::get_pii(&stack.aws, stack.table(), seller, &ids[0])
+    };
     let (mut by_store, mut bulk) = (
         get(SELLER).await.unwrap().unwrap(),
         get("A2BULKSELLER").await.unwrap().unwrap(),
     );
+    // What differs by seller.
+    for k in ["pk", "seller_id", "pii_shard"] {
+        assert!(
+            by_store.remove(k).is_some() && bulk.remove(k).is_some(),
+            "{k}"
+        );
+    }
+    assert_eq!(by_store, bulk);
+    let (mut by_store, mut bulk) = (
+        pii(SELLER).await.unwrap().unwrap(),
+        pii("A2BULKSELLER").await.unwrap().unwrap(),
+    );
     // What differs by seller or by the fresh data keys.
-    for k in [
-        "pk",
-        "seller_id",
-        "pii_shard",
-        "pii_shipping",
-        "pii_contact",
-    ] {
+    for k in ["pk", "pii_shipping", "pii_contact"] {
         assert!(
             by_store.remove(k).is_some() && bulk.remove(k).is_some(),
             "{k}"

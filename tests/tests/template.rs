@@ -174,35 +174,85 @@ fn the_retention_sweep_reads_a_sparse_expiry_index_without_pii_and_cannot_decryp
     );
 }
 
-/// The DPP's 30 days count backups: erased PII stays restorable for the point-in-time
-/// recovery window, so the most the parameters allow for the retention and for the window add
-/// up to at most 30, the table uses that window, and the functions are told it (they refuse a
+/// The DPP's 30 days count backups and the sweep's lateness: erased PII stays restorable for
+/// the point-in-time recovery window, and the hourly sweep erases up to an hour after the
+/// expiry. So the most the parameters allow for the retention, plus the sweep's interval (read
+/// from its schedule), plus the window, is at most 30 days; the table uses that window, and every
+/// function that sets an expiry is told retention, window and anchor (and refuses a
 /// configuration over the budget at start).
 #[test]
-fn retention_and_the_backup_window_fit_the_thirty_days() {
+fn retention_the_sweep_and_the_backup_window_fit_the_thirty_days() {
     let t = template();
     let max = |p: &str| t["Parameters"][p]["MaxValue"].as_i64().unwrap();
-    let retention = max("ProvisionalRetentionDays");
-    let window = max("BackupWindowDays");
+    let retention_h = max("RetentionDays") * 24;
+    let window_h = max("BackupWindowDays") * 24;
+    let schedule = &resource(&t, "RetentionFunction")["Properties"]["Events"]["Hourly"]["Properties"]
+        ["ScheduleExpression"];
+    let sweep_h = match schedule.as_str() {
+        Some("rate(1 hour)") => 1,
+        other => panic!("the sweep's schedule {other:?} is not the hour the budget assumes"),
+    };
     assert!(
-        retention + window <= 30,
-        "{retention} + {window} days exceed the DPP's 30"
+        retention_h + sweep_h + window_h <= 30 * 24,
+        "{retention_h} h + {sweep_h} h + {window_h} h exceed the DPP's 30 days"
+    );
+    assert_eq!(
+        orderseal::order::SWEEP_INTERVAL.whole_hours(),
+        sweep_h,
+        "the functions' budget check assumes the same interval"
     );
     let pitr = &resource(&t, "OrdersTable")["Properties"]["PointInTimeRecoverySpecification"];
     assert_eq!(pitr["PointInTimeRecoveryEnabled"], true);
+    let is_ref =
+        |v: &Value, p: &str| matches!(v, Value::Tagged(x) if x.tag == "Ref" && x.value == p);
     assert!(
-        matches!(&pitr["RecoveryPeriodInDays"], Value::Tagged(x) if x.tag == "Ref" && x.value == "BackupWindowDays"),
+        is_ref(&pitr["RecoveryPeriodInDays"], "BackupWindowDays"),
         "an explicit window, never the 35-day default"
     );
-    for f in ["IngestFunction", "CarrierCallbackFunction"] {
+    for f in [
+        "IngestFunction",
+        "DispatchFunction",
+        "CarrierCallbackFunction",
+    ] {
         let env = &resource(&t, f)["Properties"]["Environment"]["Variables"];
         assert!(
-            matches!(&env["ORDERSEAL_BACKUP_WINDOW_DAYS"], Value::Tagged(x) if x.tag == "Ref" && x.value == "BackupWindowDays"),
+            is_ref(&env["ORDERSEAL_BACKUP_WINDOW_DAYS"], "BackupWindowDays"),
             "{f} knows the window"
         );
         assert!(
-            matches!(&env["ORDERSEAL_RETENTION_DAYS"], Value::Tagged(x) if x.tag == "Ref" && x.value == "ProvisionalRetentionDays"),
+            is_ref(&env["ORDERSEAL_RETENTION_DAYS"], "RetentionDays"),
             "{f} knows the retention"
+        );
+        assert!(
+            is_ref(&env["ORDERSEAL_RETENTION_ANCHOR"], "RetentionAnchor"),
+            "{f} knows the anchor"
+        );
+    }
+    assert_eq!(t["Parameters"]["RetentionAnchor"]["Default"], "shipment");
+}
+
+/// Business records: 18 months by default and at most, unless a legal basis is named.
+#[test]
+fn business_records_keep_eighteen_months_unless_a_law_needs_longer() {
+    let t = template();
+    let p = &t["Parameters"];
+    assert_eq!(p["BusinessRetentionDays"]["Default"].as_i64(), Some(548));
+    assert_eq!(p["BusinessRetentionDays"]["MaxValue"].as_i64(), Some(548));
+    assert_eq!(p["LegalBasisRetentionDays"]["Default"].as_i64(), Some(0));
+    let rule = &t["Rules"]["LongerBusinessRetentionNeedsALegalBasis"];
+    let text = serde_norway::to_string(rule).unwrap();
+    assert!(
+        text.contains("LegalBasisRetentionDays") && text.contains("LegalBasis"),
+        "the rule ties the longer retention to its basis: {text}"
+    );
+    for f in ["IngestFunction", "RetentionFunction"] {
+        let env = serde_norway::to_string(
+            &resource(&t, f)["Properties"]["Environment"]["Variables"]["ORDERSEAL_BUSINESS_RETENTION_DAYS"],
+        )
+        .unwrap();
+        assert!(
+            env.contains("HasLegalBasisRetention") && env.contains("LegalBasisRetentionDays"),
+            "{f}: {env}"
         );
     }
 }

@@ -50,8 +50,9 @@ pub struct Callback<T, W> {
     pub store: T,
     pub secrets: W,
     pub clock: Arc<dyn Clock>,
-    /// After delivery; capped at 30 days by the tracking rules.
-    pub retention: Duration,
+    /// Under the delivery anchor, the retention after delivery (capped at 30 days by the
+    /// tracking rules); `None` under the shipment anchor (dispatch fixed the expiry).
+    pub delivery_retention: Option<Duration>,
 }
 
 impl<T: TrackingStore, W: WebhookSecrets> Callback<T, W> {
@@ -134,7 +135,7 @@ impl<T: TrackingStore, W: WebhookSecrets> Callback<T, W> {
         // never lost behind a marker.
         if let Err(e) = self
             .store
-            .apply(&seller_id, &order_id, &event.event, self.retention)
+            .apply(&seller_id, &order_id, &event.event, self.delivery_retention)
             .await
         {
             warn!(carrier, order_id = %order_id, outcome = "retry", error = %e);
@@ -238,7 +239,7 @@ impl WebhookSecrets for SecretsManagerWebhookSecrets {
 pub struct CallbackConfig {
     pub table: String,
     pub webhook_secret_id: String,
-    pub retention: Duration,
+    pub retention: orderseal::order::RetentionPolicy,
 }
 
 impl CallbackConfig {
@@ -248,27 +249,19 @@ impl CallbackConfig {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| format!("missing environment variable {k}"))
         };
-        let days = |k: &str, default: i64| -> Result<Duration, String> {
-            match get(k) {
-                None => Ok(Duration::days(default)),
-                Some(v) => v
-                    .parse()
-                    .ok()
-                    .filter(|d| (0..=30).contains(d))
-                    .map(Duration::days)
-                    .ok_or_else(|| format!("{k} must be 0..=30 days (the DPP maximum is 30)")),
-            }
-        };
-        // The template's defaults: 23 days live, 7 restorable from backups.
-        let retention = days("ORDERSEAL_RETENTION_DAYS", 23)?;
-        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 7)?;
-        orderseal::order::check_retention_budget(retention, backup_window)
-            .map_err(|why| format!("ORDERSEAL_RETENTION_DAYS: {why}"))?;
+        let retention =
+            orderseal::config::retention_policy(&get).map_err(|(k, why)| format!("{k}: {why}"))?;
         Ok(Self {
             table: req("ORDERSEAL_TABLE")?,
             webhook_secret_id: req("ORDERSEAL_WEBHOOK_SECRET_ID")?,
             retention,
         })
+    }
+
+    /// The retention a delivery starts, under the delivery anchor only.
+    pub fn delivery_retention(&self) -> Option<Duration> {
+        (self.retention.anchor == orderseal::order::RetentionAnchor::Delivery)
+            .then_some(self.retention.retention)
     }
 }
 
@@ -285,7 +278,7 @@ pub fn build(
         store: orderseal::tracking::DynamoTrackingStore::new(dynamodb, &config.table),
         secrets: SecretsManagerWebhookSecrets::new(secrets, &config.webhook_secret_id),
         clock,
-        retention: config.retention,
+        delivery_retention: config.delivery_retention(),
     }
 }
 
@@ -310,24 +303,12 @@ mod tests {
     }
 
     #[test]
-    fn retention_and_the_backup_window_share_the_thirty_days() {
-        assert_eq!(config(&[]).unwrap().retention, Duration::days(23));
-        let fits = [
-            ("ORDERSEAL_RETENTION_DAYS", "23"),
-            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
-        ];
-        assert_eq!(config(&fits).unwrap().retention, Duration::days(23));
-        // 30 days live leave no room for the default 7-day window; 24 + 7 is over too.
-        assert!(config(&[("ORDERSEAL_RETENTION_DAYS", "30")]).is_err());
-        let over = [
-            ("ORDERSEAL_RETENTION_DAYS", "24"),
-            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
-        ];
-        assert!(config(&over).is_err());
-        let no_backups = [
-            ("ORDERSEAL_RETENTION_DAYS", "30"),
-            ("ORDERSEAL_BACKUP_WINDOW_DAYS", "0"),
-        ];
-        assert_eq!(config(&no_backups).unwrap().retention, Duration::days(30));
+    fn only_the_delivery_anchor_lets_a_delivery_fix_the_expiry() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.delivery_retention(), None, "shipment anchor by default");
+        let c = config(&[("ORDERSEAL_RETENTION_ANCHOR", "delivery")]).unwrap();
+        assert_eq!(c.delivery_retention(), Some(Duration::days(22)));
+        // The shared budget check applies here too (23 + 7 days + the sweep's hour > 30).
+        assert!(config(&[("ORDERSEAL_RETENTION_DAYS", "23")]).is_err());
     }
 }

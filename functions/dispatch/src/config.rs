@@ -84,6 +84,7 @@ pub struct DispatchConfig {
     /// Longest a single carrier request may take before it is retried with the same key.
     pub carrier_timeout: std::time::Duration,
     pub rules: ShippingRules,
+    pub retention: orderseal::order::RetentionPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +132,10 @@ impl DispatchConfig {
                 ));
             }
         }
+        let retention = orderseal::config::retention_policy(&get)
+            .map_err(|(k, why)| ConfigError::Invalid(k, why.into()))?;
         Ok(Self {
+            retention,
             table: req("ORDERSEAL_TABLE")?,
             pii_key_id: req("ORDERSEAL_PII_KEY_ID")?,
             lwa_secret_id: req("ORDERSEAL_LWA_SECRET_ID")?,

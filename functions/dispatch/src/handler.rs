@@ -59,6 +59,8 @@ pub struct Dispatch<S, K, R, A> {
     pub amazon: A,
     pub rules: ShippingRules,
     pub clock: std::sync::Arc<dyn Clock>,
+    /// The retention anchor: under `shipment`, the label's ship date fixes the PII expiry.
+    pub retention: orderseal::order::RetentionPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,8 +305,13 @@ where
             purchased_at: self.now().format(&Rfc3339).unwrap_or_default(),
             package_ref: PACKAGE_REF.to_owned(),
         };
+        // The ship date is the label's purchase: orderseal confirms the shipment with it.
+        let anchored = self
+            .retention
+            .shipment_expiry(self.now())
+            .map(time::OffsetDateTime::unix_timestamp);
         self.store
-            .label_purchased(&order.seller_id, &order.order_id, &label)
+            .label_purchased(&order.seller_id, &order.order_id, &label, anchored)
             .await?;
         info!(
             via,

@@ -149,5 +149,6 @@ pub async fn build(
         amazon,
         rules: config.rules,
         clock,
+        retention: config.retention,
     })
 }

@@ -64,11 +64,10 @@ impl IngestConfig {
                 ))
             }
         };
-        // The template's defaults: 23 days live, 7 restorable from backups.
-        let retention = days("ORDERSEAL_RETENTION_DAYS", 23)?;
-        let backup_window = days("ORDERSEAL_BACKUP_WINDOW_DAYS", 7)?;
-        orderseal::order::check_retention_budget(retention, backup_window)
-            .map_err(|why| ConfigError::Invalid("ORDERSEAL_RETENTION_DAYS", why))?;
+        let retention = orderseal::config::retention_policy(&get)
+            .map_err(|(k, why)| ConfigError::Invalid(k, why))?;
+        let business_retention = orderseal::config::business_retention(&get)
+            .map_err(|(k, why)| ConfigError::Invalid(k, why))?;
         Ok(Self {
             table: req("ORDERSEAL_TABLE")?,
             pii_key_id: req("ORDERSEAL_PII_KEY_ID")?,
@@ -78,19 +77,8 @@ impl IngestConfig {
             spapi_endpoint: endpoint("ORDERSEAL_SPAPI_ENDPOINT")?,
             lwa_endpoint: endpoint("ORDERSEAL_LWA_ENDPOINT")?,
             dedupe_window: days("ORDERSEAL_NOTIFICATION_DEDUPE_DAYS", 7)?,
-            retention: RetentionPolicy::new(retention, days("ORDERSEAL_CANCELED_GRACE_DAYS", 7)?),
-            business_retention: match get("ORDERSEAL_BUSINESS_RETENTION_DAYS") {
-                None => orderseal::retention::DEFAULT_BUSINESS_RETENTION,
-                Some(v) => v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|d| (1..=36525).contains(d))
-                    .map(Duration::days)
-                    .ok_or(ConfigError::Invalid(
-                        "ORDERSEAL_BUSINESS_RETENTION_DAYS",
-                        "expected 1..=36525 whole days",
-                    ))?,
-            },
+            retention,
+            business_retention,
         })
     }
 }
@@ -131,8 +119,9 @@ mod tests {
         assert_eq!(c.dedupe_window, Duration::days(7));
         assert_eq!(
             c.retention,
-            RetentionPolicy::new(Duration::days(23), Duration::days(7))
+            RetentionPolicy::new(Duration::days(22), Duration::days(7))
         );
+        assert_eq!(c.business_retention, Duration::days(548));
         let mut e = env(&[]);
         e.remove("ORDERSEAL_TABLE");
         let err = IngestConfig::from_lookup(|k| e.get(k).cloned()).unwrap_err();
@@ -146,14 +135,14 @@ mod tests {
         // Without a window given, the default 7 days count: 30 days of retention do not fit.
         let e = env(&[("ORDERSEAL_RETENTION_DAYS", "30")]);
         assert!(IngestConfig::from_lookup(|k| e.get(k).cloned()).is_err());
-        // The backup window counts: 23 + 7 fits the 30 days, 24 + 7 does not.
+        // The backup window and the sweep's hour count: 22 + 7 fits the 30 days, 23 + 7 not.
         let e = env(&[
-            ("ORDERSEAL_RETENTION_DAYS", "23"),
+            ("ORDERSEAL_RETENTION_DAYS", "22"),
             ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
         ]);
         assert!(IngestConfig::from_lookup(|k| e.get(k).cloned()).is_ok());
         let e = env(&[
-            ("ORDERSEAL_RETENTION_DAYS", "24"),
+            ("ORDERSEAL_RETENTION_DAYS", "23"),
             ("ORDERSEAL_BACKUP_WINDOW_DAYS", "7"),
         ]);
         assert!(matches!(

@@ -285,7 +285,10 @@ where
             .any(|i| i.is_buyer_requested_cancel == Some(true));
         let sealed = self.seal_all(seller, order_id, &pii).await?;
         drop(pii);
-        let outcome = self.store.upsert_if_newer(&record, &sealed).await?;
+        let outcome = self
+            .store
+            .upsert_if_newer(&record, &sealed, self.clock.now())
+            .await?;
         let (pending, written) = match outcome {
             WriteOutcome::Written { shipment } => {
                 (shipment == Some(ShipmentRequest::Pending), true)

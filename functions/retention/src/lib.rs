@@ -6,8 +6,9 @@ use std::time::Instant;
 use time::Duration;
 
 use orderseal::clock::Clock;
+use orderseal::order::RetentionAnchor;
 use orderseal::retention::{
-    DEFAULT_BUSINESS_RETENTION, RetentionStore, SweepLimits, SweepReport, sweep,
+    RetentionStore, SweepLimits, SweepPolicy, SweepReport, sweep_with_policy,
 };
 use orderseal::store::StoreError;
 
@@ -22,8 +23,14 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionConfig {
     pub table: String,
-    /// How long business records are kept (`ORDERSEAL_BUSINESS_RETENTION_DAYS`, default 3653).
+    /// How long business records are kept (`ORDERSEAL_BUSINESS_RETENTION_DAYS`, default 548:
+    /// the DPP's 18 months).
     pub business_retention: Duration,
+    /// Why (`ORDERSEAL_BUSINESS_RETENTION_BASIS`): "DPP 18 months", or the law a longer one
+    /// needs (the template requires one past 18 months).
+    pub business_basis: String,
+    /// The deployed retention anchor (`ORDERSEAL_RETENTION_ANCHOR`), for the report.
+    pub anchor: RetentionAnchor,
     /// Index page size (`ORDERSEAL_SWEEP_PAGE_SIZE`, 1–100, default 100).
     pub page_size: u32,
     /// Erasures in flight (`ORDERSEAL_SWEEP_CONCURRENCY`, 1–64, default 8).
@@ -50,12 +57,18 @@ impl RetentionConfig {
             table: get("ORDERSEAL_TABLE")
                 .filter(|v| !v.is_empty())
                 .ok_or(ConfigError::Missing("ORDERSEAL_TABLE"))?,
-            // At least a year: a business record that outlives less than that is a misconfiguration.
-            business_retention: Duration::days(num(
-                "ORDERSEAL_BUSINESS_RETENTION_DAYS",
-                DEFAULT_BUSINESS_RETENTION.whole_days(),
-                365..=36_525,
-            )?),
+            business_retention: orderseal::config::business_retention(&get)
+                .map_err(|(k, why)| ConfigError::Invalid(k, why.into()))?,
+            business_basis: get("ORDERSEAL_BUSINESS_RETENTION_BASIS")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "DPP 18 months".into()),
+            anchor: match get("ORDERSEAL_RETENTION_ANCHOR") {
+                None => RetentionAnchor::default(),
+                Some(v) => RetentionAnchor::parse(&v).ok_or(ConfigError::Invalid(
+                    "ORDERSEAL_RETENTION_ANCHOR",
+                    "expected shipment or delivery".into(),
+                ))?,
+            },
             page_size: num("ORDERSEAL_SWEEP_PAGE_SIZE", 100, 1..=100)? as u32,
             concurrency: num("ORDERSEAL_SWEEP_CONCURRENCY", 8, 1..=64)? as usize,
         })
@@ -80,7 +93,19 @@ impl<S: RetentionStore, C: Clock> Retention<S, C> {
             deadline,
             max_erasures: None,
         };
-        let report = sweep(&self.store, now, self.config.business_retention, limits).await?;
+        let policy = SweepPolicy {
+            anchor: self.config.anchor.as_str().to_owned(),
+            business_retention_days: self.config.business_retention.whole_days(),
+            business_retention_basis: self.config.business_basis.clone(),
+        };
+        let report = sweep_with_policy(
+            &self.store,
+            now,
+            self.config.business_retention,
+            limits,
+            Some(policy),
+        )
+        .await?;
         if report.overdue > 0 {
             tracing::warn!(
                 erased = report.erased,
@@ -116,14 +141,17 @@ mod tests {
     #[test]
     fn defaults_and_bounds() {
         let c = RetentionConfig::from_lookup(env(&[("ORDERSEAL_TABLE", "t")])).unwrap();
-        assert_eq!(c.business_retention, Duration::days(3653));
+        assert_eq!(c.business_retention, Duration::days(548));
+        assert_eq!(c.business_basis, "DPP 18 months");
+        assert_eq!(c.anchor, RetentionAnchor::Shipment);
         assert_eq!((c.page_size, c.concurrency), (100, 8));
         assert_eq!(
             RetentionConfig::from_lookup(env(&[])),
             Err(ConfigError::Missing("ORDERSEAL_TABLE"))
         );
         for (k, v) in [
-            ("ORDERSEAL_BUSINESS_RETENTION_DAYS", "30"),
+            ("ORDERSEAL_BUSINESS_RETENTION_DAYS", "0"),
+            ("ORDERSEAL_RETENTION_ANCHOR", "label"),
             ("ORDERSEAL_SWEEP_PAGE_SIZE", "500"),
             ("ORDERSEAL_SWEEP_CONCURRENCY", "x"),
         ] {

@@ -7,9 +7,11 @@ export const PII_ATTRIBUTES = ['pii_shipping', 'pii_contact', 'pii_gift'];
 export const PII_CLASSES = ['shipping', 'contact', 'gift'];
 
 /** Item kinds whose failed conditional writes must not return the item (sealed PII in it). */
-export const FACT_RULES = [{ itemPrefix: 'ORDER#', mayReadWholeItem: ['IngestFunctionRole'] }];
+export const FACT_RULES = [{ itemPrefix: 'PII#', mayReadWholeItem: [] }];
 
 const ORDER = 'ORDER#A3TH9S8BH6GOGM#113-0000001-0000001';
+/** The order's sealed-PII item: the only item holding PII (shared/src/layout.rs). */
+const PII = 'PII#A3TH9S8BH6GOGM#113-0000001-0000001';
 
 /** The administrator-like principal: the first key administrator, with IAM `*` on data. */
 export function adminLike(d) {
@@ -98,6 +100,34 @@ export function cases(d) {
   }
   out.push(decrypt('ingest seals shipping', role('IngestFunctionRole'), 'shipping', 'Allowed', 'kms:GenerateDataKey'));
 
+  // Nobody but dispatch reads a sealed-PII item, and dispatch only its shipping blob; only
+  // ingest writes blobs; the TTL backstop is moved by those that fix the expiry or a hold.
+  const reads = (r) => [
+    item(`${r} cannot read a sealed-PII item whole`, role(r), 'dynamodb:GetItem', { leading: [PII], select: 'ALL_ATTRIBUTES' }),
+    item(`${r} cannot batch-read sealed-PII items`, role(r), 'dynamodb:BatchGetItem', { leading: [PII], select: 'ALL_ATTRIBUTES' }),
+    item(`${r} cannot query a sealed-PII partition`, role(r), 'dynamodb:Query', { leading: [PII], select: 'ALL_ATTRIBUTES' }),
+  ];
+  for (const r of ['IngestFunctionRole', 'CarrierCallbackFunctionRole', 'RetentionFunctionRole', 'OperatorRole', 'DispatchFunctionRole']) out.push(...reads(r));
+  for (const r of ['IngestFunctionRole', 'CarrierCallbackFunctionRole', 'RetentionFunctionRole', 'OperatorRole']) {
+    for (const a of PII_ATTRIBUTES) out.push(item(`${r} cannot read ${a} from a sealed-PII item`, role(r), 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }));
+  }
+  for (const r of ['CarrierCallbackFunctionRole', 'RetentionFunctionRole', 'OperatorRole', 'DispatchFunctionRole']) {
+    for (const a of PII_ATTRIBUTES) {
+      out.push(item(`${r} cannot write ${a} into a sealed-PII item`, role(r), 'dynamodb:UpdateItem', { leading: [PII], attributes: ['pk', 'sk', a], returnValues: 'NONE' }));
+      out.push(item(`${r} cannot put a sealed-PII item`, role(r), 'dynamodb:PutItem', { leading: [PII], attributes: ['pk', 'sk', a] }));
+    }
+  }
+  out.push(item('ingest writes the sealed-PII item', role('IngestFunctionRole'), 'dynamodb:PutItem', { leading: [PII], attributes: ['pk', 'sk', 'ttl', 'pii_shipping'] }, 'Allowed'));
+  out.push(item('ingest cannot read a sealed-PII item back on a write', role('IngestFunctionRole'), 'dynamodb:PutItem', { leading: [PII], attributes: ['pk', 'sk', 'pii_shipping'], returnValues: 'ALL_OLD' }));
+  out.push(item('dispatch reads the shipping blob', role('DispatchFunctionRole'), 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', 'pii_shipping'], select: 'SPECIFIC_ATTRIBUTES' }, 'Allowed'));
+  for (const a of ['pii_contact', 'pii_gift']) out.push(item(`dispatch cannot read ${a} from a sealed-PII item`, role('DispatchFunctionRole'), 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }));
+  for (const r of ['DispatchFunctionRole', 'CarrierCallbackFunctionRole', 'OperatorRole']) {
+    out.push(item(`${r} moves the sealed-PII item's TTL`, role(r), 'dynamodb:UpdateItem', { leading: [PII], attributes: ['pk', 'sk', 'ttl'] }, 'Allowed'));
+  }
+  out.push(item('retention deletes a sealed-PII item unread', role('RetentionFunctionRole'), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('retention cannot read a sealed-PII item back on delete', role('RetentionFunctionRole'), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'], returnValues: 'ALL_OLD' }));
+  for (const r of ['CarrierCallbackFunctionRole', 'OperatorRole', 'DispatchFunctionRole']) out.push(item(`${r} cannot delete a sealed-PII item`, role(r), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'] }));
+
   // The public callback writes tracking state only.
   const cb = role('CarrierCallbackFunctionRole');
   out.push(item('callback updates tracking state', cb, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'tracking_status'], returnValues: 'NONE' }, 'Allowed'));
@@ -114,8 +144,8 @@ export function cases(d) {
 
   // The retention sweep removes the sealed blobs but never reads them.
   const ret = role('RetentionFunctionRole');
-  out.push(item('retention erases with ReturnValues NONE', ret, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'pii_shipping', 'pii_erased_at'], returnValues: 'NONE' }, 'Allowed'));
-  out.push(item('retention cannot read the blobs it erases back', ret, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'pii_shipping'], returnValues: 'ALL_OLD' }));
+  out.push(item('retention writes the tombstone with ReturnValues NONE', ret, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'pii_shard', 'pii_erased_at'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('retention cannot read an order back on the tombstone write', ret, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'pii_erased_at'], returnValues: 'ALL_OLD' }));
   for (const a of PII_ATTRIBUTES) out.push(item(`retention cannot read ${a}`, ret, 'dynamodb:BatchGetItem', { attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }));
   out.push(item('retention cannot read whole orders', ret, 'dynamodb:BatchGetItem', { select: 'ALL_ATTRIBUTES' }));
   out.push(item('retention cannot read an order item by item', ret, 'dynamodb:GetItem', { select: 'ALL_ATTRIBUTES' }));

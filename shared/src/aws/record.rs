@@ -42,7 +42,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::store::table::{PARTITION_KEY, index_partition_key};
+use crate::layout::{PARTITION_KEY, index_partition_key};
 
 /// The environment variable naming the directory requests are recorded into.
 pub const RECORD_DIR_ENV: &str = "ORDERSEAL_RECORD_REQUESTS";

@@ -23,8 +23,7 @@ use time::{Duration, OffsetDateTime};
 use super::*;
 use crate::aws::ddb::{get_n, get_s, n, s, store_error as err};
 use crate::dispatch::PurchasedLabel;
-use crate::seal::PiiClass;
-use crate::store::{ORDER_SK, order_pk, pii_attribute};
+use crate::layout::{HOLDS_PK, ORDER_SK, PII_SK, TTL, ids_of_pk, order_pk, pii_pk, registry_sk};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -95,17 +94,6 @@ fn line_of(v: &AttributeValue) -> Option<OrderLine> {
             .copied()
             .unwrap_or(false),
     })
-}
-
-/// `ORDER#<seller>#<order>` → (seller, order).
-fn ids_of_pk(pk: &str) -> Option<(String, String)> {
-    let mut parts = pk.splitn(3, '#');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("ORDER"), Some(seller), Some(order)) if !seller.is_empty() && !order.is_empty() => {
-            Some((seller.to_owned(), order.to_owned()))
-        }
-        _ => None,
-    }
 }
 
 fn due_of(item: &Item) -> Option<DueOrder> {
@@ -244,10 +232,6 @@ async fn backoff(attempt: &mut u32) -> bool {
     }
     tokio::time::sleep(std::time::Duration::from_millis(25 << (*attempt).min(6))).await;
     true
-}
-
-fn hold_sk(seller_id: &str, order_id: &str) -> String {
-    format!("{seller_id}#{order_id}")
 }
 
 fn iso(t: OffsetDateTime) -> String {
@@ -410,12 +394,29 @@ impl DynamoRetention {
             .build()
     }
 
-    /// One hold change: the order update, the registry change and the audit entry, atomically.
+    /// The sealed-PII item's TTL, in a hold's transaction (layout's TTL rule). Without a PII
+    /// item (none held, or TTL removed it) there is nothing to hold: the transaction fails.
+    fn pii_ttl_update(&self, seller_id: &str, order_id: &str, ttl: i64) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pii_pk(seller_id, order_id)))
+            .key("sk", s(PII_SK))
+            .update_expression("SET #ttl = :ttl")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":ttl", n(ttl))
+            .build()
+            .expect("table, key and expression are set");
+        TransactWriteItem::builder().update(update).build()
+    }
+
+    /// One hold change: the order update, the PII item's TTL, the registry change and the
+    /// audit entry, atomically.
     /// A failed condition (the order changed since it was read) is `on_conflict`.
     async fn change_hold(
         &self,
         (seller_id, order_id): (&str, &str),
-        update: Update,
+        (update, pii_ttl): (Update, i64),
         registry: TransactWriteItem,
         entry: Audit<'_>,
         now: OffsetDateTime,
@@ -426,6 +427,7 @@ impl DynamoRetention {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.pii_ttl_update(seller_id, order_id, pii_ttl))
             .transact_items(registry)
             .transact_items(self.audit(seller_id, order_id, entry, now))
             .send()
@@ -472,21 +474,22 @@ impl DynamoRetention {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(self.order_key(seller_id, order_id)))
-            .update_expression("SET #hold = :hold, hold_until = :until, #ttl = :ttl")
+            // The order item's own TTL goes while held: a hold may outlast the business
+            // retention, and the order item (tombstone, index entry) must outlive the PII.
+            .update_expression("SET #hold = :hold, hold_until = :until REMOVE #ttl")
             .condition_expression(
                 "attribute_exists(pii_shard) AND attribute_not_exists(pii_erased_at) AND pii_expires_at = :exp",
             )
             .expression_attribute_names("#hold", "hold")
-            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":hold", AttributeValue::M(record.clone()))
             .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":ttl", n(until.max(expires)))
             .expression_attribute_values(":exp", n(expires))
             .build()
             .expect("table, key and expression are set");
         let mut registry = record;
-        registry.insert("pk".into(), s("HOLDS"));
-        registry.insert("sk".into(), s(hold_sk(seller_id, order_id)));
+        registry.insert("pk".into(), s(HOLDS_PK));
+        registry.insert("sk".into(), s(registry_sk(seller_id, order_id)));
         registry.insert("seller_id".into(), s(seller_id));
         registry.insert("order_id".into(), s(order_id));
         let registry = Put::builder()
@@ -496,7 +499,7 @@ impl DynamoRetention {
             .expect("table and item are set");
         self.change_hold(
             (seller_id, order_id),
-            update,
+            (update, crate::layout::pii_ttl(expires, Some(until))),
             TransactWriteItem::builder().put(registry).build(),
             Audit {
                 action: "hold-add",
@@ -531,23 +534,22 @@ impl DynamoRetention {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(self.order_key(seller_id, order_id)))
-            .update_expression("SET #ttl = :exp REMOVE #hold, hold_until")
+            .update_expression("REMOVE #hold, hold_until")
             .condition_expression("hold_until = :until AND pii_expires_at = :exp")
             .expression_attribute_names("#hold", "hold")
-            .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":exp", n(expires))
             .build()
             .expect("table, key and expression are set");
         let registry = Delete::builder()
             .table_name(&self.table)
-            .key("pk", s("HOLDS"))
-            .key("sk", s(hold_sk(seller_id, order_id)))
+            .key("pk", s(HOLDS_PK))
+            .key("sk", s(registry_sk(seller_id, order_id)))
             .build()
             .expect("table and key are set");
         self.change_hold(
             (seller_id, order_id),
-            update,
+            (update, crate::layout::pii_ttl(expires, None)),
             TransactWriteItem::builder().delete(registry).build(),
             Audit {
                 action: "hold-remove",
@@ -747,7 +749,8 @@ impl RetentionStore for DynamoRetention {
                 }
             }
         }
-        // Deleted since the index answered (the TTL backstop got there first).
+        // Deleted since the index answered (only the business horizon's TTL deletes an order
+        // item, long after its erasure; or an operator did).
         loaded.gone.extend(
             due.iter()
                 .map(|d| (d.seller_id.clone(), d.order_id.clone()))
@@ -808,37 +811,43 @@ impl RetentionStore for DynamoRetention {
         // The label reference goes too: with our carrier credentials it fetches the label again,
         // and the label shows the address. The business record kept carrier, service, tracking
         // number and cost.
-        let removes = PiiClass::ALL.map(pii_attribute).join(", ");
-        let result = self
-            .client
-            .update_item()
+        // One transaction: the order item becomes the tombstone (out of the expiry index, its
+        // TTL now the business record's) and the sealed-PII item goes. Deleting a PII item the
+        // TTL already removed is a no-op, so the tombstone is written either way.
+        let tombstone = Update::builder()
             .table_name(&self.table)
             .set_key(Some(self.order_key(&r.seller_id, &r.order_id)))
-            .update_expression(format!(
-                "SET pii_erased_at = :now, #ttl = :keep REMOVE {removes}, pii_shard, #hold, hold_until, label"
-            ))
+            .update_expression(
+                "SET pii_erased_at = :now, #ttl = :keep REMOVE pii_shard, #hold, hold_until, label",
+            )
             .condition_expression(
                 "attribute_exists(pii_shard) AND pii_expires_at <= :now AND last_updated_ms = :v \
                  AND (attribute_not_exists(hold_until) OR hold_until <= :now)",
             )
-            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#ttl", TTL)
             .expression_attribute_names("#hold", "hold")
             .expression_attribute_values(":now", n(now.unix_timestamp()))
             .expression_attribute_values(":keep", n(r.retain_until.unix_timestamp()))
             .expression_attribute_values(":v", n(c.version))
-            // Sent, not left to the default: the role allows this update only with NONE.
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
+            .build()
+            .map_err(|_| StoreError::Malformed("transaction request"))?;
+        let sealed = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(pii_pk(&r.seller_id, &r.order_id)))
+            .key("sk", s(PII_SK))
+            .build()
+            .map_err(|_| StoreError::Malformed("transaction request"))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(tombstone).build())
+            .transact_items(TransactWriteItem::builder().delete(sealed).build())
             .send()
             .await;
         match result {
             Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(Erasure::Skipped);
-            }
-            Err(e) => return Err(err("UpdateItem", &e)),
+            Err(e) if condition_failed(&e) => return Ok(Erasure::Skipped),
+            Err(e) => return Err(err("TransactWriteItems", &e)),
         }
         tracing::info!(target: "audit", action = "erase", seller_id = %r.seller_id, order_id = %r.order_id, "PII erased");
         if c.had_hold {
@@ -847,8 +856,8 @@ impl RetentionStore for DynamoRetention {
                 .client
                 .delete_item()
                 .table_name(&self.table)
-                .key("pk", s("HOLDS"))
-                .key("sk", s(hold_sk(&r.seller_id, &r.order_id)))
+                .key("pk", s(HOLDS_PK))
+                .key("sk", s(registry_sk(&r.seller_id, &r.order_id)))
                 .send()
                 .await;
             if let Err(e) = removed {
@@ -912,15 +921,5 @@ mod tests {
             ),
             Vec::<String>::new()
         );
-    }
-
-    #[test]
-    fn order_keys_give_back_their_ids() {
-        assert_eq!(
-            ids_of_pk("ORDER#A1B2#111-2222222-3333333"),
-            Some(("A1B2".into(), "111-2222222-3333333".into()))
-        );
-        assert_eq!(ids_of_pk("NOTIF#x"), None);
-        assert_eq!(ids_of_pk("ORDER##1"), None);
     }
 }

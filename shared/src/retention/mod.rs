@@ -39,8 +39,9 @@ pub const PII_SHARDS: u32 = 8;
 /// The sparse global secondary index on the PII expiry.
 pub const EXPIRY_INDEX: &str = "pii-expiry";
 
-/// Default life of business records: ten years (commercial and tax law keep them 6–10 years).
-pub const DEFAULT_BUSINESS_RETENTION: Duration = Duration::days(3653);
+/// Default life of business records: 18 months, the DPP's limit (2025-11) for non-PII Amazon
+/// data; a longer one needs a legal basis (the template's `BusinessRetentionLegalBasis`).
+pub const DEFAULT_BUSINESS_RETENTION: Duration = Duration::days(548);
 
 /// The expiry-index shard of an order (FNV-1a of its key; stable across versions).
 pub fn pii_shard(seller_id: &str, order_id: &str) -> String {
@@ -415,6 +416,19 @@ pub struct SweepReport {
     /// The table error that ended the run early, if one did (the next run carries on).
     #[serde(default)]
     pub aborted: Option<String>,
+    /// The policy the run applied (the retention report shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<SweepPolicy>,
+}
+
+/// The retention policy a sweep ran with, as deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepPolicy {
+    /// What starts the PII clock: `shipment` or `delivery`.
+    pub anchor: String,
+    pub business_retention_days: i64,
+    /// Why business records are kept that long: "DPP 18 months", or the law a longer one needs.
+    pub business_retention_basis: String,
 }
 
 /// At most this many due orders are read back to count what is overdue after a run; a larger
@@ -433,9 +447,21 @@ pub async fn sweep<S: RetentionStore>(
     business_retention: Duration,
     limits: SweepLimits,
 ) -> Result<SweepReport, StoreError> {
+    sweep_with_policy(store, now, business_retention, limits, None).await
+}
+
+/// [`sweep`], recording the deployed `policy` with the run (the report shows it).
+pub async fn sweep_with_policy<S: RetentionStore>(
+    store: &S,
+    now: OffsetDateTime,
+    business_retention: Duration,
+    limits: SweepLimits,
+    policy: Option<SweepPolicy>,
+) -> Result<SweepReport, StoreError> {
     let mut report = SweepReport {
         at: Some(now),
         complete: true,
+        policy,
         ..SweepReport::default()
     };
     let mut settled = std::collections::HashSet::new();

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
+use orderseal::layout::{ORDER_SK, PII_SK, order_pk, pii_attribute, pii_pk};
 use orderseal::seal::PiiClass;
-use orderseal::store::{ORDER_SK, order_pk, pii_attribute};
 use serde_json::{Value, json};
 
 use crate::{AwsClients, LocalError};
@@ -60,6 +60,25 @@ pub async fn get_order(
         .map(|o| o.item)
 }
 
+/// The order's sealed-PII item, if it holds one.
+pub async fn get_pii(
+    aws: &AwsClients,
+    table: &str,
+    seller_id: &str,
+    order_id: &str,
+) -> Result<Option<Item>, LocalError> {
+    aws.dynamodb
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pii_pk(seller_id, order_id)))
+        .key("sk", AttributeValue::S(PII_SK.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("GetItem", &e))
+        .map(|o| o.item)
+}
+
 /// Every item in the table (for the demo and for raw-scan assertions in tests).
 pub async fn scan_all(aws: &AwsClients, table: &str) -> Result<Vec<Item>, LocalError> {
     let mut items = Vec::new();
@@ -81,7 +100,7 @@ pub async fn scan_all(aws: &AwsClients, table: &str) -> Result<Vec<Item>, LocalE
     }
 }
 
-/// The sealed PII classes an order item holds.
+/// The sealed PII classes an item holds (a sealed-PII item; an order item holds none).
 pub fn sealed_classes(item: &Item) -> Vec<PiiClass> {
     PiiClass::ALL
         .into_iter()

@@ -165,11 +165,19 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                     println!("order {order_id}: not stored");
                 }
                 Some(item) => {
-                    print_summary(&item);
+                    let pii = inspect::get_pii(&aws, table, &seller, &order_id).await?;
+                    print_summary(&item, pii.as_ref());
                     println!(
                         "{}",
                         serde_json::to_string_pretty(&inspect::item_json(&item)).expect("json")
                     );
+                    if let Some(pii) = &pii {
+                        // Binary values print as base64 of sealed bytes: ciphertext, never PII.
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&inspect::item_json(pii)).expect("json")
+                        );
+                    }
                 }
             }
             Ok(())
@@ -440,8 +448,13 @@ fn print_report(function: &str, report: &pump::PumpReport) {
     );
 }
 
-fn print_summary(item: &inspect::Item) {
-    let classes: Vec<&str> = sealed_classes(item).iter().map(|c| c.as_str()).collect();
+fn print_summary(item: &inspect::Item, pii: Option<&inspect::Item>) {
+    let classes: Vec<&str> = pii
+        .map(sealed_classes)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
     let g = |k| inspect::s(item, k).unwrap_or("-");
     let expiry = orderseal::aws::ddb::get_n(item, "pii_expires_at")
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
@@ -463,10 +476,15 @@ fn print_summary(item: &inspect::Item) {
 
 async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalError> {
     let table = state.resources.table("OrdersTable")?;
-    let mut orders: Vec<_> = inspect::scan_all(aws, table)
-        .await?
-        .into_iter()
-        .filter(|i| inspect::s(i, "sk") == Some(orderseal::store::ORDER_SK))
+    let all = inspect::scan_all(aws, table).await?;
+    let pii: std::collections::HashMap<(String, String), &inspect::Item> = all
+        .iter()
+        .filter(|i| inspect::s(i, "sk") == Some(orderseal::layout::PII_SK))
+        .filter_map(|i| Some((orderseal::layout::ids_of_pk(inspect::s(i, "pk")?)?, i)))
+        .collect();
+    let mut orders: Vec<_> = all
+        .iter()
+        .filter(|i| inspect::s(i, "sk") == Some(orderseal::layout::ORDER_SK))
         .collect();
     orders.sort_by(|a, b| inspect::s(a, "order_id").cmp(&inspect::s(b, "order_id")));
     println!(
@@ -474,7 +492,8 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
         "ORDER", "BY", "STATUS", "SEALED PII", "PII EXPIRES", "CARRIER", "TRACKING", "AMAZON"
     );
     for item in &orders {
-        print_summary(item);
+        let ids = inspect::s(item, "pk").and_then(orderseal::layout::ids_of_pk);
+        print_summary(item, ids.and_then(|k| pii.get(&k).copied()));
     }
     let dlq = &state.resources.queue("NotificationsDlq")?.url;
     let (dlq_visible, _) = pump::depth(aws, dlq).await?;

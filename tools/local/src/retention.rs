@@ -121,6 +121,8 @@ async fn synthetic_order(
         order_total: Some(usd("13.50")),
         order_tax: Some(usd("1.00")),
         pii_expires_at: expires,
+        // Shipped: the shipment anchor fixed the expiry.
+        anchored_expires_at: Some(expires),
         cancel_requested: false,
     };
     Ok((record, sealed))
@@ -141,7 +143,7 @@ pub async fn seed_orders(
             async move {
                 let (record, sealed) = synthetic_order(sealer, seed, i).await?;
                 store
-                    .upsert_if_newer(&record, &sealed)
+                    .upsert_if_newer(&record, &sealed, time::OffsetDateTime::now_utc())
                     .await
                     .map_err(|e| LocalError::Stack(e.to_string()))?;
                 Ok::<_, LocalError>(record.order_id)
@@ -167,13 +169,18 @@ pub async fn bulk_seed_orders(
     let mut requests = Vec::with_capacity(seed.count);
     for i in 0..seed.count {
         let (record, sealed) = synthetic_order(&sealer, seed, i).await?;
-        let put = PutRequest::builder()
-            .set_item(Some(orderseal::store::dynamo::new_order_item(
-                &record, &sealed,
-            )))
-            .build()
-            .map_err(|e| LocalError::Stack(e.to_string()))?;
-        requests.push(WriteRequest::builder().put_request(put).build());
+        let (order, pii) = orderseal::store::dynamo::new_order_items(
+            &record,
+            &sealed,
+            orderseal::retention::DEFAULT_BUSINESS_RETENTION,
+        );
+        for item in std::iter::once(order).chain(pii) {
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| LocalError::Stack(e.to_string()))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
     }
     let chunks: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
     let mut writes = futures_util::stream::iter(chunks)

@@ -74,6 +74,12 @@ pub fn render_table(r: &RetentionReport) -> String {
         )),
         None => line("  no sweep has run yet".into()),
     }
+    if let Some(p) = r.last_sweep.as_ref().and_then(|s| s.policy.as_ref()) {
+        line(format!(
+            "  policy: the PII clock starts at {}; business records kept {} days ({})",
+            p.anchor, p.business_retention_days, p.business_retention_basis
+        ));
+    }
     if !r.overdue.is_empty() {
         line("overdue records:".into());
         line(format!(
