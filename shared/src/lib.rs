@@ -20,6 +20,8 @@ pub mod fakes;
 pub mod idempotency;
 pub mod layout;
 pub mod mapping;
+#[cfg(feature = "dynamodb")]
+pub mod migrate;
 pub mod notification;
 pub mod order;
 pub mod pii;

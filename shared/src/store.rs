@@ -178,34 +178,21 @@ pub mod dynamo {
                     .await
                     .map_err(|e| crate::aws::ddb::store_error("PutItem", &e))?;
             }
-            if !item.contains_key("pii_shard") {
-                let business = crate::retention::dynamo::business_record(
+            // The business record: for an order outside the expiry index (no sweep will ever
+            // write it), and refreshed when the order ships or is canceled, so a closed month's
+            // export is complete before any PII is erased.
+            let closing = matches!(
+                record.fulfillment_status.as_str(),
+                status::SHIPPED | status::CANCELLED | status::UNFULFILLABLE
+            );
+            if !item.contains_key("pii_shard") || closing {
+                crate::retention::dynamo::put_business_record(
+                    &self.client,
+                    &self.table,
                     item,
-                    None,
                     now + self.business_retention,
-                )?;
-                let mut put = crate::retention::dynamo::business_item(&business)?;
-                put.insert(
-                    "last_updated_ms".into(),
-                    n(unix_millis(record.last_updated)),
-                );
-                let result = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(put))
-                    // Only over an older version of it (two ingests racing on versions).
-                    .condition_expression("attribute_not_exists(pk) OR last_updated_ms < :lu")
-                    .expression_attribute_values(":lu", n(unix_millis(record.last_updated)))
-                    .send()
-                    .await;
-                match result {
-                    Ok(_) => {}
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-                    Err(e) => return Err(crate::aws::ddb::store_error("PutItem", &e)),
-                }
+                )
+                .await?;
             }
             Ok(())
         }

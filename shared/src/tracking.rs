@@ -323,6 +323,7 @@ mod dynamo {
     pub struct DynamoTrackingStore {
         client: Client,
         table: String,
+        business_retention: Duration,
     }
 
     impl DynamoTrackingStore {
@@ -330,7 +331,14 @@ mod dynamo {
             Self {
                 client,
                 table: table.into(),
+                business_retention: crate::retention::DEFAULT_BUSINESS_RETENTION,
             }
+        }
+
+        /// How long the business record refreshed at delivery is kept.
+        pub fn with_business_retention(mut self, retention: Duration) -> Self {
+            self.business_retention = retention;
+            self
         }
 
         /// An update of the order item.
@@ -506,7 +514,15 @@ mod dynamo {
                 crate::store::ttl::sync_pii_ttl(&self.client, &self.table, seller_id, order_id)
                     .await?;
             }
-            Ok(())
+            // Delivered: the business record (no PII) shows it now, not only after erasure.
+            crate::retention::dynamo::refresh_business_record(
+                &self.client,
+                &self.table,
+                seller_id,
+                order_id,
+                OffsetDateTime::now_utc() + self.business_retention,
+            )
+            .await
         }
     }
 }

@@ -434,9 +434,10 @@ async fn calls_per_webhook_event() {
     assert_eq!(
         send(&delivered).await,
         count(&[
-            ("DynamoDB.GetItem", 2),
+            // lookup, marker, the order's business facts
+            ("DynamoDB.GetItem", 3),
             ("DynamoDB.UpdateItem", 2), // tracking state, delivery (the label fixed the expiry)
-            ("DynamoDB.PutItem", 1),
+            ("DynamoDB.PutItem", 2),    // the business record refreshed, the marker
         ])
     );
     logs.assert_clean();

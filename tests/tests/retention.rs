@@ -379,6 +379,113 @@ async fn shipment_anchor_erases_by_day_22_and_ttl_firing_first_loses_no_business
     logs.assert_clean();
 }
 
+/// The accounting export is complete for a closed month before any PII is erased: the business
+/// record is written when Amazon reports the order shipped, refreshed at delivery and when an
+/// order is canceled, and the sweep's record at erasure is final (no later refresh replaces it).
+#[tokio::test]
+async fn business_records_are_written_at_ship_delivery_and_cancel_before_erasure() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let (shipped, canceled) = ("114-0000005-0000001", "114-0000005-0000002");
+    let tracking = stack.ship(shipped, "US", "WA").await;
+    assert!(
+        business_records(&stack).await.is_empty(),
+        "nothing closed yet"
+    );
+    // Amazon's notification once confirmShipment went through.
+    stack
+        .notify(
+            &ingest,
+            &canary_order(shipped, "SHIPPED", "MERCHANT", "2026-11-22T10:00:00Z"),
+        )
+        .await;
+    let records = business_records(&stack).await;
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(
+        (r.order_id.as_str(), r.fulfillment_status.as_str()),
+        (shipped, "SHIPPED")
+    );
+    assert_eq!(r.tracking_number.as_deref(), Some(tracking.as_str()));
+    assert!(r.shipped_at.is_some() && r.shipping_cost.is_some());
+    assert_eq!((r.pii_erased_at, r.delivered_at), (None, None));
+    assert!(
+        stack.pii_item(shipped).await.is_some(),
+        "PII still within retention"
+    );
+    // Delivered: refreshed.
+    let delivered = OffsetDateTime::now_utc() - Duration::hours(1);
+    deliver(&stack, shipped, delivered).await;
+    let r = business_records(&stack).await.remove(0);
+    assert_eq!(
+        r.delivered_at.map(|d| d.unix_timestamp()),
+        Some(delivered.unix_timestamp())
+    );
+    // Canceled after its PII was collected: its record exists now, its PII for the grace.
+    for (status, at) in [
+        ("UNSHIPPED", "2026-11-21T10:00:00Z"),
+        ("CANCELLED", "2026-11-22T10:00:00Z"),
+    ] {
+        stack
+            .notify(&ingest, &canary_order(canceled, status, "MERCHANT", at))
+            .await;
+    }
+    let records = business_records(&stack).await;
+    let c = records
+        .iter()
+        .find(|r| r.order_id == canceled)
+        .expect("canceled order's record");
+    assert_eq!(c.fulfillment_status, "CANCELLED");
+    assert!(stack.pii_item(canceled).await.is_some());
+    // Erasure writes the final record; a later refresh does not replace it.
+    let expires = n(&stack.order_item(shipped).await.unwrap(), "pii_expires_at").unwrap();
+    let at = OffsetDateTime::from_unix_timestamp(expires).unwrap();
+    assert!(sweep_at(&stack, at).await.erased >= 1);
+    deliver(&stack, shipped, delivered - Duration::minutes(5)).await;
+    let records = business_records(&stack).await;
+    let r = records.iter().find(|r| r.order_id == shipped).unwrap();
+    assert_eq!(r.pii_erased_at.map(|t| t.unix_timestamp()), Some(expires));
+    assert_eq!(
+        r.retain_until.unix_timestamp(),
+        (at + KEEP).unix_timestamp(),
+        "kept 18 months from erasure"
+    );
+    assert_eq!(records.len(), 2, "one record per order");
+    logs.assert_clean();
+}
+
+/// A TTL step lost after the label moved the expiry earlier (the sealed-PII item's TTL still
+/// at the provisional date) does not delay erasure: the sweep refuses to delete a PII item whose
+/// TTL is ahead, repairs the TTL from the order item's expiry and hold, and erases on time.
+#[tokio::test]
+async fn a_lost_ttl_step_does_not_delay_erasure() {
+    use orderseal::aws::ddb::{n as num, s as string};
+    let stack = TestStack::new().await;
+    let id = "114-0000001-0000023";
+    stack.ship(id, "US", "WA").await;
+    let expires = n(&stack.order_item(id).await.unwrap(), "pii_expires_at").unwrap();
+    let later = expires + Duration::days(9).whole_seconds();
+    stack
+        .aws
+        .dynamodb
+        .update_item()
+        .table_name(stack.table())
+        .key("pk", string(orderseal::layout::pii_pk(SELLER, id)))
+        .key("sk", string(orderseal::layout::PII_SK))
+        .update_expression("SET #ttl = :later")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":later", num(later))
+        .send()
+        .await
+        .unwrap();
+    let at = OffsetDateTime::from_unix_timestamp(expires).unwrap() + Duration::minutes(30);
+    let run = sweep_at(&stack, at).await;
+    assert_eq!((run.erased, run.overdue, run.skipped), (1, 0, 0));
+    assert!(stack.pii_item(id).await.is_none());
+    assert_erased(&stack.order_item(id).await.unwrap());
+}
+
 #[tokio::test]
 async fn canceled_order_is_erased_after_its_grace() {
     let stack = TestStack::new().await;
@@ -765,7 +872,9 @@ async fn the_report_lists_overdue_records_and_the_export_streams_business_record
     )
     .await
     .unwrap();
-    assert_eq!((exported.records, exported.rows), (3, 3));
+    // The 3 erased and the 2 shipped orders still within retention: the export does not wait
+    // for erasure.
+    assert_eq!((exported.records, exported.rows), (5, 5));
     let text = String::from_utf8(csv).unwrap();
     assert!(text.starts_with("seller_id,order_id,marketplace_id,purchase_date"));
     for id in &due {
@@ -853,4 +962,113 @@ async fn the_bulk_seed_writes_the_item_the_ingest_write_creates() {
         );
     }
     assert_eq!(by_store, bulk);
+}
+
+/// `orderseal retention audit`: sealed PII the expiry index does not list (the sweep and the
+/// overdue alarm would never see it), sealed PII left beside an erased order, and a TTL off the
+/// layout's rule are each found by a projection-only scan as the operators' role, repaired with
+/// `--fix`, and the report shows the last result (target 0).
+#[tokio::test]
+async fn the_index_audit_finds_and_repairs_pii_the_sweep_cannot_see() {
+    use orderseal::aws::ddb::{n as num, s as string};
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest();
+    let (clean, unindexed, orphaned, drifted) = (
+        "114-0000009-0000001",
+        "114-0000009-0000002",
+        "114-0000009-0000003",
+        "114-0000009-0000004",
+    );
+    for id in [clean, unindexed, orphaned, drifted] {
+        stack
+            .notify(
+                &ingest,
+                &canary_order(id, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z"),
+            )
+            .await;
+    }
+    let admin = &stack.aws.dynamodb;
+    let update = |pk: String, sk: &'static str, expr: &'static str| {
+        admin
+            .update_item()
+            .table_name(stack.table())
+            .key("pk", string(pk))
+            .key("sk", string(sk))
+            .update_expression(expr)
+    };
+    // A lost index entry; an erasure that left the PII item behind; a TTL moved off the rule.
+    update(
+        orderseal::layout::order_pk(SELLER, unindexed),
+        "ORDER",
+        "REMOVE pii_shard",
+    )
+    .send()
+    .await
+    .unwrap();
+    update(
+        orderseal::layout::order_pk(SELLER, orphaned),
+        "ORDER",
+        "SET pii_erased_at = :t REMOVE pii_shard",
+    )
+    .expression_attribute_values(":t", num(1))
+    .send()
+    .await
+    .unwrap();
+    update(
+        orderseal::layout::pii_pk(SELLER, drifted),
+        "PII",
+        "SET #ttl = #ttl + :d",
+    )
+    .expression_attribute_names("#ttl", "ttl")
+    .expression_attribute_values(":d", num(5 * 86_400))
+    .send()
+    .await
+    .unwrap();
+    let store = operator(&stack);
+    let now = OffsetDateTime::now_utc();
+    let found = store.audit_index(false, now).await.unwrap();
+    assert_eq!(
+        (
+            found.unindexed,
+            found.orphaned,
+            found.ttl_drift,
+            found.fixed
+        ),
+        (1, 1, 1, 0)
+    );
+    let kinds: Vec<(&str, &str)> = found
+        .findings
+        .iter()
+        .map(|f| (f.order_id.as_str(), f.kind.as_str()))
+        .collect();
+    assert!(kinds.contains(&(unindexed, "unindexed")) && kinds.contains(&(orphaned, "orphaned")));
+    assert!(kinds.contains(&(drifted, "ttl_drift")));
+    assert!(!kinds.iter().any(|(id, _)| *id == clean));
+    let report = store.report(now).await.unwrap();
+    assert_eq!(report.last_audit.as_ref().map(|a| a.unindexed), Some(1));
+    assert!(orderseal_ops::render_table(&report).contains("PII the expiry index misses"));
+    // The report itself, from the index, cannot see the unindexed order.
+    assert_eq!(report.live, 2);
+
+    let fixed = store.audit_index(true, now).await.unwrap();
+    assert_eq!((fixed.problems(), fixed.fixed), (3, 3));
+    assert!(
+        stack
+            .order_item(unindexed)
+            .await
+            .unwrap()
+            .contains_key("pii_shard")
+    );
+    assert!(stack.pii_item(orphaned).await.is_none());
+    let d = stack.order_item(drifted).await.unwrap();
+    assert_eq!(
+        n(&stack.pii_item(drifted).await.unwrap(), "ttl"),
+        n(&d, "pii_expires_at")
+    );
+    let again = store.audit_index(false, now).await.unwrap();
+    assert_eq!(again.problems(), 0);
+    assert!(again.scanned >= 8, "order and PII items were read");
+    assert_eq!(store.report(now).await.unwrap().live, 3);
+    logs.assert_clean();
 }

@@ -240,6 +240,8 @@ pub struct CallbackConfig {
     pub table: String,
     pub webhook_secret_id: String,
     pub retention: orderseal::order::RetentionPolicy,
+    /// How long the business record refreshed at delivery is kept.
+    pub business_retention: Duration,
 }
 
 impl CallbackConfig {
@@ -255,6 +257,8 @@ impl CallbackConfig {
             table: req("ORDERSEAL_TABLE")?,
             webhook_secret_id: req("ORDERSEAL_WEBHOOK_SECRET_ID")?,
             retention,
+            business_retention: orderseal::config::business_retention(&get)
+                .map_err(|(k, why)| format!("{k}: {why}"))?,
         })
     }
 
@@ -275,7 +279,8 @@ pub fn build(
     clock: Arc<dyn Clock>,
 ) -> LambdaCallback {
     Callback {
-        store: orderseal::tracking::DynamoTrackingStore::new(dynamodb, &config.table),
+        store: orderseal::tracking::DynamoTrackingStore::new(dynamodb, &config.table)
+            .with_business_retention(config.business_retention),
         secrets: SecretsManagerWebhookSecrets::new(secrets, &config.webhook_secret_id),
         clock,
         delivery_retention: config.delivery_retention(),

@@ -102,6 +102,7 @@ export function cases(d) {
 
   // Nobody but dispatch reads a sealed-PII item, and dispatch only its shipping blob; only
   // ingest writes blobs; the TTL backstop is moved by those that fix the expiry or a hold.
+  const op0 = () => role('OperatorRole');
   const reads = (r) => [
     item(`${r} cannot read a sealed-PII item whole`, role(r), 'dynamodb:GetItem', { leading: [PII], select: 'ALL_ATTRIBUTES' }),
     item(`${r} cannot batch-read sealed-PII items`, role(r), 'dynamodb:BatchGetItem', { leading: [PII], select: 'ALL_ATTRIBUTES' }),
@@ -121,12 +122,14 @@ export function cases(d) {
   out.push(item('ingest cannot read a sealed-PII item back on a write', role('IngestFunctionRole'), 'dynamodb:PutItem', { leading: [PII], attributes: ['pk', 'sk', 'pii_shipping'], returnValues: 'ALL_OLD' }));
   out.push(item('dispatch reads the shipping blob', role('DispatchFunctionRole'), 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', 'pii_shipping'], select: 'SPECIFIC_ATTRIBUTES' }, 'Allowed'));
   for (const a of ['pii_contact', 'pii_gift']) out.push(item(`dispatch cannot read ${a} from a sealed-PII item`, role('DispatchFunctionRole'), 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }));
-  for (const r of ['DispatchFunctionRole', 'CarrierCallbackFunctionRole', 'OperatorRole']) {
+  for (const r of ['DispatchFunctionRole', 'CarrierCallbackFunctionRole', 'OperatorRole', 'RetentionFunctionRole']) {
     out.push(item(`${r} moves the sealed-PII item's TTL`, role(r), 'dynamodb:UpdateItem', { leading: [PII], attributes: ['pk', 'sk', 'ttl'] }, 'Allowed'));
   }
-  out.push(item('retention deletes a sealed-PII item unread', role('RetentionFunctionRole'), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('retention deletes a sealed-PII item unread', role('RetentionFunctionRole'), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk', 'ttl'], returnValues: 'NONE' }, 'Allowed'));
   out.push(item('retention cannot read a sealed-PII item back on delete', role('RetentionFunctionRole'), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'], returnValues: 'ALL_OLD' }));
-  for (const r of ['CarrierCallbackFunctionRole', 'OperatorRole', 'DispatchFunctionRole']) out.push(item(`${r} cannot delete a sealed-PII item`, role(r), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'] }));
+  for (const r of ['CarrierCallbackFunctionRole', 'DispatchFunctionRole']) out.push(item(`${r} cannot delete a sealed-PII item`, role(r), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'] }));
+  out.push(item('operator deletes an orphaned sealed-PII item unread', op0(), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('operator cannot read a sealed-PII item back on delete', op0(), 'dynamodb:DeleteItem', { leading: [PII], attributes: ['pk', 'sk'], returnValues: 'ALL_OLD' }));
 
   // The public callback writes tracking state only.
   const cb = role('CarrierCallbackFunctionRole');
@@ -162,6 +165,9 @@ export function cases(d) {
   out.push(item('operator cannot read an order back on update', op, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'hold'], returnValues: 'ALL_NEW' }));
   out.push(item('operator cannot query the orders', op, 'dynamodb:Query', { select: 'ALL_ATTRIBUTES' }));
   out.push(item('operator cannot scan the table', op, 'dynamodb:Scan', { leading: [], select: 'ALL_ATTRIBUTES' }));
+  out.push(item('operator audits the index by keys and retention attributes', op, 'dynamodb:Scan', { leading: [], attributes: ['pk', 'sk', 'pii_shard', 'ttl'], select: 'SPECIFIC_ATTRIBUTES' }, 'Allowed'));
+  for (const a of PII_ATTRIBUTES) out.push(item(`operator cannot scan ${a}`, op, 'dynamodb:Scan', { leading: [], attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }));
+  out.push(item('operator cannot scan the table without a projection', op, 'dynamodb:Scan', { leading: [], attributes: ['pk', 'sk'], select: 'ALL_ATTRIBUTES' }));
   out.push(item('operator cannot batch-read orders', op, 'dynamodb:BatchGetItem', { select: 'ALL_ATTRIBUTES' }));
 
   // Dispatch reads the shipping blob, never the contact one.

@@ -23,7 +23,12 @@ use time::{Duration, OffsetDateTime};
 use super::*;
 use crate::aws::ddb::{get_n, get_s, n, s, store_error as err};
 use crate::dispatch::PurchasedLabel;
-use crate::layout::{HOLDS_PK, ORDER_SK, PII_SK, TTL, ids_of_pk, order_pk, pii_pk, registry_sk};
+use crate::layout::{
+    HOLDS_PK, ORDER_SK, PII_SK, STATS_PK, TTL, ids_of_pk, order_pk, pii_pk, registry_sk,
+};
+
+/// The run-stats item of the last index audit (`pk = STATS`).
+pub const INDEX_AUDIT_SK: &str = "INDEX_AUDIT";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -164,11 +169,12 @@ pub fn business_record(
     })
 }
 
-/// The business record's item: its key, the record as JSON, its own TTL (its retention).
+/// The business record's item: its key, the record as JSON, its own TTL (its retention), and
+/// `pii_erased` once the sweep wrote it at erasure (no refresh overwrites that one).
 pub fn business_item(r: &BusinessRecord) -> Result<Item, StoreError> {
     let (pk, sk) = business_key(r.purchase_date, &r.seller_id, &r.order_id);
     let record = serde_json::to_string(r).map_err(|_| StoreError::Malformed("record"))?;
-    Ok(HashMap::from([
+    let mut item = HashMap::from([
         ("pk".to_owned(), s(pk)),
         ("sk".to_owned(), s(sk)),
         ("seller_id".to_owned(), s(&r.seller_id)),
@@ -177,7 +183,85 @@ pub fn business_item(r: &BusinessRecord) -> Result<Item, StoreError> {
         ("record".to_owned(), s(record)),
         ("record_version".to_owned(), n(1)),
         ("ttl".to_owned(), n(r.retain_until.unix_timestamp())),
-    ]))
+    ]);
+    if r.pii_erased_at.is_some() {
+        item.insert("pii_erased".to_owned(), AttributeValue::Bool(true));
+    }
+    Ok(item)
+}
+
+/// Write or refresh the business record of an order still holding (or never holding) PII from
+/// its order item as `item` holds it: over an older or equal version only, and never over the
+/// record the sweep wrote at erasure. So the accounting export is complete for a closed month
+/// before any PII is erased; the sweep writes the final record (with the erasure) later.
+pub async fn put_business_record(
+    client: &Client,
+    table: &str,
+    item: &Item,
+    keep_until: OffsetDateTime,
+) -> Result<(), StoreError> {
+    if item.contains_key("pii_erased_at") {
+        return Ok(());
+    }
+    let version = get_n(item, "last_updated_ms").ok_or(StoreError::Malformed("last_updated_ms"))?;
+    let mut put = business_item(&business_record(item, None, keep_until)?)?;
+    put.insert("last_updated_ms".into(), n(version));
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(put))
+        .condition_expression(
+            "attribute_not_exists(pk) OR (attribute_not_exists(pii_erased) AND last_updated_ms <= :lu)",
+        )
+        .expression_attribute_values(":lu", n(version))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(err("PutItem", &e)),
+    }
+}
+
+/// [`put_business_record`] from the order item as it is now (a consistent read of its
+/// non-PII business facts only).
+pub async fn refresh_business_record(
+    client: &Client,
+    table: &str,
+    seller_id: &str,
+    order_id: &str,
+    keep_until: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let names: HashMap<String, String> = BUSINESS_ATTRS
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("#b{i}"), (*a).to_owned()))
+        .collect();
+    let projection = (0..BUSINESS_ATTRS.len())
+        .map(|i| format!("#b{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key("pk", s(order_pk(seller_id, order_id)))
+        .key("sk", s(ORDER_SK))
+        .projection_expression(projection)
+        .set_expression_attribute_names(Some(names))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| err("GetItem", &e))?
+        .item;
+    match item {
+        Some(item) => put_business_record(client, table, &item, keep_until).await,
+        None => Ok(()),
+    }
 }
 
 /// Business records sort by purchase time within a month partition.
@@ -322,13 +406,191 @@ impl DynamoRetention {
             .as_ref()
             .and_then(|i| get_s(i, "last_run"))
             .and_then(|r| serde_json::from_str(r).ok());
-        Ok(RetentionReport::from_index(
+        let mut report = RetentionReport::from_index(
             now,
             holding,
             erased_total,
             self.holds().await?,
             last_sweep,
-        ))
+        );
+        report.last_audit = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(STATS_PK))
+            .key("sk", s(INDEX_AUDIT_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("GetItem", &e))?
+            .item
+            .and_then(|i| get_s(&i, "audit").and_then(|a| serde_json::from_str(a).ok()));
+        Ok(report)
+    }
+
+    /// Every item holding sealed PII that the expiry index does not list, every sealed-PII item
+    /// of an erased or missing order, and every sealed-PII item whose TTL is not
+    /// `max(expiry, hold)`: a paginated scan of key, retention and TTL attributes only (never a
+    /// blob). With `fix`, each is repaired: the order re-enters the index, the orphan is
+    /// deleted, the TTL is set from the order item. The result is kept for the report.
+    pub async fn audit_index(
+        &self,
+        fix: bool,
+        now: OffsetDateTime,
+    ) -> Result<IndexAudit, StoreError> {
+        use std::collections::BTreeMap;
+        #[derive(Default)]
+        struct OrderState {
+            indexed: bool,
+            erased: bool,
+            expires: Option<i64>,
+            hold: Option<i64>,
+        }
+        let mut orders: BTreeMap<(String, String), OrderState> = BTreeMap::new();
+        let mut sealed: BTreeMap<(String, String), Option<i64>> = BTreeMap::new();
+        let mut audit = IndexAudit {
+            at: Some(now),
+            ..IndexAudit::default()
+        };
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression(
+                    "pk, sk, pii_shard, pii_erased_at, pii_expires_at, hold_until, #ttl",
+                )
+                // Sent, not left to AWS: the role allows this scan only with a projection.
+                .select(aws_sdk_dynamodb::types::Select::SpecificAttributes)
+                .expression_attribute_names("#ttl", TTL)
+                .filter_expression("sk IN (:order, :pii)")
+                .expression_attribute_values(":order", s(ORDER_SK))
+                .expression_attribute_values(":pii", s(PII_SK))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| err("Scan", &e))?;
+            audit.scanned += out.scanned_count().max(0) as u64;
+            for item in out.items() {
+                let Some(ids) = get_s(item, "pk").and_then(ids_of_pk) else {
+                    continue;
+                };
+                if get_s(item, "sk") == Some(PII_SK) {
+                    sealed.insert(ids, get_n(item, TTL));
+                } else {
+                    orders.insert(
+                        ids,
+                        OrderState {
+                            indexed: item.contains_key("pii_shard"),
+                            erased: item.contains_key("pii_erased_at"),
+                            expires: get_n(item, "pii_expires_at"),
+                            hold: get_n(item, "hold_until"),
+                        },
+                    );
+                }
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                break;
+            }
+        }
+        for ((seller_id, order_id), ttl) in sealed {
+            let order = orders.get(&(seller_id.clone(), order_id.clone()));
+            let kind = match order {
+                None => "orphaned",
+                Some(o) if o.erased => "orphaned",
+                Some(o) if !o.indexed => "unindexed",
+                Some(o) => match o.expires {
+                    Some(exp) if ttl == Some(crate::layout::pii_ttl(exp, o.hold)) => continue,
+                    _ => "ttl_drift",
+                },
+            };
+            match kind {
+                "orphaned" => audit.orphaned += 1,
+                "unindexed" => audit.unindexed += 1,
+                _ => audit.ttl_drift += 1,
+            }
+            tracing::warn!(seller_id, order_id, kind, fix, "retention audit finding");
+            if fix && self.repair(&seller_id, &order_id, kind).await? {
+                audit.fixed += 1;
+            }
+            if audit.findings.len() < AUDIT_FINDINGS_CAP {
+                audit.findings.push(AuditFinding {
+                    seller_id,
+                    order_id,
+                    kind: kind.to_owned(),
+                });
+            }
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(STATS_PK))
+            .item("sk", s(INDEX_AUDIT_SK))
+            .item(
+                "audit",
+                s(serde_json::to_string(&audit).map_err(|_| StoreError::Malformed("audit"))?),
+            )
+            .send()
+            .await
+            .map_err(|e| err("PutItem", &e))?;
+        Ok(audit)
+    }
+
+    /// Repair one audit finding; `false` when the item changed since the scan (nothing done).
+    async fn repair(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        kind: &str,
+    ) -> Result<bool, StoreError> {
+        match kind {
+            // Back into the expiry index, unless it was erased since.
+            "unindexed" => {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(self.order_key(seller_id, order_id)))
+                    .update_expression("SET pii_shard = :shard")
+                    .condition_expression(
+                        "attribute_exists(pk) AND attribute_not_exists(pii_erased_at) \
+                         AND attribute_not_exists(pii_shard)",
+                    )
+                    .expression_attribute_values(":shard", s(super::pii_shard(seller_id, order_id)))
+                    .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => Ok(true),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+                    {
+                        Ok(false)
+                    }
+                    Err(e) => Err(err("UpdateItem", &e)),
+                }
+            }
+            // Sealed PII of an erased (or missing) order: nothing may keep it.
+            "orphaned" => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(pii_pk(seller_id, order_id)))
+                .key("sk", s(PII_SK))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
+                .send()
+                .await
+                .map(|_| true)
+                .map_err(|e| err("DeleteItem", &e)),
+            _ => {
+                crate::store::ttl::sync_pii_ttl(&self.client, &self.table, seller_id, order_id)
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 
     /// The hold registry.
@@ -392,6 +654,38 @@ impl DynamoRetention {
         TransactWriteItem::builder()
             .put(put.build().expect("table and item are set"))
             .build()
+    }
+
+    /// Delete the order's sealed-PII item if there is none or its TTL has passed at `now`;
+    /// `false` when its TTL is still ahead.
+    async fn delete_pii_if_due(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pii_pk(seller_id, order_id)))
+            .key("sk", s(PII_SK))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(err("DeleteItem", &e)),
+        }
     }
 
     /// The sealed-PII item's TTL, in a hold's transaction (layout's TTL rule). Without a PII
@@ -811,12 +1105,26 @@ impl RetentionStore for DynamoRetention {
         // The label reference goes too: with our carrier credentials it fetches the label again,
         // and the label shows the address. The business record kept carrier, service, tracking
         // number and cost.
-        // One transaction: the order item becomes the tombstone (out of the expiry index, its
-        // TTL now the business record's) and the sealed-PII item goes. Deleting a PII item the
-        // TTL already removed is a no-op, so the tombstone is written either way.
-        let tombstone = Update::builder()
+        // First the sealed-PII item, and only once its TTL has passed - as TTL itself would
+        // delete it: a hold placed since the load, or a later expiry, raised it, and the delete
+        // refuses. A repeat (or TTL having got there first) finds nothing to delete.
+        let (seller_id, order_id) = (r.seller_id.as_str(), r.order_id.as_str());
+        if !self.delete_pii_if_due(seller_id, order_id, now).await? {
+            // The TTL is later than the order's expiry and hold say (a TTL step lost after an
+            // anchor moved the expiry earlier): repair it from the order item, then once more.
+            crate::store::ttl::sync_pii_ttl(&self.client, &self.table, seller_id, order_id).await?;
+            if !self.delete_pii_if_due(seller_id, order_id, now).await? {
+                return Ok(Erasure::Skipped);
+            }
+        }
+        // Then the order item becomes the tombstone: out of the expiry index, its TTL now the
+        // business record's. Conditional, so overlapping runs erase each order once; a crash
+        // before it leaves the order due, and the next run writes it (the PII is gone already).
+        let result = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .set_key(Some(self.order_key(&r.seller_id, &r.order_id)))
+            .set_key(Some(self.order_key(seller_id, order_id)))
             .update_expression(
                 "SET pii_erased_at = :now, #ttl = :keep REMOVE pii_shard, #hold, hold_until, label",
             )
@@ -829,25 +1137,19 @@ impl RetentionStore for DynamoRetention {
             .expression_attribute_values(":now", n(now.unix_timestamp()))
             .expression_attribute_values(":keep", n(r.retain_until.unix_timestamp()))
             .expression_attribute_values(":v", n(c.version))
-            .build()
-            .map_err(|_| StoreError::Malformed("transaction request"))?;
-        let sealed = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(pii_pk(&r.seller_id, &r.order_id)))
-            .key("sk", s(PII_SK))
-            .build()
-            .map_err(|_| StoreError::Malformed("transaction request"))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(tombstone).build())
-            .transact_items(TransactWriteItem::builder().delete(sealed).build())
+            // Sent, not left to the default: the role allows this update only with NONE.
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
             .send()
             .await;
         match result {
             Ok(_) => {}
-            Err(e) if condition_failed(&e) => return Ok(Erasure::Skipped),
-            Err(e) => return Err(err("TransactWriteItems", &e)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(Erasure::Skipped);
+            }
+            Err(e) => return Err(err("UpdateItem", &e)),
         }
         tracing::info!(target: "audit", action = "erase", seller_id = %r.seller_id, order_id = %r.order_id, "PII erased");
         if c.had_hold {

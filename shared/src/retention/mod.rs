@@ -421,6 +421,41 @@ pub struct SweepReport {
     pub policy: Option<SweepPolicy>,
 }
 
+/// What `orderseal retention audit` found: sealed PII the expiry index does not list (the sweep
+/// and the overdue alarm cannot see it), sealed PII of an erased or missing order, and sealed-PII
+/// items whose TTL is not the layout's rule. Target: all zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexAudit {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub at: Option<OffsetDateTime>,
+    /// Items read (order and sealed-PII items; projection only, never a blob).
+    pub scanned: u64,
+    pub unindexed: u64,
+    pub orphaned: u64,
+    pub ttl_drift: u64,
+    /// Findings repaired by this run (`--fix`).
+    pub fixed: u64,
+    /// The findings, by ids (at most [`AUDIT_FINDINGS_CAP`]).
+    pub findings: Vec<AuditFinding>,
+}
+
+/// At most this many findings are listed (all are counted).
+pub const AUDIT_FINDINGS_CAP: usize = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFinding {
+    pub seller_id: String,
+    pub order_id: String,
+    /// `unindexed`, `orphaned` or `ttl_drift`.
+    pub kind: String,
+}
+
+impl IndexAudit {
+    pub fn problems(&self) -> u64 {
+        self.unindexed + self.orphaned + self.ttl_drift
+    }
+}
+
 /// The retention policy a sweep ran with, as deployed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepPolicy {
@@ -631,6 +666,9 @@ pub struct RetentionReport {
     pub oldest_pii_age_seconds: Option<i64>,
     pub holds: Vec<HoldEntry>,
     pub last_sweep: Option<SweepReport>,
+    /// The last `orderseal retention audit` (items holding PII the index misses; target 0).
+    #[serde(default)]
+    pub last_audit: Option<IndexAudit>,
 }
 
 impl RetentionReport {
@@ -652,6 +690,7 @@ impl RetentionReport {
             oldest_pii_age_seconds: None,
             holds,
             last_sweep,
+            last_audit: None,
         };
         let mut oldest: Option<i64> = None;
         for d in holding_pii {

@@ -53,11 +53,25 @@ enum Command {
         #[arg(long)]
         prune: bool,
     },
+    /// Bring items written before the current layout to it: sealed blobs on an order item move
+    /// (byte for byte, never decrypted) into its sealed-PII item, and `TRACKING#<number>`
+    /// lookups are rebound to `TRACKING#<route>#<number>`. Repeatable. It reads sealed blobs
+    /// to move them, so run it with table-administrator credentials: the OperatorRole cannot.
+    Migrate {
+        /// Count what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The deployment's business retention (`BusinessRetentionDays`, or
+        /// `LegalBasisRetentionDays`): the order items' own TTL after their PII expiry.
+        #[arg(long, default_value_t = 548)]
+        business_retention_days: i64,
+    },
     /// Accounting export: business records (no PII) purchased in [--from, --to) as CSV.
     ///
-    /// A business record is written when the order's PII is erased (at most 30 days after
-    /// delivery), or with the order for one that never holds PII (FBA, canceled): orders
-    /// still within retention are not in it yet.
+    /// A business record is written when Amazon reports the order shipped or canceled (or with
+    /// the order, for one that never holds PII), refreshed at delivery, and written for the
+    /// last time when the order's PII is erased: a closed month's export is complete without
+    /// waiting for erasure.
     Export {
         #[arg(long, value_parser = parse_time)]
         from: OffsetDateTime,
@@ -81,6 +95,17 @@ enum RetentionCommand {
         /// Exit with status 3 when any record is overdue.
         #[arg(long)]
         check: bool,
+    },
+    /// Find every item holding sealed PII that the expiry index does not list (the sweep and
+    /// the overdue alarm cannot see it), sealed PII of erased orders, and TTLs off the layout's
+    /// rule: a paginated scan of keys and retention attributes, never a blob. Exits 3 while any
+    /// is left unrepaired; the report shows the last result.
+    Audit {
+        /// Repair what is found: back into the index, orphan deleted, TTL set from the order.
+        #[arg(long)]
+        fix: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -129,6 +154,27 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let sdk = aws_config::load_from_env().await;
+    if let Command::Migrate {
+        dry_run,
+        business_retention_days,
+    } = cli.command
+    {
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let retention = time::Duration::days(business_retention_days.clamp(1, 36_525));
+        return match orderseal::migrate::migrate_layout(&client, &table, retention, dry_run).await {
+            Ok(report) => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("the report serializes")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let recorder = orderseal::aws::record::RequestRecorder::from_env("OperatorRole");
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder);
     let client = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
@@ -148,6 +194,25 @@ async fn main() -> ExitCode {
                     ),
                 }
                 Ok(if check && !report.overdue.is_empty() {
+                    ExitCode::from(3)
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Retention {
+            command: RetentionCommand::Audit { fix, format },
+        } => match store.audit_index(fix, now).await {
+            Ok(audit) => {
+                match format {
+                    Format::Table => print!("{}", orderseal_ops::render_audit(&audit)),
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&audit).expect("the audit serializes")
+                    ),
+                }
+                Ok(if audit.problems() > audit.fixed {
                     ExitCode::from(3)
                 } else {
                     ExitCode::SUCCESS
@@ -216,6 +281,8 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e.to_string()),
         },
+        // Handled above, with its own client.
+        Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
         Command::Export {
             from,
             to,
