@@ -2,7 +2,7 @@
 # The run command: start the local stack, feed one ORDER_CHANGE notification per sandbox order
 # (plus a few other notification types and a malformed one), run ingest until the queue is
 # drained, and print every order with its status and sealed PII classes; then run the retention
-# sweep once and print the retention report. The stack stays up so you can `send` your own
+# sweep once, audit the expiry index and print the retention report. The stack stays up so you can `send` your own
 # notifications; `target/debug/orderseal-local down` stops it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,6 +12,8 @@ cargo build --quiet -p orderseal-local -p spapi-sandbox -p orderseal-ops
 target/debug/orderseal-local demo
 # The hourly retention function, run once now: erases whatever PII is already past its expiry.
 target/debug/orderseal-local sweep
-# The operator's view of the demo's orders: counts by state, overdue records (target 0), holds.
+# The operator's view of the demo's orders: sealed PII the expiry index misses (target 0; exits 3
+# otherwise), then counts by state, overdue records (target 0), holds, the policy.
 eval "$(target/debug/orderseal-local env)"
+target/debug/orderseal retention audit
 target/debug/orderseal retention report --check

@@ -123,15 +123,18 @@ mod dynamo {
             // The order's retention state and the one class's blob, as one snapshot.
             let state = Get::builder()
                 .table_name(&self.table)
-                .key("pk", s(order_pk(seller_id, order_id)))
-                .key("sk", s(ORDER_SK))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(order_pk(seller_id, order_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(ORDER_SK))
                 .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
                 .build()
                 .map_err(built)?;
             let sealed = Get::builder()
                 .table_name(&self.table)
-                .key("pk", s(pii_pk(seller_id, order_id)))
-                .key("sk", s(PII_SK))
+                .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
+                .key(crate::layout::SORT_KEY, s(PII_SK))
                 .projection_expression(format!("pk, {attr}"))
                 .build()
                 .map_err(built)?;

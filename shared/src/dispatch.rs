@@ -262,8 +262,11 @@ mod dynamo {
                 .map_err(built)?;
             let pii = Get::builder()
                 .table_name(&self.table)
-                .key("pk", AttributeValue::S(pii_pk(seller_id, order_id)))
-                .key("sk", AttributeValue::S(PII_SK.into()))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    AttributeValue::S(pii_pk(seller_id, order_id)),
+                )
+                .key(crate::layout::SORT_KEY, AttributeValue::S(PII_SK.into()))
                 .projection_expression(PII_PROJECTION)
                 .build()
                 .map_err(built)?;
@@ -293,10 +296,13 @@ mod dynamo {
         fn key(&self, seller_id: &str, order_id: &str) -> HashMap<String, AttributeValue> {
             HashMap::from([
                 (
-                    "pk".to_owned(),
+                    crate::layout::PARTITION_KEY.to_owned(),
                     AttributeValue::S(order_pk(seller_id, order_id)),
                 ),
-                ("sk".to_owned(), AttributeValue::S(ORDER_SK.into())),
+                (
+                    crate::layout::SORT_KEY.to_owned(),
+                    AttributeValue::S(ORDER_SK.into()),
+                ),
             ])
         }
     }
@@ -481,13 +487,13 @@ mod dynamo {
             let lookup = Put::builder()
                 .table_name(&self.table)
                 .item(
-                    "pk",
+                    crate::layout::PARTITION_KEY,
                     s(crate::layout::tracking_pk(
                         &label.shipment.via,
                         &label.shipment.tracking_number,
                     )),
                 )
-                .item("sk", s("TRACKING"))
+                .item(crate::layout::SORT_KEY, s("TRACKING"))
                 .item("seller_id", s(seller_id))
                 .item("order_id", s(order_id))
                 .item("carrier", s(&label.shipment.carrier))

@@ -124,16 +124,16 @@ mod dynamo {
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .item("pk", s(dedupe_pk(&lease.notification_id)))
-                .item("sk", s(DEDUPE_SK))
+                .item(crate::layout::PARTITION_KEY, s(dedupe_pk(&lease.notification_id)))
+                .item(crate::layout::SORT_KEY, s(DEDUPE_SK))
                 .item("status", s(INPROGRESS))
                 .item("payload_hash", s(&lease.payload_hash))
                 .item("in_progress_expiry_ms", n(unix_millis(lease.in_progress_until)))
-                .item("ttl", n((lease.now + lease.expires_after).unix_timestamp()))
+                .item(crate::layout::TTL, n((lease.now + lease.expires_after).unix_timestamp()))
                 .condition_expression(
                     "attribute_not_exists(pk) OR #ttl < :now_s OR (#status = :inprogress AND in_progress_expiry_ms < :now_ms)",
                 )
-                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_names("#ttl", crate::layout::TTL)
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":now_s", n(now_s))
                 .expression_attribute_values(":now_ms", n(unix_millis(lease.now)))
@@ -166,8 +166,11 @@ mod dynamo {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", s(dedupe_pk(&lease.notification_id)))
-                .key("sk", s(DEDUPE_SK))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(dedupe_pk(&lease.notification_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(DEDUPE_SK))
                 .update_expression(
                     "SET #status = :completed, outcome = :outcome REMOVE in_progress_expiry_ms",
                 )
@@ -184,8 +187,11 @@ mod dynamo {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .key("pk", s(dedupe_pk(&lease.notification_id)))
-                .key("sk", s(DEDUPE_SK))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(dedupe_pk(&lease.notification_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(DEDUPE_SK))
                 .condition_expression("#status = :inprogress AND payload_hash = :hash")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":inprogress", s(INPROGRESS))

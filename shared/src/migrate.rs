@@ -66,8 +66,8 @@ pub async fn migrate_layout(
             .map_err(|e| err("Scan", &e))?;
         report.scanned += out.scanned_count().max(0) as u64;
         for item in out.items() {
-            let pk = get_s(item, "pk").unwrap_or_default();
-            if get_s(item, "sk") == Some(ORDER_SK) && has_blobs(item) {
+            let pk = get_s(item, crate::layout::PARTITION_KEY).unwrap_or_default();
+            if get_s(item, crate::layout::SORT_KEY) == Some(ORDER_SK) && has_blobs(item) {
                 if dry_run || move_pii(client, table, item, business_retention).await? {
                     report.pii_moved += 1;
                 } else {
@@ -97,8 +97,10 @@ fn has_blobs(item: &Item) -> bool {
 /// `TRACKING#<number>` (one `#`), not `TRACKING#<route>#<number>`.
 fn legacy_tracking_number<'a>(pk: &'a str, item: &Item) -> Option<&'a str> {
     let number = pk.strip_prefix("TRACKING#")?;
-    (get_s(item, "sk") == Some(TRACKING_SK) && !number.is_empty() && !number.contains('#'))
-        .then_some(number)
+    (get_s(item, crate::layout::SORT_KEY) == Some(TRACKING_SK)
+        && !number.is_empty()
+        && !number.contains('#'))
+    .then_some(number)
 }
 
 fn conditional_failed<E>(
@@ -122,7 +124,7 @@ async fn move_pii(
 ) -> Result<bool, StoreError> {
     let built = |_| StoreError::Malformed("transaction request");
     let (Some((seller_id, order_id)), Some(version), Some(expires)) = (
-        get_s(order, "pk").and_then(ids_of_pk),
+        get_s(order, crate::layout::PARTITION_KEY).and_then(ids_of_pk),
         get_n(order, attr::LAST_UPDATED_MS),
         get_n(order, attr::PII_EXPIRES_AT),
     ) else {
@@ -133,8 +135,11 @@ async fn move_pii(
     let erased = order.contains_key(attr::PII_ERASED_AT);
     let mut update = Update::builder()
         .table_name(table)
-        .key("pk", s(layout::order_pk(&seller_id, &order_id)))
-        .key("sk", s(ORDER_SK))
+        .key(
+            crate::layout::PARTITION_KEY,
+            s(layout::order_pk(&seller_id, &order_id)),
+        )
+        .key(crate::layout::SORT_KEY, s(ORDER_SK))
         .condition_expression("last_updated_ms = :v")
         .expression_attribute_values(":v", n(version));
     update = match (erased, hold) {
@@ -164,8 +169,11 @@ async fn move_pii(
                 order.get(a).map(|v| (a.to_owned(), v.clone()))
             })
             .collect();
-        sealed.insert("pk".into(), s(pii_pk(&seller_id, &order_id)));
-        sealed.insert("sk".into(), s(PII_SK));
+        sealed.insert(
+            crate::layout::PARTITION_KEY.into(),
+            s(pii_pk(&seller_id, &order_id)),
+        );
+        sealed.insert(crate::layout::SORT_KEY.into(), s(PII_SK));
         sealed.insert(TTL.into(), n(layout::pii_ttl(expires, hold)));
         let put = Put::builder()
             .table_name(table)
@@ -202,8 +210,11 @@ async fn rebind_lookup(
     let order = client
         .get_item()
         .table_name(table)
-        .key("pk", s(layout::order_pk(seller_id, order_id)))
-        .key("sk", s(ORDER_SK))
+        .key(
+            crate::layout::PARTITION_KEY,
+            s(layout::order_pk(seller_id, order_id)),
+        )
+        .key(crate::layout::SORT_KEY, s(ORDER_SK))
         .projection_expression("dispatch_via, label")
         .consistent_read(true)
         .send()
@@ -225,7 +236,10 @@ async fn rebind_lookup(
         return Ok(false);
     };
     let mut rebound = lookup.clone();
-    rebound.insert("pk".into(), s(tracking_pk(&route, number)));
+    rebound.insert(
+        crate::layout::PARTITION_KEY.into(),
+        s(tracking_pk(&route, number)),
+    );
     if !rebound.contains_key("labelled_at")
         && let Some(t) = label.as_ref().and_then(|l| {
             time::OffsetDateTime::parse(
@@ -249,8 +263,11 @@ async fn rebind_lookup(
         .map_err(built)?;
     let delete = Delete::builder()
         .table_name(table)
-        .key("pk", s(layout::legacy_tracking_pk(number)))
-        .key("sk", s(TRACKING_SK))
+        .key(
+            crate::layout::PARTITION_KEY,
+            s(layout::legacy_tracking_pk(number)),
+        )
+        .key(crate::layout::SORT_KEY, s(TRACKING_SK))
         .build()
         .map_err(built)?;
     let result = client

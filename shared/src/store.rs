@@ -168,8 +168,11 @@ pub mod dynamo {
                 self.client
                     .put_item()
                     .table_name(&self.table)
-                    .item("pk", s(CANCEL_REQUESTS_PK))
-                    .item("sk", s(registry_sk(&record.seller_id, &record.order_id)))
+                    .item(crate::layout::PARTITION_KEY, s(CANCEL_REQUESTS_PK))
+                    .item(
+                        crate::layout::SORT_KEY,
+                        s(registry_sk(&record.seller_id, &record.order_id)),
+                    )
                     .item("seller_id", s(&record.seller_id))
                     .item("order_id", s(&record.order_id))
                     .item("requested_at", s(iso_text(record.last_updated)))
@@ -306,10 +309,10 @@ pub mod dynamo {
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         item.insert(
-            "pk".into(),
+            crate::layout::PARTITION_KEY.into(),
             s(order_pk(&record.seller_id, &record.order_id)),
         );
-        item.insert("sk".into(), s(ORDER_SK));
+        item.insert(crate::layout::SORT_KEY.into(), s(ORDER_SK));
         let expires = record
             .anchored_expires_at
             .unwrap_or(record.pii_expires_at)
@@ -339,10 +342,10 @@ pub mod dynamo {
     fn pii_item(record: &OrderRecord, sealed: &SealedPii, ttl: i64) -> Item {
         let mut item = Item::from([
             (
-                "pk".to_owned(),
+                crate::layout::PARTITION_KEY.to_owned(),
                 s(pii_pk(&record.seller_id, &record.order_id)),
             ),
-            ("sk".to_owned(), s(PII_SK)),
+            (crate::layout::SORT_KEY.to_owned(), s(PII_SK)),
             (TTL.to_owned(), n(ttl)),
         ]);
         for (class, blob) in sealed {
@@ -430,8 +433,11 @@ pub mod dynamo {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", s(order_pk(&record.seller_id, &record.order_id)))
-                .key("sk", s(ORDER_SK))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(order_pk(&record.seller_id, &record.order_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(ORDER_SK))
                 .update_expression(format!("SET {}", sets.join(", ")))
                 .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))
@@ -463,8 +469,11 @@ pub mod dynamo {
             let hold = get_n(stored, attr::HOLD_UNTIL);
             let mut mark = aws_sdk_dynamodb::types::builders::UpdateBuilder::default()
                 .table_name(&self.table)
-                .key("pk", s(order_pk(&record.seller_id, &record.order_id)))
-                .key("sk", s(ORDER_SK))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(order_pk(&record.seller_id, &record.order_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(ORDER_SK))
                 .update_expression("SET pii_written_ms = :lu")
                 .expression_attribute_values(":lu", n(lu))
                 .expression_attribute_values(":exp", n(expires))
@@ -489,8 +498,11 @@ pub mod dynamo {
                     .delete(
                         Delete::builder()
                             .table_name(&self.table)
-                            .key("pk", s(pii_pk(&record.seller_id, &record.order_id)))
-                            .key("sk", s(PII_SK))
+                            .key(
+                                crate::layout::PARTITION_KEY,
+                                s(pii_pk(&record.seller_id, &record.order_id)),
+                            )
+                            .key(crate::layout::SORT_KEY, s(PII_SK))
                             .build()
                             .map_err(built)?,
                     )
@@ -595,8 +607,11 @@ pub mod dynamo {
                     .client
                     .get_item()
                     .table_name(&self.table)
-                    .key("pk", s(order_pk(&seller_id, &order_id)))
-                    .key("sk", s(ORDER_SK))
+                    .key(
+                        crate::layout::PARTITION_KEY,
+                        s(order_pk(&seller_id, &order_id)),
+                    )
+                    .key(crate::layout::SORT_KEY, s(ORDER_SK))
                     .projection_expression(
                         "pk, sk, fulfillment_status, cancel_requested, dispatch_state, \
                          dispatch_via, carrier, tracking_number",
@@ -635,8 +650,8 @@ pub mod dynamo {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .key("pk", s(CANCEL_REQUESTS_PK))
-                .key("sk", s(registry_sk(seller_id, order_id)))
+                .key(crate::layout::PARTITION_KEY, s(CANCEL_REQUESTS_PK))
+                .key(crate::layout::SORT_KEY, s(registry_sk(seller_id, order_id)))
                 .send()
                 .await
                 .map(|_| ())
@@ -712,8 +727,11 @@ pub mod dynamo {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", s(order_pk(seller_id, order_id)))
-                .key("sk", s(ORDER_SK))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(order_pk(seller_id, order_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(ORDER_SK))
                 .update_expression("SET ship_req = :sent")
                 .condition_expression("ship_req = :pending")
                 .expression_attribute_values(":sent", s(ShipmentRequest::Sent.as_str()))
@@ -763,8 +781,11 @@ pub mod ttl {
         let Some(order) = client
             .get_item()
             .table_name(table)
-            .key("pk", s(order_pk(seller_id, order_id)))
-            .key("sk", s(ORDER_SK))
+            .key(
+                crate::layout::PARTITION_KEY,
+                s(order_pk(seller_id, order_id)),
+            )
+            .key(crate::layout::SORT_KEY, s(ORDER_SK))
             .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
             .consistent_read(true)
             .send()
@@ -783,8 +804,11 @@ pub mod ttl {
         let hold = get_n(&order, attr::HOLD_UNTIL);
         let mut check = ConditionCheck::builder()
             .table_name(table)
-            .key("pk", s(order_pk(seller_id, order_id)))
-            .key("sk", s(ORDER_SK))
+            .key(
+                crate::layout::PARTITION_KEY,
+                s(order_pk(seller_id, order_id)),
+            )
+            .key(crate::layout::SORT_KEY, s(ORDER_SK))
             .expression_attribute_values(":exp", n(expires));
         let hold_condition = match hold {
             Some(h) => {
@@ -801,8 +825,8 @@ pub mod ttl {
             .map_err(built)?;
         let update = Update::builder()
             .table_name(table)
-            .key("pk", s(pii_pk(seller_id, order_id)))
-            .key("sk", s(PII_SK))
+            .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
+            .key(crate::layout::SORT_KEY, s(PII_SK))
             .update_expression("SET #ttl = :ttl")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#ttl", TTL)

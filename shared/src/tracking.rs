@@ -350,8 +350,11 @@ mod dynamo {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", s(order_pk(seller_id, order_id)))
-                .key("sk", s(ORDER_SK))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(order_pk(seller_id, order_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(ORDER_SK))
         }
 
         /// Record the delivery and, under the delivery anchor, the expiry it implies (an
@@ -397,8 +400,11 @@ mod dynamo {
                 .client
                 .get_item()
                 .table_name(&self.table)
-                .key("pk", s(tracking_pk(route, tracking_number)))
-                .key("sk", s("TRACKING"))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(tracking_pk(route, tracking_number)),
+                )
+                .key(crate::layout::SORT_KEY, s("TRACKING"))
                 .consistent_read(true)
                 .send()
                 .await
@@ -424,10 +430,13 @@ mod dynamo {
                 .client
                 .get_item()
                 .table_name(&self.table)
-                .key("pk", s(carrier_event_pk(carrier, event_id)))
-                .key("sk", s("CARRIEREVENT"))
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(carrier_event_pk(carrier, event_id)),
+                )
+                .key(crate::layout::SORT_KEY, s("CARRIEREVENT"))
                 .projection_expression("#ttl")
-                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_names("#ttl", crate::layout::TTL)
                 .consistent_read(true)
                 .send()
                 .await
@@ -435,7 +444,7 @@ mod dynamo {
             // Expiry checked here, not left to TTL's timing.
             Ok(out
                 .item
-                .and_then(|i| get_n(&i, "ttl"))
+                .and_then(|i| get_n(&i, crate::layout::TTL))
                 .is_some_and(|ttl| ttl >= now.unix_timestamp()))
         }
 
@@ -448,9 +457,15 @@ mod dynamo {
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .item("pk", s(carrier_event_pk(carrier, event_id)))
-                .item("sk", s("CARRIEREVENT"))
-                .item("ttl", n((now + Duration::days(30)).unix_timestamp()))
+                .item(
+                    crate::layout::PARTITION_KEY,
+                    s(carrier_event_pk(carrier, event_id)),
+                )
+                .item(crate::layout::SORT_KEY, s("CARRIEREVENT"))
+                .item(
+                    crate::layout::TTL,
+                    n((now + Duration::days(30)).unix_timestamp()),
+                )
                 .send()
                 .await
                 .map(|_| ())

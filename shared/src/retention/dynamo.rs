@@ -37,7 +37,7 @@ pub const AUDIT_RETENTION: Duration = Duration::days(3653);
 
 /// The non-PII attributes the sweep reads to build a business record (never a sealed blob).
 const BUSINESS_ATTRS: [&str; 19] = [
-    "pk",
+    crate::layout::PARTITION_KEY,
     "seller_id",
     "order_id",
     "marketplace_id",
@@ -102,7 +102,7 @@ fn line_of(v: &AttributeValue) -> Option<OrderLine> {
 }
 
 fn due_of(item: &Item) -> Option<DueOrder> {
-    let (seller_id, order_id) = ids_of_pk(get_s(item, "pk")?)?;
+    let (seller_id, order_id) = ids_of_pk(get_s(item, crate::layout::PARTITION_KEY)?)?;
     Some(DueOrder {
         seller_id,
         order_id,
@@ -175,14 +175,17 @@ pub fn business_item(r: &BusinessRecord) -> Result<Item, StoreError> {
     let (pk, sk) = business_key(r.purchase_date, &r.seller_id, &r.order_id);
     let record = serde_json::to_string(r).map_err(|_| StoreError::Malformed("record"))?;
     let mut item = HashMap::from([
-        ("pk".to_owned(), s(pk)),
-        ("sk".to_owned(), s(sk)),
+        (crate::layout::PARTITION_KEY.to_owned(), s(pk)),
+        (crate::layout::SORT_KEY.to_owned(), s(sk)),
         ("seller_id".to_owned(), s(&r.seller_id)),
         ("order_id".to_owned(), s(&r.order_id)),
         ("purchase_date".to_owned(), s(iso(r.purchase_date))),
         ("record".to_owned(), s(record)),
         ("record_version".to_owned(), n(1)),
-        ("ttl".to_owned(), n(r.retain_until.unix_timestamp())),
+        (
+            crate::layout::TTL.to_owned(),
+            n(r.retain_until.unix_timestamp()),
+        ),
     ]);
     if r.pii_erased_at.is_some() {
         item.insert("pii_erased".to_owned(), AttributeValue::Bool(true));
@@ -249,8 +252,11 @@ pub async fn refresh_business_record(
     let item = client
         .get_item()
         .table_name(table)
-        .key("pk", s(order_pk(seller_id, order_id)))
-        .key("sk", s(ORDER_SK))
+        .key(
+            crate::layout::PARTITION_KEY,
+            s(order_pk(seller_id, order_id)),
+        )
+        .key(crate::layout::SORT_KEY, s(ORDER_SK))
         .projection_expression(projection)
         .set_expression_attribute_names(Some(names))
         .consistent_read(true)
@@ -340,8 +346,11 @@ impl DynamoRetention {
 
     fn order_key(&self, seller_id: &str, order_id: &str) -> Item {
         HashMap::from([
-            ("pk".to_owned(), s(order_pk(seller_id, order_id))),
-            ("sk".to_owned(), s(ORDER_SK)),
+            (
+                crate::layout::PARTITION_KEY.to_owned(),
+                s(order_pk(seller_id, order_id)),
+            ),
+            (crate::layout::SORT_KEY.to_owned(), s(ORDER_SK)),
         ])
     }
 
@@ -390,8 +399,8 @@ impl DynamoRetention {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s("STATS"))
-            .key("sk", s("RETENTION"))
+            .key(crate::layout::PARTITION_KEY, s("STATS"))
+            .key(crate::layout::SORT_KEY, s("RETENTION"))
             .consistent_read(true)
             .send()
             .await
@@ -417,8 +426,8 @@ impl DynamoRetention {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(STATS_PK))
-            .key("sk", s(INDEX_AUDIT_SK))
+            .key(crate::layout::PARTITION_KEY, s(STATS_PK))
+            .key(crate::layout::SORT_KEY, s(INDEX_AUDIT_SK))
             .consistent_read(true)
             .send()
             .await
@@ -473,10 +482,11 @@ impl DynamoRetention {
                 .map_err(|e| err("Scan", &e))?;
             audit.scanned += out.scanned_count().max(0) as u64;
             for item in out.items() {
-                let Some(ids) = get_s(item, "pk").and_then(ids_of_pk) else {
+                let Some(ids) = get_s(item, crate::layout::PARTITION_KEY).and_then(ids_of_pk)
+                else {
                     continue;
                 };
-                if get_s(item, "sk") == Some(PII_SK) {
+                if get_s(item, crate::layout::SORT_KEY) == Some(PII_SK) {
                     sealed.insert(ids, get_n(item, TTL));
                 } else {
                     orders.insert(
@@ -526,8 +536,8 @@ impl DynamoRetention {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(STATS_PK))
-            .item("sk", s(INDEX_AUDIT_SK))
+            .item(crate::layout::PARTITION_KEY, s(STATS_PK))
+            .item(crate::layout::SORT_KEY, s(INDEX_AUDIT_SK))
             .item(
                 "audit",
                 s(serde_json::to_string(&audit).map_err(|_| StoreError::Malformed("audit"))?),
@@ -578,8 +588,8 @@ impl DynamoRetention {
                 .client
                 .delete_item()
                 .table_name(&self.table)
-                .key("pk", s(pii_pk(seller_id, order_id)))
-                .key("sk", s(PII_SK))
+                .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
+                .key(crate::layout::SORT_KEY, s(PII_SK))
                 .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
                 .send()
                 .await
@@ -641,13 +651,22 @@ impl DynamoRetention {
     ) -> TransactWriteItem {
         let mut put = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(format!("AUDIT#{seller_id}#{order_id}")))
-            .item("sk", s(format!("{}#{}", iso(now), entry.action)))
+            .item(
+                crate::layout::PARTITION_KEY,
+                s(format!("AUDIT#{seller_id}#{order_id}")),
+            )
+            .item(
+                crate::layout::SORT_KEY,
+                s(format!("{}#{}", iso(now), entry.action)),
+            )
             .item("action", s(entry.action))
             .item("reason", s(entry.reason))
             .item("by", s(entry.by))
             .item("at", n(now.unix_timestamp()))
-            .item("ttl", n((now + AUDIT_RETENTION).unix_timestamp()));
+            .item(
+                crate::layout::TTL,
+                n((now + AUDIT_RETENTION).unix_timestamp()),
+            );
         if let Some(u) = entry.until {
             put = put.item("until", n(u.unix_timestamp()));
         }
@@ -668,8 +687,8 @@ impl DynamoRetention {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(pii_pk(seller_id, order_id)))
-            .key("sk", s(PII_SK))
+            .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
+            .key(crate::layout::SORT_KEY, s(PII_SK))
             .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":now", n(now.unix_timestamp()))
@@ -693,8 +712,8 @@ impl DynamoRetention {
     fn pii_ttl_update(&self, seller_id: &str, order_id: &str, ttl: i64) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(pii_pk(seller_id, order_id)))
-            .key("sk", s(PII_SK))
+            .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
+            .key(crate::layout::SORT_KEY, s(PII_SK))
             .update_expression("SET #ttl = :ttl")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#ttl", TTL)
@@ -782,8 +801,11 @@ impl DynamoRetention {
             .build()
             .expect("table, key and expression are set");
         let mut registry = record;
-        registry.insert("pk".into(), s(HOLDS_PK));
-        registry.insert("sk".into(), s(registry_sk(seller_id, order_id)));
+        registry.insert(crate::layout::PARTITION_KEY.into(), s(HOLDS_PK));
+        registry.insert(
+            crate::layout::SORT_KEY.into(),
+            s(registry_sk(seller_id, order_id)),
+        );
         registry.insert("seller_id".into(), s(seller_id));
         registry.insert("order_id".into(), s(order_id));
         let registry = Put::builder()
@@ -837,8 +859,8 @@ impl DynamoRetention {
             .expect("table, key and expression are set");
         let registry = Delete::builder()
             .table_name(&self.table)
-            .key("pk", s(HOLDS_PK))
-            .key("sk", s(registry_sk(seller_id, order_id)))
+            .key(crate::layout::PARTITION_KEY, s(HOLDS_PK))
+            .key(crate::layout::SORT_KEY, s(registry_sk(seller_id, order_id)))
             .build()
             .expect("table and key are set");
         self.change_hold(
@@ -1018,7 +1040,7 @@ impl RetentionStore for DynamoRetention {
         let mut loaded = Loaded::default();
         let mut found = std::collections::HashSet::new();
         for item in items {
-            let ids = get_s(&item, "pk").and_then(ids_of_pk);
+            let ids = get_s(&item, crate::layout::PARTITION_KEY).and_then(ids_of_pk);
             if let Some(ids) = &ids {
                 found.insert(ids.clone());
             }
@@ -1038,7 +1060,7 @@ impl RetentionStore for DynamoRetention {
                 Ok(c) => loaded.candidates.push(c),
                 Err(e) => {
                     // Logged by id; left in place, it stays overdue (and alarms) until fixed.
-                    tracing::error!(pk = get_s(&item, "pk"), error = %e, "order item cannot become a business record");
+                    tracing::error!(pk = get_s(&item, crate::layout::PARTITION_KEY), error = %e, "order item cannot become a business record");
                     loaded.malformed += 1;
                 }
             }
@@ -1158,8 +1180,11 @@ impl RetentionStore for DynamoRetention {
                 .client
                 .delete_item()
                 .table_name(&self.table)
-                .key("pk", s(HOLDS_PK))
-                .key("sk", s(registry_sk(&r.seller_id, &r.order_id)))
+                .key(crate::layout::PARTITION_KEY, s(HOLDS_PK))
+                .key(
+                    crate::layout::SORT_KEY,
+                    s(registry_sk(&r.seller_id, &r.order_id)),
+                )
                 .send()
                 .await;
             if let Err(e) = removed {
@@ -1178,8 +1203,8 @@ impl RetentionStore for DynamoRetention {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s("STATS"))
-            .key("sk", s("RETENTION"))
+            .key(crate::layout::PARTITION_KEY, s("STATS"))
+            .key(crate::layout::SORT_KEY, s("RETENTION"))
             .update_expression("ADD erased_total :e SET last_run = :r")
             .expression_attribute_values(":e", n(run.erased))
             .expression_attribute_values(

@@ -149,8 +149,8 @@ mod dynamo {
                     .client
                     .update_item()
                     .table_name(&self.table)
-                    .key("pk", AttributeValue::S(pk.clone()))
-                    .key("sk", AttributeValue::S("RATE".into()))
+                    .key(crate::layout::PARTITION_KEY, AttributeValue::S(pk.clone()))
+                    .key(crate::layout::SORT_KEY, AttributeValue::S("RATE".into()))
                     .update_expression("SET tat = :new")
                     .expression_attribute_values(":new", AttributeValue::N(new_tat.to_string()))
                     .return_values_on_condition_check_failure(
