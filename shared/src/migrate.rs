@@ -132,6 +132,14 @@ async fn move_pii(
     };
     let hold = get_n(order, attr::HOLD_UNTIL);
     let removes = PiiClass::ALL.map(pii_attribute).join(", ");
+    // The classes it holds, by name (the subject report lists them).
+    let classes = AttributeValue::L(
+        PiiClass::ALL
+            .iter()
+            .filter(|c| order.contains_key(pii_attribute(**c)))
+            .map(|c| s(c.as_str()))
+            .collect(),
+    );
     let erased = order.contains_key(attr::PII_ERASED_AT);
     let mut update = Update::builder()
         .table_name(table)
@@ -147,12 +155,16 @@ async fn move_pii(
         (true, _) => update.update_expression(format!("REMOVE {removes}")),
         // Held: the order item keeps no TTL while a hold lasts.
         (false, Some(_)) => update
-            .update_expression(format!("SET pii_written_ms = :v REMOVE {removes}, #ttl"))
-            .expression_attribute_names("#ttl", TTL),
+            .update_expression(format!(
+                "SET pii_written_ms = :v, pii_classes = :classes REMOVE {removes}, #ttl"
+            ))
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":classes", classes.clone()),
         (false, None) => update
             .update_expression(format!(
-                "SET pii_written_ms = :v, #ttl = :ottl REMOVE {removes}"
+                "SET pii_written_ms = :v, pii_classes = :classes, #ttl = :ottl REMOVE {removes}"
             ))
+            .expression_attribute_values(":classes", classes.clone())
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(
                 ":ottl",

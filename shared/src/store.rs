@@ -333,9 +333,15 @@ pub mod dynamo {
                 attr::PII_WRITTEN_MS.into(),
                 n(unix_millis(record.last_updated)),
             );
+            item.insert("pii_classes".into(), classes_held(sealed));
             pii_item(record, sealed, layout::pii_ttl(expires, None))
         });
         (item, pii)
+    }
+
+    /// The names of the classes `sealed` holds (no PII), as the order item records them.
+    fn classes_held(sealed: &SealedPii) -> AttributeValue {
+        AttributeValue::L(sealed.keys().map(|c| s(c.as_str())).collect())
     }
 
     /// The sealed-PII item of `record`: its blobs and the TTL backstop.
@@ -474,8 +480,10 @@ pub mod dynamo {
                     s(order_pk(&record.seller_id, &record.order_id)),
                 )
                 .key(crate::layout::SORT_KEY, s(ORDER_SK))
-                .update_expression("SET pii_written_ms = :lu")
+                // Which classes it holds, by name (no PII): the subject report lists them.
+                .update_expression("SET pii_written_ms = :lu, pii_classes = :classes")
                 .expression_attribute_values(":lu", n(lu))
+                .expression_attribute_values(":classes", classes_held(sealed))
                 .expression_attribute_values(":exp", n(expires))
                 .expression_attribute_values(":now", n(now.unix_timestamp()));
             // Live at `now`: before its expiry, or kept by the hold.

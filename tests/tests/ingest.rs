@@ -484,7 +484,8 @@ async fn pii_held(stack: &TestStack, id: &str) -> Vec<String> {
         .keys()
         .chain(pii.keys())
         .filter(|k| {
-            k.starts_with("pii_") && !["pii_expires_at", "pii_written_ms"].contains(&k.as_str())
+            k.starts_with("pii_")
+                && !["pii_expires_at", "pii_written_ms", "pii_classes"].contains(&k.as_str())
         })
         .cloned()
         .collect();

@@ -38,6 +38,7 @@ async fn make_legacy(stack: &TestStack, id: &str) -> Item {
     }
     legacy.insert("ttl".into(), orderseal::aws::ddb::n(ttl));
     legacy.remove("pii_written_ms");
+    legacy.remove("pii_classes");
     db.put_item()
         .table_name(stack.table())
         .set_item(Some(legacy))
@@ -163,6 +164,11 @@ async fn migrate_moves_sealed_pii_into_its_own_item_and_rebinds_tracking_lookups
                 "{id}: {c} moved byte for byte"
             );
         }
+        assert_eq!(
+            order["pii_classes"].as_l().unwrap().len(),
+            before.keys().filter(|k| k.starts_with("pii_")).count(),
+            "{id}: the classes it holds, by name"
+        );
         let expires = n(&order, "pii_expires_at").unwrap();
         let hold = n(&order, "hold_until");
         assert_eq!(n(&pii, "ttl"), Some(layout::pii_ttl(expires, hold)), "{id}");

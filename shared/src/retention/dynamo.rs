@@ -395,26 +395,7 @@ impl DynamoRetention {
     /// The retention report at `now`.
     pub async fn report(&self, now: OffsetDateTime) -> Result<RetentionReport, StoreError> {
         let holding = self.holding_pii().await?;
-        let stats = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(crate::layout::PARTITION_KEY, s("STATS"))
-            .key(crate::layout::SORT_KEY, s("RETENTION"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| err("GetItem", &e))?
-            .item;
-        let erased_total = stats
-            .as_ref()
-            .and_then(|i| get_n(i, "erased_total"))
-            .unwrap_or(0)
-            .max(0) as u64;
-        let last_sweep = stats
-            .as_ref()
-            .and_then(|i| get_s(i, "last_run"))
-            .and_then(|r| serde_json::from_str(r).ok());
+        let (erased_total, last_sweep) = self.run_stats().await?;
         let mut report = RetentionReport::from_index(
             now,
             holding,
@@ -435,6 +416,221 @@ impl DynamoRetention {
             .item
             .and_then(|i| get_s(&i, "audit").and_then(|a| serde_json::from_str(a).ok()));
         Ok(report)
+    }
+
+    /// What orderseal holds for the buyer of one order: classes, dates, erasure, hold, sharing -
+    /// names and ids only, never a value (it reads no sealed-PII item).
+    pub async fn subject_report(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+    ) -> Result<SubjectReport, SubjectError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.order_key(seller_id, order_id)))
+            .projection_expression(
+                "pk, sk, fulfillment_status, pii_classes, created_time, last_updated, pii_expires_at, \
+                 anchored_expires_at, hold_until, pii_erased_at, carrier, tracking_number, dispatch_via, \
+                 erase_requested",
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("GetItem", &e))?
+            .item
+            .ok_or(SubjectError::NoOrder)?;
+        let at =
+            |k: &str| get_n(&item, k).and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+        let text = |k: &str| get_s(&item, k).map(str::to_owned);
+        let erased_at = at("pii_erased_at");
+        let classes = match (
+            &erased_at,
+            item.get("pii_classes").and_then(|v| v.as_l().ok()),
+        ) {
+            (None, Some(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            _ => Vec::new(),
+        };
+        let hold = match get_n(&item, "hold_until") {
+            Some(_) => self
+                .holds()
+                .await?
+                .into_iter()
+                .find(|h| h.seller_id == seller_id && h.order_id == order_id),
+            None => None,
+        };
+        let expiry_basis = if item.contains_key("erase_requested") {
+            "request"
+        } else if item.contains_key("anchored_expires_at") {
+            "anchored"
+        } else {
+            "provisional"
+        };
+        Ok(SubjectReport {
+            seller_id: seller_id.to_owned(),
+            order_id: order_id.to_owned(),
+            fulfillment_status: text("fulfillment_status"),
+            classes,
+            placed_at: text("created_time"),
+            last_updated: text("last_updated"),
+            erased_by: match erased_at {
+                Some(_) => None,
+                None => at("pii_expires_at").map(|t| t + crate::order::SWEEP_INTERVAL),
+            },
+            expiry_basis: expiry_basis.to_owned(),
+            erased_at,
+            hold,
+            shared_with: text("carrier")
+                .map(|carrier| SharedWith {
+                    carrier,
+                    route: text("dispatch_via"),
+                    tracking_number: text("tracking_number"),
+                    classes: vec![crate::seal::PiiClass::Shipping.as_str().to_owned()],
+                })
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    /// Erase one order's PII now, at its buyer's request, by the sweep's own path: the expiry
+    /// becomes now (audited with the reason and who asks, in the same transaction), the sealed-PII
+    /// item's TTL follows, and the order is erased as the sweep erases it (business record kept,
+    /// tombstone, sealed-PII item deleted). Refused while a legal hold applies, with its reason.
+    pub async fn erase_on_request(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        reason: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<Erasure, SubjectError> {
+        check_hold_text(reason, by).map_err(|_| SubjectError::BadText)?;
+        let item = self
+            .retention_state(seller_id, order_id)
+            .await?
+            .ok_or(SubjectError::NoOrder)?;
+        if item.contains_key("pii_erased_at") {
+            return Err(SubjectError::AlreadyErased);
+        }
+        if let Some(until) = get_n(&item, "hold_until").filter(|u| *u > now.unix_timestamp()) {
+            let reason = self
+                .holds()
+                .await?
+                .into_iter()
+                .find(|h| h.seller_id == seller_id && h.order_id == order_id)
+                .map(|h| h.reason)
+                .unwrap_or_else(|| "(not in the hold registry)".into());
+            let until = OffsetDateTime::from_unix_timestamp(until)
+                .map(iso)
+                .unwrap_or_default();
+            return Err(SubjectError::Held { reason, until });
+        }
+        let expires =
+            get_n(&item, "pii_expires_at").ok_or(StoreError::Malformed("pii_expires_at"))?;
+        let request = HashMap::from([
+            ("reason".to_owned(), s(reason)),
+            ("by".to_owned(), s(by)),
+            ("at".to_owned(), n(now.unix_timestamp())),
+        ]);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.order_key(seller_id, order_id)))
+            .update_expression(
+                "SET pii_expires_at = :now, anchored_expires_at = :now, erase_requested = :req",
+            )
+            .condition_expression(
+                "pii_expires_at = :exp AND attribute_not_exists(pii_erased_at) \
+                 AND (attribute_not_exists(hold_until) OR hold_until <= :now)",
+            )
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .expression_attribute_values(":exp", n(expires))
+            .expression_attribute_values(":req", AttributeValue::M(request))
+            .build()
+            .map_err(|_| StoreError::Malformed("transaction request"))?;
+        let audit = self.audit(
+            seller_id,
+            order_id,
+            Audit {
+                action: "subject-erase",
+                reason,
+                by,
+                until: None,
+            },
+            now,
+        );
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(audit)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e) if condition_failed(&e) => return Err(SubjectError::Changed),
+            Err(e) => return Err(err("TransactWriteItems", &e).into()),
+        }
+        tracing::info!(target: "audit", action = "subject-erase", seller_id, order_id, "erasure requested");
+        crate::store::ttl::sync_pii_ttl(&self.client, &self.table, seller_id, order_id).await?;
+        let keep_until = now + self.business_retention_of_last_sweep().await?;
+        let due = DueOrder {
+            seller_id: seller_id.to_owned(),
+            order_id: order_id.to_owned(),
+            expires_at: now.unix_timestamp(),
+            hold_until: None,
+            created_at: None,
+        };
+        let loaded = self
+            .load(std::slice::from_ref(&due), now, keep_until)
+            .await?;
+        let Some(candidate) = loaded.candidates.into_iter().next() else {
+            return Ok(Erasure::Skipped);
+        };
+        if !self
+            .keep(std::slice::from_ref(&candidate))
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(false)
+        {
+            return Err(SubjectError::Changed);
+        }
+        Ok(self.erase(&candidate, now).await?)
+    }
+
+    /// The business retention the deployed sweep last ran with (the default before any run).
+    async fn business_retention_of_last_sweep(&self) -> Result<Duration, StoreError> {
+        let (_, last) = self.run_stats().await?;
+        let days = last
+            .and_then(|r| r.policy)
+            .map(|p| p.business_retention_days);
+        Ok(days.map_or(DEFAULT_BUSINESS_RETENTION, Duration::days))
+    }
+
+    /// The sweeps' stats item: orders erased so far and the last run.
+    async fn run_stats(&self) -> Result<(u64, Option<SweepReport>), StoreError> {
+        let stats = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(STATS_PK))
+            .key("sk", s("RETENTION"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| err("GetItem", &e))?
+            .item;
+        let erased_total = stats
+            .as_ref()
+            .and_then(|i| get_n(i, "erased_total"))
+            .unwrap_or(0)
+            .max(0) as u64;
+        let last_sweep = stats
+            .as_ref()
+            .and_then(|i| get_s(i, "last_run"))
+            .and_then(|r| serde_json::from_str(r).ok());
+        Ok((erased_total, last_sweep))
     }
 
     /// Every item holding sealed PII that the expiry index does not list, every sealed-PII item
@@ -628,8 +824,17 @@ impl DynamoRetention {
         seller_id: &str,
         order_id: &str,
     ) -> Result<Option<Item>, StoreError> {
-        let item = self
-            .client
+        let item = self.retention_state(seller_id, order_id).await?;
+        Ok(item.filter(|i| !i.contains_key("pii_erased_at") && i.contains_key("pii_shard")))
+    }
+
+    /// The order item's retention attributes (expiry, hold, tombstone, index key), consistently.
+    async fn retention_state(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        self.client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(self.order_key(seller_id, order_id)))
@@ -637,9 +842,8 @@ impl DynamoRetention {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| err("GetItem", &e))?
-            .item;
-        Ok(item.filter(|i| !i.contains_key("pii_erased_at") && i.contains_key("pii_shard")))
+            .map(|o| o.item)
+            .map_err(|e| err("GetItem", &e))
     }
 
     fn audit(

@@ -421,6 +421,58 @@ pub struct SweepReport {
     pub policy: Option<SweepPolicy>,
 }
 
+/// What orderseal holds for one order's buyer (`orderseal subject report`): which classes, since
+/// and until when, where it was shared - never a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubjectReport {
+    pub seller_id: String,
+    pub order_id: String,
+    pub fulfillment_status: Option<String>,
+    /// The sealed classes held now (empty once erased, or for an order that collects none).
+    pub classes: Vec<String>,
+    pub placed_at: Option<String>,
+    pub last_updated: Option<String>,
+    /// When the PII is erased at the latest (its expiry plus the sweep's hour); backups keep it
+    /// restorable for the deployment's window after that.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub erased_by: Option<OffsetDateTime>,
+    /// What fixed `erased_by`: `shipment`/`delivery` anchor, `provisional`, or `request`.
+    pub expiry_basis: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub erased_at: Option<OffsetDateTime>,
+    /// A legal hold keeping it past `erased_by`, with its reason.
+    pub hold: Option<HoldEntry>,
+    /// Shared with a carrier for the shipment: carrier, route, tracking number (by reference;
+    /// the carrier holds the label).
+    pub shared_with: Vec<SharedWith>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharedWith {
+    pub carrier: String,
+    pub route: Option<String>,
+    pub tracking_number: Option<String>,
+    /// The classes the carrier received (dispatch opens `shipping` only).
+    pub classes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectError {
+    #[error("no such order")]
+    NoOrder,
+    #[error("the order's PII is already erased")]
+    AlreadyErased,
+    /// Refused: a legal hold applies (its reason is shown to the operator).
+    #[error("a legal hold applies until {until}: {reason}")]
+    Held { reason: String, until: String },
+    #[error("an erasure request needs a reason and who asks (at most 500 characters each)")]
+    BadText,
+    #[error("the order changed while it was being erased; run the command again")]
+    Changed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// What `orderseal retention audit` found: sealed PII the expiry index does not list (the sweep
 /// and the overdue alarm cannot see it), sealed PII of an erased or missing order, and sealed-PII
 /// items whose TTL is not the layout's rule. Target: all zero.

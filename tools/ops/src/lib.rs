@@ -30,6 +30,52 @@ fn age(seconds: i64) -> String {
     format!("{d}d {h}h")
 }
 
+/// A subject report as a human reads it: names and dates, never a value.
+pub fn render_subject(r: &orderseal::retention::SubjectReport) -> String {
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
+    let mut out = format!(
+        "order {} (seller {}), {}\n  placed {}, last updated {}\n",
+        r.order_id,
+        r.seller_id,
+        or_dash(r.fulfillment_status.as_deref()),
+        or_dash(r.placed_at.as_deref()),
+        or_dash(r.last_updated.as_deref()),
+    );
+    let classes = if r.classes.is_empty() {
+        "none".to_owned()
+    } else {
+        r.classes.join(", ")
+    };
+    out.push_str(&format!("  buyer data held (sealed): {classes}\n"));
+    match (r.erased_at, r.erased_by) {
+        (Some(at), _) => out.push_str(&format!("  erased at {}\n", ts(at))),
+        (None, Some(by)) => out.push_str(&format!(
+            "  erased by {} at the latest ({} expiry)\n",
+            ts(by),
+            r.expiry_basis
+        )),
+        (None, None) => out.push_str("  no expiry recorded\n"),
+    }
+    if let Some(h) = &r.hold {
+        out.push_str(&format!(
+            "  legal hold until {} by {}: {}\n",
+            ts(h.until),
+            h.by,
+            h.reason
+        ));
+    }
+    for s in &r.shared_with {
+        out.push_str(&format!(
+            "  shared with {} ({}) for shipment {}: {}\n",
+            s.carrier,
+            s.route.as_deref().unwrap_or("-"),
+            s.tracking_number.as_deref().unwrap_or("-"),
+            s.classes.join(", ")
+        ));
+    }
+    out
+}
+
 /// An index audit as a human reads it.
 pub fn render_audit(a: &orderseal::retention::IndexAudit) -> String {
     let mut out = format!(

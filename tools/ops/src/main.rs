@@ -53,6 +53,12 @@ enum Command {
         #[arg(long)]
         prune: bool,
     },
+    /// Requests from an order's buyer (the policy's "your questions" contact): what is held, and
+    /// erasure now.
+    Subject {
+        #[command(subcommand)]
+        command: SubjectCommand,
+    },
     /// Bring items written before the current layout to it: sealed blobs on an order item move
     /// (byte for byte, never decrypted) into its sealed-PII item, and `TRACKING#<number>`
     /// lookups are rebound to `TRACKING#<route>#<number>`. Repeatable. It reads sealed blobs
@@ -109,9 +115,10 @@ enum RetentionCommand {
     },
 }
 
-/// Which order, why, and who: every hold change names all four (they are audited).
+/// Which order, why, and who: every hold change and erasure request names all four (they are
+/// audited).
 #[derive(clap::Args)]
-struct HoldChange {
+struct OrderChange {
     #[arg(long)]
     seller: String,
     #[arg(long)]
@@ -125,18 +132,38 @@ struct HoldChange {
 }
 
 #[derive(Subcommand)]
+enum SubjectCommand {
+    /// What orderseal holds for the order's buyer: classes, dates, when it is erased, holds, and
+    /// where it was shared. Names and dates only, never a value.
+    Report {
+        #[arg(long)]
+        seller: String,
+        #[arg(long)]
+        order: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Erase the order's PII now, as the sweep does (business record kept, tombstone), audited
+    /// with the reason and who asks. Refused while a legal hold applies (its reason is shown).
+    Erase {
+        #[command(flatten)]
+        change: OrderChange,
+    },
+}
+
+#[derive(Subcommand)]
 enum HoldCommand {
     /// Keep an order's PII until --until, past its expiry.
     Add {
         #[command(flatten)]
-        change: HoldChange,
+        change: OrderChange,
         #[arg(long, value_parser = parse_time)]
         until: OffsetDateTime,
     },
     /// Lift a hold: the order's own expiry applies again.
     Remove {
         #[command(flatten)]
-        change: HoldChange,
+        change: OrderChange,
     },
 }
 
@@ -144,6 +171,17 @@ enum HoldCommand {
 enum Format {
     Table,
     Json,
+}
+
+/// Print `value` as the operator asked: the human table, or pretty JSON.
+fn print_as<T: serde::Serialize + ?Sized>(format: Format, value: &T, table: impl Fn(&T) -> String) {
+    match format {
+        Format::Table => print!("{}", table(value)),
+        Format::Json => match serde_json::to_string_pretty(value) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("error: the output does not serialize: {e}"),
+        },
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -186,13 +224,7 @@ async fn main() -> ExitCode {
             command: RetentionCommand::Report { format, check },
         } => match store.report(now).await {
             Ok(report) => {
-                match format {
-                    Format::Table => print!("{}", render_table(&report)),
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).expect("the report serializes")
-                    ),
-                }
+                print_as(format, &report, render_table);
                 Ok(if check && !report.overdue.is_empty() {
                     ExitCode::from(3)
                 } else {
@@ -205,13 +237,7 @@ async fn main() -> ExitCode {
             command: RetentionCommand::Audit { fix, format },
         } => match store.audit_index(fix, now).await {
             Ok(audit) => {
-                match format {
-                    Format::Table => print!("{}", orderseal_ops::render_audit(&audit)),
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(&audit).expect("the audit serializes")
-                    ),
-                }
+                print_as(format, &audit, orderseal_ops::render_audit);
                 Ok(if audit.problems() > audit.fixed {
                     ExitCode::from(3)
                 } else {
@@ -255,13 +281,7 @@ async fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::CancelRequests { format, prune } => match orders.cancel_requests().await {
             Ok(requests) => {
-                match format {
-                    Format::Table => print!("{}", render_cancel_requests(&requests)),
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(&requests).expect("the list serializes")
-                    ),
-                }
+                print_as(format, requests.as_slice(), render_cancel_requests);
                 let mut failed = None;
                 if prune {
                     for r in requests.iter().filter(|r| r.resolved()) {
@@ -278,6 +298,45 @@ async fn main() -> ExitCode {
                     None if requests.iter().any(|r| !r.resolved()) => Ok(ExitCode::from(3)),
                     None => Ok(ExitCode::SUCCESS),
                 }
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Subject {
+            command:
+                SubjectCommand::Report {
+                    seller,
+                    order,
+                    format,
+                },
+        } => match store.subject_report(&seller, &order).await {
+            Ok(report) => {
+                print_as(format, &report, orderseal_ops::render_subject);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Subject {
+            command:
+                SubjectCommand::Erase {
+                    change:
+                        OrderChange {
+                            seller,
+                            order,
+                            reason,
+                            by,
+                        },
+                },
+        } => match store
+            .erase_on_request(&seller, &order, &reason, &by, now)
+            .await
+        {
+            Ok(orderseal::retention::Erasure::Erased) => {
+                eprintln!("erased the PII of {seller} {order}; its business record is kept");
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(orderseal::retention::Erasure::Skipped) => {
+                eprintln!("{seller} {order} holds no PII to erase (its expiry is now)");
+                Ok(ExitCode::SUCCESS)
             }
             Err(e) => Err(e.to_string()),
         },
