@@ -1,5 +1,6 @@
 //! The `orderseal` binary against the emulator (started by `scripts/test.sh`): report exit codes
-//! and JSON, holds with their refusals, and the CSV export, as an operator runs them.
+//! and JSON, holds with their refusals, the CSV export, a buyer's report and erasure, and the
+//! index audit, as an operator runs them.
 
 use std::process::{Command, Output};
 
@@ -167,4 +168,54 @@ async fn report_holds_and_export_from_the_command_line() {
     let again = lift("legal@seller.example");
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("has no hold"));
+
+    // A buyer's request: what is held (names and dates, never a value), then erasure now;
+    // the index audit finds nothing amiss after it.
+    let ids = ["--seller", SELLER, "--order", live[0].as_str()];
+    let report = orderseal(&table, &[&["subject", "report"][..], &ids[..]].concat());
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let shown = text(&report.stdout);
+    assert!(
+        shown.contains("buyer data held (sealed): shipping, contact"),
+        "{shown}"
+    );
+    for pii in [
+        "Seed Recipient",
+        "Seed Street",
+        "Seed Buyer",
+        "@marketplace",
+    ] {
+        assert!(!shown.contains(pii), "the subject report prints no value");
+    }
+    let erase = |reason: &str| {
+        orderseal(
+            &table,
+            &[
+                &["subject", "erase"][..],
+                &ids[..],
+                &["--reason", reason, "--by", "cs@seller.example"][..],
+            ]
+            .concat(),
+        )
+    };
+    let erased = erase("request 7781");
+    assert!(erased.status.success(), "{}", text(&erased.stderr));
+    assert!(text(&erased.stderr).contains("erased the PII"));
+    let twice = erase("request 7781");
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(text(&twice.stderr).contains("already erased"));
+    let json = orderseal(
+        &table,
+        &[
+            &["subject", "report"][..],
+            &ids[..],
+            &["--format", "json"][..],
+        ]
+        .concat(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["expiry_basis"], "request");
+    assert_eq!(json["classes"].as_array().map(Vec::len), Some(0));
+    let audit = orderseal(&table, &["retention", "audit"]);
+    assert!(audit.status.success(), "{}", text(&audit.stdout));
 }
