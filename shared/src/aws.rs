@@ -163,6 +163,25 @@ pub mod ddb {
         Ok(items)
     }
 
+    /// The outcome of a conditional write: `Ok(true)` applied, `Ok(false)` refused by its
+    /// condition, any other failure as a [`crate::store::StoreError`].
+    pub fn applied<O, E: super::ProvideErrorMetadata, R>(
+        operation: &'static str,
+        result: Result<O, super::SdkError<E, R>>,
+    ) -> Result<bool, crate::store::StoreError> {
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .and_then(|se| se.code())
+                    .is_some_and(|c| c == "ConditionalCheckFailedException") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(store_error(operation, &e)),
+        }
+    }
+
     /// A table failure as a [`crate::store::StoreError`], code only.
     pub fn store_error<E: super::ProvideErrorMetadata, R>(
         operation: &'static str,

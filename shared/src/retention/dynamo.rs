@@ -219,16 +219,8 @@ pub async fn put_business_record(
         .expression_attribute_values(":lu", n(version))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(err("PutItem", &e)),
-    }
+    // Refused: a newer version's record, or the final one, is there already.
+    crate::aws::ddb::applied("PutItem", result).map(|_| ())
 }
 
 /// [`put_business_record`] from the order item as it is now (a consistent read of its
@@ -768,16 +760,7 @@ impl DynamoRetention {
                     .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
                     .send()
                     .await;
-                match result {
-                    Ok(_) => Ok(true),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(false)
-                    }
-                    Err(e) => Err(err("UpdateItem", &e)),
-                }
+                crate::aws::ddb::applied("UpdateItem", result)
             }
             // Sealed PII of an erased (or missing) order: nothing may keep it.
             "orphaned" => self
@@ -899,16 +882,7 @@ impl DynamoRetention {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(err("DeleteItem", &e)),
-        }
+        crate::aws::ddb::applied("DeleteItem", result)
     }
 
     /// The sealed-PII item's TTL, in a hold's transaction (layout's TTL rule). Without a PII
@@ -1367,15 +1341,8 @@ impl RetentionStore for DynamoRetention {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(Erasure::Skipped);
-            }
-            Err(e) => return Err(err("UpdateItem", &e)),
+        if !crate::aws::ddb::applied("UpdateItem", result)? {
+            return Ok(Erasure::Skipped);
         }
         tracing::info!(target: "audit", action = "erase", seller_id = %r.seller_id, order_id = %r.order_id, "PII erased");
         if c.had_hold {
