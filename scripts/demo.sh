@@ -17,3 +17,12 @@ target/debug/orderseal-local sweep
 eval "$(target/debug/orderseal-local env)"
 target/debug/orderseal retention audit
 target/debug/orderseal retention report --check
+# People's side: a customer-service agent looks one order up for that purpose through the
+# pii-access API (SigV4-signed with the agent's own credentials; only shipping and contact come
+# back), then the operator sees the lookup in the order's audit trail and in the access review.
+order="$(target/debug/orderseal-local orders --ids-with-pii | head -n 1)"
+eval "$(target/debug/orderseal-local env --as customer_service)"
+target/debug/orderseal order show "$order" --purpose customer_service
+eval "$(target/debug/orderseal-local env)"
+target/debug/orderseal order audit "$order"
+target/debug/orderseal audit report --since 1d

@@ -28,6 +28,33 @@ impl Purpose {
         }
     }
 
+    /// The purposes people use through the pii-access API (fulfilment is dispatch's own).
+    pub const PEOPLE: [Purpose; 3] = [
+        Purpose::CustomerService,
+        Purpose::Returns,
+        Purpose::FraudReview,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Purpose::Fulfilment,
+            Purpose::CustomerService,
+            Purpose::Returns,
+            Purpose::FraudReview,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+
+    /// The classes this purpose may open, in [`PiiClass::ALL`] order (ARCHITECTURE §3).
+    pub fn classes(self) -> &'static [PiiClass] {
+        match self {
+            Purpose::Fulfilment => &[PiiClass::Shipping, PiiClass::Gift],
+            Purpose::CustomerService | Purpose::Returns => &[PiiClass::Shipping, PiiClass::Contact],
+            Purpose::FraudReview => &[PiiClass::Shipping],
+        }
+    }
+
     /// The classes this purpose may open.
     pub fn may_open(self, class: PiiClass) -> bool {
         match class {
@@ -52,6 +79,9 @@ pub enum AccessError {
     Gone(PiiState),
     #[error("the order holds no {0} data")]
     NoData(PiiClass),
+    /// The order never held PII or holds none of the purpose's classes.
+    #[error("the order holds no PII for this purpose")]
+    NothingHeld,
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]
@@ -75,7 +105,7 @@ pub fn check(purpose: Purpose, class: PiiClass, state: PiiState) -> Result<(), A
 }
 
 #[cfg(feature = "dynamodb")]
-pub use dynamo::PiiReader;
+pub use dynamo::{Opened, PiiReader};
 
 #[cfg(feature = "dynamodb")]
 mod dynamo {
@@ -95,7 +125,112 @@ mod dynamo {
         sealer: Sealer<K>,
     }
 
+    /// The classes one purpose opened for one order: each class's decrypted JSON (checked
+    /// against its schema), in buffers wiped on drop. `Debug` shows the class names only.
+    pub struct Opened {
+        pub classes: Vec<(PiiClass, zeroize::Zeroizing<Vec<u8>>)>,
+    }
+
+    impl std::fmt::Debug for Opened {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_list()
+                .entries(self.classes.iter().map(|(c, _)| c.as_str()))
+                .finish()
+        }
+    }
+
+    impl Opened {
+        pub fn class_names(&self) -> Vec<&'static str> {
+            self.classes.iter().map(|(c, _)| c.as_str()).collect()
+        }
+    }
+
+    fn check_schema(class: PiiClass, plain: &[u8]) -> Result<(), AccessError> {
+        use crate::classes::{ContactPii, GiftPii, ShippingPii};
+        match class {
+            PiiClass::Shipping => ShippingPii::from_plaintext(plain).map(drop),
+            PiiClass::Contact => ContactPii::from_plaintext(plain).map(drop),
+            PiiClass::Gift => GiftPii::from_plaintext(plain).map(drop),
+        }
+        .map_err(AccessError::from)
+    }
+
     impl<K: KeyProvider> PiiReader<K> {
+        /// Every class `purpose` may open for the order, in one consistent read of the order's
+        /// retention state and its sealed-PII item (one TransactGetItems, one KMS Decrypt per
+        /// class held). Refused unless the PII is live; absent classes are left out.
+        pub async fn open_purpose(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            purpose: Purpose,
+            now: OffsetDateTime,
+        ) -> Result<Opened, AccessError> {
+            use aws_sdk_dynamodb::types::{Get, TransactGetItem};
+            let wanted = purpose.classes();
+            let built = |_| crate::store::StoreError::Malformed("transaction request");
+            let state = Get::builder()
+                .table_name(&self.table)
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(order_pk(seller_id, order_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(ORDER_SK))
+                .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
+                .build()
+                .map_err(built)?;
+            let attrs: Vec<&str> = wanted.iter().map(|c| pii_attribute(*c)).collect();
+            let sealed = Get::builder()
+                .table_name(&self.table)
+                .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
+                .key(crate::layout::SORT_KEY, s(PII_SK))
+                .projection_expression(format!("pk, {}", attrs.join(", ")))
+                .build()
+                .map_err(built)?;
+            let out = self
+                .client
+                .transact_get_items()
+                .transact_items(TransactGetItem::builder().get(state).build())
+                .transact_items(TransactGetItem::builder().get(sealed).build())
+                .send()
+                .await
+                .map_err(|e| crate::aws::ddb::store_error("TransactGetItems", &e))?;
+            let mut responses = out.responses.unwrap_or_default().into_iter();
+            let item = responses
+                .next()
+                .and_then(|r| r.item)
+                .ok_or(AccessError::NoOrder)?;
+            let pii = responses.next().and_then(|r| r.item).unwrap_or_default();
+            let state = pii_state(
+                get_n(&item, "pii_expires_at").unwrap_or(i64::MIN),
+                get_n(&item, "hold_until"),
+                item.contains_key("pii_erased_at"),
+                now.unix_timestamp(),
+            );
+            if !state.usable() {
+                return Err(AccessError::Gone(state));
+            }
+            let mut opened = Opened {
+                classes: Vec::with_capacity(wanted.len()),
+            };
+            for &class in wanted {
+                let Some(bytes) = pii.get(pii_attribute(class)).and_then(|v| v.as_b().ok()) else {
+                    continue;
+                };
+                let blob = SealedBlob::from_bytes(bytes.as_ref())?;
+                let plain = self
+                    .sealer
+                    .open(&SealContext::new(seller_id, order_id, class), &blob)
+                    .await?;
+                check_schema(class, &plain)?;
+                opened.classes.push((class, plain));
+            }
+            if opened.classes.is_empty() {
+                return Err(AccessError::NothingHeld);
+            }
+            Ok(opened)
+        }
+
         pub fn new(client: Client, table: impl Into<String>, keys: K) -> Self {
             Self {
                 client,

@@ -6,6 +6,9 @@
 //! adapters sit behind cargo features so each function compiles only the clients it uses.
 
 pub mod access;
+#[cfg(feature = "access-client")]
+pub mod access_client;
+pub mod audit;
 #[cfg(feature = "aws")]
 pub mod aws;
 #[cfg(feature = "lambda")]

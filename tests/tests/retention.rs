@@ -712,7 +712,7 @@ async fn a_legal_hold_keeps_pii_past_expiry_until_lifted_or_lapsed_and_is_audite
     assert!(
         audit
             .iter()
-            .all(|i| orderseal_local::inspect::s(i, "by") == Some("legal@seller.example"))
+            .all(|i| orderseal_local::inspect::s(i, "who") == Some("legal@seller.example"))
     );
     assert!(store.holds().await.unwrap().is_empty());
 }

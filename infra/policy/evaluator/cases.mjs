@@ -100,6 +100,40 @@ export function cases(d) {
   }
   out.push(decrypt('ingest seals shipping', role('IngestFunctionRole'), 'shipping', 'Allowed', 'kms:GenerateDataKey'));
 
+  // People's lookups: each purpose's function opens exactly its purpose's classes and writes
+  // nothing but audit events; the people's roles only invoke their own purpose's path.
+  const purposeFunctions = [
+    ['customer-service', role('PiiAccessCustomerServiceFunctionRole'), ['shipping', 'contact']],
+    ['returns', role('PiiAccessReturnsFunctionRole'), ['shipping', 'contact']],
+    ['fraud-review', role('PiiAccessFraudReviewFunctionRole'), ['shipping']],
+  ];
+  for (const [n, r, classes] of purposeFunctions) {
+    for (const cls of PII_CLASSES) out.push(decrypt(`${n} function ${classes.includes(cls) ? 'opens' : 'cannot open'} ${cls}`, r, cls, classes.includes(cls) ? 'Allowed' : 'Denied'));
+    out.push(decrypt(`${n} function cannot decrypt without a class`, r, null));
+    out.push(decrypt(`${n} function cannot seal`, r, 'shipping', 'Denied', 'kms:GenerateDataKey'));
+    out.push(item(`${n} function cannot read a sealed-PII item whole`, r, 'dynamodb:GetItem', { leading: [PII], select: 'ALL_ATTRIBUTES' }));
+    for (const a of PII_ATTRIBUTES) {
+      const mine = classes.includes(a.slice(4));
+      out.push(item(`${n} function ${mine ? 'reads' : 'cannot read'} ${a}`, r, 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', a], select: 'SPECIFIC_ATTRIBUTES' }, mine ? 'Allowed' : 'Denied'));
+    }
+    out.push(item(`${n} function cannot change an order`, r, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'hold_until'], returnValues: 'NONE' }));
+    out.push(item(`${n} function cannot write the hold registry`, r, 'dynamodb:PutItem', { leading: ['HOLDS'], attributes: ['pk', 'sk'] }));
+    out.push(item(`${n} function writes an audit event`, r, 'dynamodb:PutItem', { leading: ['AUDIT#A3TH9S8BH6GOGM#113-0000001-0000001'], attributes: ['pk', 'sk', 'at', 'who', 'action', 'outcome', 'ttl'] }, 'Allowed'));
+    out.push(item(`${n} function cannot put sealed PII into an audit item`, r, 'dynamodb:PutItem', { leading: ['AUDIT#A3TH9S8BH6GOGM#113-0000001-0000001'], attributes: ['pk', 'sk', 'pii_shipping'] }));
+  }
+  const people = { CustomerServiceAgentRole: 'customer_service', ReturnsClerkRole: 'returns', FraudReviewerRole: 'fraud_review' };
+  const lookup = (purpose) => d.arn('execute-api', `${d.resources.PiiAccessApi ? d.ref('PiiAccessApi') : 'missing'}/$default/GET/${purpose}/orders/A3TH9S8BH6GOGM/113-0000001-0000001`);
+  const invoke = (name, principal, purpose, expect = 'Denied') => ({ name, principal, action: 'execute-api:Invoke', resource: lookup(purpose), account: d.account, context: base(principal), expect });
+  for (const [r, own] of Object.entries(people)) {
+    for (const p of Object.values(people)) out.push(invoke(`${r} ${p === own ? 'looks orders up' : 'cannot look orders up'} for ${p}`, role(r), p, p === own ? 'Allowed' : 'Denied'));
+    for (const cls of PII_CLASSES) out.push(decrypt(`${r} cannot decrypt ${cls} itself`, role(r), cls));
+    out.push(item(`${r} cannot read a sealed blob itself`, role(r), 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', 'pii_shipping'], select: 'SPECIFIC_ATTRIBUTES' }));
+  }
+  for (const p of Object.values(people)) {
+    out.push(invoke(`operator cannot look orders up for ${p}`, role('OperatorRole'), p));
+    out.push(invoke(`key administrator with every data action cannot look orders up for ${p} (no execute-api grant)`, admin, p));
+  }
+
   // Nobody but dispatch reads a sealed-PII item, and dispatch only its shipping blob; only
   // ingest writes blobs; the TTL backstop is moved by those that fix the expiry or a hold.
   const op0 = () => role('OperatorRole');

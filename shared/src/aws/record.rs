@@ -65,6 +65,14 @@ pub enum Resource {
     Secret {
         id: String,
     },
+    /// An HTTP API route (`execute-api:Invoke`): the API's logical id, the stage, the method
+    /// and the path as sent.
+    Api {
+        id: String,
+        stage: String,
+        method: String,
+        path: String,
+    },
     /// An operation whose resource the mapping does not know: the evaluator refuses it.
     Unknown {
         detail: String,
@@ -187,6 +195,32 @@ impl RequestRecorder {
 
     pub fn is_on(&self) -> bool {
         !matches!(self.sink, Sink::Off)
+    }
+
+    /// Record an authorization that no SDK request carries (an API Gateway stand-in's
+    /// `execute-api:Invoke` of the caller it authenticated). The principal is the recorder's;
+    /// the fact `Expect = Denied` marks one the code refused, which IAM must deny too.
+    pub fn record_authz(
+        &self,
+        call: &str,
+        action: &str,
+        resource: Resource,
+        context: BTreeMap<String, Value>,
+        facts: BTreeMap<String, String>,
+    ) {
+        let r = AuthzRequest {
+            principal: self.principal.to_string(),
+            call: call.to_owned(),
+            action: action.to_owned(),
+            resource,
+            context,
+            facts,
+        };
+        match &self.sink {
+            Sink::Off => {}
+            Sink::File(f) => f.write(&r),
+            Sink::Memory(m) => m.lock().unwrap_or_else(|p| p.into_inner()).push(r),
+        }
     }
 
     fn record(&self, service: &str, operation: &str, body: Option<&[u8]>) {

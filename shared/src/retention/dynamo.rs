@@ -540,7 +540,7 @@ impl DynamoRetention {
             .expression_attribute_values(":req", AttributeValue::M(request))
             .build()
             .map_err(|_| StoreError::Malformed("transaction request"))?;
-        let audit = self.audit(
+        let [audit, audit_by_day] = self.audit(
             seller_id,
             order_id,
             Audit {
@@ -556,6 +556,7 @@ impl DynamoRetention {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(audit)
+            .transact_items(audit_by_day)
             .send()
             .await;
         match result {
@@ -829,37 +830,32 @@ impl DynamoRetention {
             .map_err(|e| err("GetItem", &e))
     }
 
+    /// The entry's audit items (per order and per day, `crate::audit`) for the change's own
+    /// transaction.
     fn audit(
         &self,
         seller_id: &str,
         order_id: &str,
         entry: Audit<'_>,
         now: OffsetDateTime,
-    ) -> TransactWriteItem {
-        let mut put = Put::builder()
-            .table_name(&self.table)
-            .item(
-                crate::layout::PARTITION_KEY,
-                s(format!("AUDIT#{seller_id}#{order_id}")),
-            )
-            .item(
-                crate::layout::SORT_KEY,
-                s(format!("{}#{}", iso(now), entry.action)),
-            )
-            .item("action", s(entry.action))
-            .item("reason", s(entry.reason))
-            .item("by", s(entry.by))
-            .item("at", n(now.unix_timestamp()))
-            .item(
-                crate::layout::TTL,
-                n((now + AUDIT_RETENTION).unix_timestamp()),
-            );
-        if let Some(u) = entry.until {
-            put = put.item("until", n(u.unix_timestamp()));
-        }
-        TransactWriteItem::builder()
-            .put(put.build().expect("table and item are set"))
-            .build()
+    ) -> [TransactWriteItem; 2] {
+        let id = format!("{:016x}", fastrand::u64(..));
+        let event = crate::audit::AuditEvent {
+            id: &id,
+            at: now,
+            who: entry.by,
+            action: entry.action,
+            purpose: None,
+            seller_id,
+            order_id,
+            classes: Vec::new(),
+            outcome: crate::audit::Outcome::Allowed,
+            note: Some(entry.reason),
+            canary: false,
+            until: entry.until.map(OffsetDateTime::unix_timestamp),
+            retention: AUDIT_RETENTION,
+        };
+        crate::audit::puts(&self.table, &event)
     }
 
     /// Delete the order's sealed-PII item if there is none or its TTL has passed at `now`;
@@ -917,10 +913,15 @@ impl DynamoRetention {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.pii_ttl_update(seller_id, order_id, pii_ttl))
-            .transact_items(registry)
-            .transact_items(self.audit(seller_id, order_id, entry, now))
+            .set_transact_items(Some({
+                let mut items = vec![
+                    TransactWriteItem::builder().update(update).build(),
+                    self.pii_ttl_update(seller_id, order_id, pii_ttl),
+                    registry,
+                ];
+                items.extend(self.audit(seller_id, order_id, entry, now));
+                items
+            }))
             .send()
             .await;
         match result {

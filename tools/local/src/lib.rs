@@ -4,6 +4,7 @@
 //!
 //! Used by the `orderseal-local` command and by the integration tests.
 
+pub mod access_api;
 pub mod callbacks;
 pub mod inspect;
 pub mod notify;
@@ -29,6 +30,8 @@ pub const DEFAULT_MOTO_PORT: u16 = 4566;
 pub const DEFAULT_SANDBOX_PORT: u16 = 8477;
 /// The carrier sandbox's default port.
 pub const DEFAULT_CARRIER_PORT: u16 = 8478;
+/// The local pii-access API's default port.
+pub const DEFAULT_ACCESS_PORT: u16 = 8479;
 /// Region used against the emulator.
 pub const REGION: &str = "us-east-1";
 /// The seller of the demo and of the sandbox's generated orders.
@@ -84,14 +87,139 @@ pub mod roles {
     pub const OPERATOR: &str = "OperatorRole";
     /// SP-API's own account (437568002678) sending notifications.
     pub const SELLING_PARTNER_API: &str = "SellingPartnerApi";
-    pub const ALL: [&str; 6] = [
+    /// The pii-access functions, one per purpose.
+    pub const PII_ACCESS_CUSTOMER_SERVICE: &str = "PiiAccessCustomerServiceFunctionRole";
+    pub const PII_ACCESS_RETURNS: &str = "PiiAccessReturnsFunctionRole";
+    pub const PII_ACCESS_FRAUD_REVIEW: &str = "PiiAccessFraudReviewFunctionRole";
+    /// People's roles, one per purpose: they invoke the pii-access API.
+    pub const CUSTOMER_SERVICE_AGENT: &str = "CustomerServiceAgentRole";
+    pub const RETURNS_CLERK: &str = "ReturnsClerkRole";
+    pub const FRAUD_REVIEWER: &str = "FraudReviewerRole";
+    pub const ALL: [&str; 9] = [
         INGEST,
         DISPATCH,
         CALLBACK,
         RETENTION,
         OPERATOR,
         SELLING_PARTNER_API,
+        PII_ACCESS_CUSTOMER_SERVICE,
+        PII_ACCESS_RETURNS,
+        PII_ACCESS_FRAUD_REVIEW,
     ];
+
+    /// A purpose's function role and the people's role that may use it.
+    pub fn for_purpose(purpose: orderseal::access::Purpose) -> (&'static str, &'static str) {
+        use orderseal::access::Purpose;
+        match purpose {
+            Purpose::CustomerService => (PII_ACCESS_CUSTOMER_SERVICE, CUSTOMER_SERVICE_AGENT),
+            Purpose::Returns => (PII_ACCESS_RETURNS, RETURNS_CLERK),
+            Purpose::FraudReview | Purpose::Fulfilment => (PII_ACCESS_FRAUD_REVIEW, FRAUD_REVIEWER),
+        }
+    }
+}
+
+/// The emulator's account (moto's default): the local roles' and sessions' ARNs are in it.
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+
+/// The local ARN of a template role (by logical id).
+pub fn local_role_arn(role: &str) -> String {
+    format!("arn:aws:iam::{LOCAL_ACCOUNT}:role/{role}")
+}
+
+/// A person with local credentials for the pii-access API: the access key they sign with, the
+/// role their session is of, and the session's name (who the audit trail shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalPerson {
+    pub access_key_id: &'static str,
+    pub role: &'static str,
+    pub session: &'static str,
+}
+
+impl LocalPerson {
+    /// Local only: a secret derived from the key id, known to the API Gateway stand-in.
+    pub fn secret_access_key(&self) -> String {
+        format!("local-secret-{}", self.access_key_id)
+    }
+
+    /// The caller ARN API Gateway puts into the request context.
+    pub fn caller_arn(&self) -> String {
+        format!(
+            "arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/{}/{}",
+            self.role, self.session
+        )
+    }
+
+    pub fn credentials(&self) -> aws_sdk_dynamodb::config::Credentials {
+        Credentials::new(
+            self.access_key_id,
+            self.secret_access_key(),
+            None,
+            None,
+            "orderseal-local",
+        )
+    }
+}
+
+/// The local people: one per purpose, and an operator (whose role has no purpose).
+pub const LOCAL_PEOPLE: [LocalPerson; 4] = [
+    LocalPerson {
+        access_key_id: "LOCALCUSTOMERSERVICE",
+        role: roles::CUSTOMER_SERVICE_AGENT,
+        session: "alice@seller.example",
+    },
+    LocalPerson {
+        access_key_id: "LOCALRETURNSCLERK001",
+        role: roles::RETURNS_CLERK,
+        session: "rob@seller.example",
+    },
+    LocalPerson {
+        access_key_id: "LOCALFRAUDREVIEWER01",
+        role: roles::FRAUD_REVIEWER,
+        session: "fran@seller.example",
+    },
+    LocalPerson {
+        access_key_id: "local",
+        role: roles::OPERATOR,
+        session: "operator@seller.example",
+    },
+];
+
+/// The local person who uses `purpose`.
+pub fn person_for(purpose: orderseal::access::Purpose) -> LocalPerson {
+    let (_, role) = roles::for_purpose(purpose);
+    LOCAL_PEOPLE
+        .into_iter()
+        .find(|p| p.role == role)
+        .expect("a local person per purpose")
+}
+
+/// The pii-access configuration of `purpose`'s function for resources provisioned in the
+/// emulator: its caller role is the local people's role of the purpose.
+pub fn access_config(
+    resources: &Resources,
+    purpose: orderseal::access::Purpose,
+    canary_orders: &[&str],
+) -> Result<orderseal_pii_access::AccessConfig, LocalError> {
+    let function = match purpose {
+        orderseal::access::Purpose::CustomerService => "PiiAccessCustomerServiceFunction",
+        orderseal::access::Purpose::Returns => "PiiAccessReturnsFunction",
+        _ => "PiiAccessFraudReviewFunction",
+    };
+    let (_, people) = roles::for_purpose(purpose);
+    let env: BTreeMap<&str, String> = BTreeMap::from([
+        (
+            "ORDERSEAL_TABLE",
+            resources.table("OrdersTable")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_PII_KEY_ID",
+            resources.key("PiiSealKey")?.to_owned(),
+        ),
+        ("ORDERSEAL_CALLER_ROLE_ARNS", local_role_arn(people)),
+        ("ORDERSEAL_CANARY_ORDERS", canary_orders.join(",")),
+    ]);
+    orderseal_pii_access::AccessConfig::from_lookup(lookup(template_settings(function)?, env))
+        .map_err(LocalError::Stack)
 }
 
 /// AWS clients pointed at the emulator, each counting its requests (and, for a principal,

@@ -58,7 +58,11 @@ enum Cmd {
         seller: Option<String>,
     },
     /// Print every order: status, sealed PII classes, PII expiry.
-    Orders,
+    Orders {
+        /// Only the ids of orders whose PII is live (for scripts).
+        #[arg(long)]
+        ids_with_pii: bool,
+    },
     /// Messages waiting in each queue (DLQs included).
     Queues,
     /// Run the retention function once (erase PII past its expiry) and print its outcome.
@@ -68,8 +72,19 @@ enum Cmd {
         #[arg(long)]
         at: Option<String>,
     },
-    /// Print shell exports that point the `orderseal` operator CLI at the local stack.
-    Env,
+    /// Print shell exports that point the `orderseal` CLI at the local stack: as the operator,
+    /// or `--as <purpose>` as that purpose's local person (their own signing credentials for
+    /// the pii-access API).
+    Env {
+        #[arg(long = "as")]
+        purpose: Option<String>,
+    },
+    /// The pii-access API on a local listener (what `up` starts in the background).
+    #[command(hide = true)]
+    ServeAccess {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+    },
     /// Seed N orders with due PII in a separate set of resources, run one sweep, count its calls
     /// and time, and take the retention report. Fails when anything is left overdue.
     RetentionBench {
@@ -93,6 +108,8 @@ struct PortArgs {
     sandbox_port: u16,
     #[arg(long, env = "ORDERSEAL_CARRIER_PORT", default_value_t = orderseal_local::DEFAULT_CARRIER_PORT)]
     carrier_port: u16,
+    #[arg(long, env = "ORDERSEAL_ACCESS_PORT", default_value_t = orderseal_local::DEFAULT_ACCESS_PORT)]
+    access_port: u16,
 }
 
 impl PortArgs {
@@ -101,6 +118,7 @@ impl PortArgs {
             moto: self.moto_port,
             sandbox: self.sandbox_port,
             carrier: self.carrier_port,
+            access: self.access_port,
         }
     }
 }
@@ -130,6 +148,7 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             println!("moto            {}", s.moto_url);
             println!("SP-API sandbox  {}", s.sandbox_url);
             println!("carrier sandbox {}", s.carrier_url);
+            println!("pii-access API  {}", s.access_url);
             for (id, q) in &s.resources.queues {
                 println!("queue {id:<20} {}", q.url);
             }
@@ -210,15 +229,54 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             );
             Ok(())
         }
-        Cmd::Env => {
+        Cmd::Env { purpose } => {
             let state = stack::load_state()?;
+            let person = match purpose.as_deref() {
+                None => orderseal_local::LOCAL_PEOPLE[3],
+                Some(p) => orderseal::access::Purpose::parse(p)
+                    .filter(|p| orderseal::access::Purpose::PEOPLE.contains(p))
+                    .map(orderseal_local::person_for)
+                    .ok_or_else(|| {
+                        LocalError::Stack(format!(
+                            "--as {p}: one of customer_service, returns, fraud_review"
+                        ))
+                    })?,
+            };
             println!(
                 "export ORDERSEAL_TABLE={}",
                 state.resources.table("OrdersTable")?
             );
             println!("export AWS_ENDPOINT_URL={}", state.moto_url);
             println!("export AWS_REGION={}", orderseal_local::REGION);
-            println!("export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local");
+            println!("export ORDERSEAL_ACCESS_API={}", state.access_url);
+            println!("export ORDERSEAL_SELLER={}", state.seller_id);
+            println!(
+                "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+                person.access_key_id,
+                person.secret_access_key()
+            );
+            println!("# signed as {}", person.caller_arn());
+            Ok(())
+        }
+        Cmd::ServeAccess { addr } => {
+            let state = stack::load_state()?;
+            let mut clients = std::collections::BTreeMap::new();
+            for p in orderseal::access::Purpose::PEOPLE {
+                let (role, _) = orderseal_local::roles::for_purpose(p);
+                clients.insert(
+                    role,
+                    AwsClients::for_endpoint_as(&state.moto_url, role).await,
+                );
+            }
+            let functions = orderseal_local::access_api::functions(
+                &state.resources,
+                &[],
+                orderseal_ingest::system_clock(),
+                |role| clients[role].clone(),
+            )?;
+            let (url, server) = orderseal_local::access_api::serve(functions, addr.port()).await?;
+            println!("pii-access API on {url}");
+            let _ = server.await;
             Ok(())
         }
         Cmd::RetentionBench { orders } => {
@@ -271,9 +329,13 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                 )))
             }
         }
-        Cmd::Orders => {
+        Cmd::Orders { ids_with_pii } => {
             let (state, aws) = connect().await?;
-            print_orders(&state, &aws).await
+            if ids_with_pii {
+                print_ids_with_pii(&state, &aws).await
+            } else {
+                print_orders(&state, &aws).await
+            }
         }
         Cmd::Queues => {
             let (state, aws) = connect().await?;
@@ -503,6 +565,25 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
         "{} orders; shipment requests queued: {ship_visible}; notifications quarantined in the DLQ: {dlq_visible}",
         orders.len()
     );
+    Ok(())
+}
+
+/// The ids of the orders whose sealed PII is live (past its expiry counts as erased), sorted.
+async fn print_ids_with_pii(state: &StackState, aws: &AwsClients) -> Result<(), LocalError> {
+    let table = state.resources.table("OrdersTable")?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut ids: Vec<String> = inspect::scan_all(aws, table)
+        .await?
+        .iter()
+        .filter(|i| inspect::s(i, "sk") == Some(orderseal::layout::ORDER_SK))
+        .filter(|i| !i.contains_key("pii_erased_at") && i.contains_key("pii_written_ms"))
+        .filter(|i| orderseal::aws::ddb::get_n(i, "pii_expires_at").is_some_and(|t| t > now))
+        .filter_map(|i| inspect::s(i, "order_id").map(str::to_owned))
+        .collect();
+    ids.sort();
+    for id in ids {
+        println!("{id}");
+    }
     Ok(())
 }
 

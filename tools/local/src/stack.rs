@@ -22,6 +22,11 @@ pub struct StackState {
     pub sandbox_pid: Option<u32>,
     pub carrier_url: String,
     pub carrier_pid: Option<u32>,
+    /// The pii-access API (the local API Gateway stand-in running the purposes' functions).
+    #[serde(default)]
+    pub access_url: String,
+    #[serde(default)]
+    pub access_pid: Option<u32>,
     pub seller_id: String,
     pub resources: Resources,
 }
@@ -152,6 +157,19 @@ fn start_binary(
     env: &str,
     recorded: Option<(&str, Option<u32>)>,
 ) -> Result<(String, Option<u32>), LocalError> {
+    start_command(sibling_binary(binary)?, &[], binary, port, env, recorded)
+}
+
+/// Start `program args.. --addr 127.0.0.1:<port>` unless the recorded one is still ours and
+/// answering.
+fn start_command(
+    program: PathBuf,
+    args: &[&str],
+    name: &str,
+    port: u16,
+    env: &str,
+    recorded: Option<(&str, Option<u32>)>,
+) -> Result<(String, Option<u32>), LocalError> {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let url = format!("http://127.0.0.1:{port}");
     if let Some((recorded_url, pid)) = recorded
@@ -161,11 +179,11 @@ fn start_binary(
     {
         return Ok((url, pid));
     }
-    ensure_free(addr, binary, env)?;
-    let mut cmd = Command::new(sibling_binary(binary)?);
-    cmd.args(["--addr", &addr.to_string()]);
-    let (pid, log) = spawn(cmd, &format!("{binary}.log"))?;
-    wait_until_up(addr, binary, pid, &log)?;
+    ensure_free(addr, name, env)?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).args(["--addr", &addr.to_string()]);
+    let (pid, log) = spawn(cmd, &format!("{name}.log"))?;
+    wait_until_up(addr, name, pid, &log)?;
     Ok((url, Some(pid)))
 }
 
@@ -175,6 +193,7 @@ pub struct Ports {
     pub moto: u16,
     pub sandbox: u16,
     pub carrier: u16,
+    pub access: u16,
 }
 
 impl Default for Ports {
@@ -183,6 +202,7 @@ impl Default for Ports {
             moto: crate::DEFAULT_MOTO_PORT,
             sandbox: crate::DEFAULT_SANDBOX_PORT,
             carrier: crate::DEFAULT_CARRIER_PORT,
+            access: crate::DEFAULT_ACCESS_PORT,
         }
     }
 }
@@ -213,21 +233,42 @@ pub async fn up(ports: Ports) -> Result<StackState, LocalError> {
     let seller_id = crate::DEMO_SELLER.to_owned();
     let secrets = crate::local_secrets(&seller_id);
     let resources = provision(&aws, &spec, PREFIX, &secrets, &ProvisionOptions::default()).await?;
-    let state = StackState {
+    let mut state = StackState {
         moto_url,
         moto_pid,
         sandbox_url,
         sandbox_pid,
         carrier_url,
         carrier_pid,
+        access_url: String::new(),
+        access_pid: None,
         seller_id,
         resources,
     };
+    write_state(&state)?;
+    // The pii-access API reads the resources from the state just written.
+    let (access_url, access_pid) = start_command(
+        std::env::current_exe()?,
+        &["serve-access"],
+        "pii-access-api",
+        ports.access,
+        "ORDERSEAL_ACCESS_PORT",
+        previous
+            .as_ref()
+            .map(|p| (p.access_url.as_str(), p.access_pid)),
+    )?;
+    state.access_url = access_url;
+    state.access_pid = access_pid;
+    write_state(&state)?;
+    Ok(state)
+}
+
+fn write_state(state: &StackState) -> Result<(), LocalError> {
     std::fs::write(
         state_path(),
-        serde_json::to_string_pretty(&state).expect("state serializes"),
+        serde_json::to_string_pretty(state).expect("state serializes"),
     )?;
-    Ok(state)
+    Ok(())
 }
 
 /// Stop what `up` started and forget the state.
@@ -238,6 +279,7 @@ pub fn down() -> Result<Vec<String>, LocalError> {
             ("moto", state.moto_pid),
             ("spapi-sandbox", state.sandbox_pid),
             ("carrier-sandbox", state.carrier_pid),
+            ("pii-access API", state.access_pid),
         ] {
             if let Some(pid) = pid.filter(|p| pid_alive(*p)) {
                 let _ = Command::new("kill").arg(pid.to_string()).status();

@@ -289,6 +289,71 @@ pub fn render_cancel_requests(requests: &[orderseal::store::dynamo::CancelReques
     out
 }
 
+/// An order's audit trail as a human reads it.
+pub fn render_audit_trail(entries: &[orderseal::audit::AuditEntry]) -> String {
+    if entries.is_empty() {
+        return "no audit events for this order\n".into();
+    }
+    let mut out = format!(
+        "{:<22}{:<18}{:<18}{:<18}{:<10}{:<18}{}\n",
+        "at", "action", "purpose", "classes", "outcome", "reason", "who"
+    );
+    for e in entries {
+        let at = e.at.get(..19).unwrap_or(&e.at);
+        out.push_str(&format!(
+            "{:<22}{:<18}{:<18}{:<18}{:<10}{:<18}{}{}\n",
+            at,
+            e.action,
+            e.purpose.as_deref().unwrap_or("-"),
+            if e.classes.is_empty() {
+                "-".to_owned()
+            } else {
+                e.classes.join(",")
+            },
+            e.outcome,
+            e.reason.as_deref().or(e.note.as_deref()).unwrap_or("-"),
+            e.who,
+            if e.canary { "  [CANARY ORDER]" } else { "" },
+        ));
+    }
+    out
+}
+
+/// The access review: per identity and purpose since `since`.
+pub fn render_access_review(
+    summary: &[orderseal::audit::AccessSummary],
+    since: OffsetDateTime,
+    now: OffsetDateTime,
+) -> String {
+    let day = |t: OffsetDateTime| t.date().to_string();
+    let mut out = format!(
+        "access review {} .. {}: {} identity/purpose pairs\n",
+        day(since),
+        day(now),
+        summary.len()
+    );
+    if summary.is_empty() {
+        return out;
+    }
+    out.push_str(&format!(
+        "{:<20}{:>8}{:>8}{:>8}{:>8}  {:<21}{}\n",
+        "purpose", "allowed", "refused", "orders", "canary", "last", "who"
+    ));
+    for s in summary {
+        out.push_str(&format!(
+            "{:<20}{:>8}{:>8}{:>8}{:>8}  {:<21}{}\n",
+            s.purpose,
+            s.allowed,
+            s.refused,
+            s.orders,
+            s.canary,
+            s.last.get(..19).unwrap_or(&s.last),
+            s.who,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,10 @@
 //! `orderseal`: the operator CLI (retention report, legal holds, buyers' cancellation requests,
-//! accounting export).
+//! accounting export, the audit trail) and people's purpose-bound lookups (`order show`).
 //!
 //! Talks to the order table with the ambient AWS configuration (profile, region, and
-//! `AWS_ENDPOINT_URL` for the local stack). It never reads PII.
+//! `AWS_ENDPOINT_URL` for the local stack). It never reads PII from the table: `order show`
+//! asks the pii-access API, signed with the caller's own credentials, which IAM binds to a
+//! purpose.
 //!
 //! With `ORDERSEAL_RECORD_REQUESTS=<dir>` it also writes, for every AWS request, what the
 //! request asks IAM to allow (action, resource, condition keys; never a value) into that
@@ -71,6 +73,17 @@ enum Command {
         /// `LegalBasisRetentionDays`): the order items' own TTL after their PII expiry.
         #[arg(long, default_value_t = 548)]
         business_retention_days: i64,
+    },
+    /// One order: its PII for a stated purpose (through the pii-access API, signed with your
+    /// own AWS credentials: the purpose's role), and who accessed it.
+    Order {
+        #[command(subcommand)]
+        command: OrderCommand,
+    },
+    /// The audit trail across orders.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Accounting export: business records (no PII) purchased in [--from, --to) as CSV.
     ///
@@ -152,6 +165,113 @@ enum SubjectCommand {
 }
 
 #[derive(Subcommand)]
+enum OrderCommand {
+    /// The order's data for one purpose: exactly that purpose's classes, nothing else. No
+    /// purpose, no data. The lookup is audited (who, purpose, classes; never a value).
+    Show {
+        order: String,
+        #[arg(long, env = "ORDERSEAL_SELLER")]
+        seller: String,
+        #[arg(long, value_enum)]
+        purpose: PeoplePurpose,
+        /// The stack's `PiiAccessApiUrl` output.
+        #[arg(long, env = "ORDERSEAL_ACCESS_API")]
+        api_url: String,
+    },
+    /// Who accessed the order's PII, why, when, and with what outcome; holds and erasures too.
+    Audit {
+        order: String,
+        #[arg(long, env = "ORDERSEAL_SELLER")]
+        seller: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Accesses per identity and purpose since a time: what the periodic access review reads.
+    Report {
+        /// RFC 3339, or `<n>d` for that many days ago (e.g. 14d).
+        #[arg(long, value_parser = parse_since)]
+        since: OffsetDateTime,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// The purposes people read PII for.
+#[derive(Clone, Copy, ValueEnum)]
+enum PeoplePurpose {
+    #[value(name = "customer_service")]
+    CustomerService,
+    #[value(name = "returns")]
+    Returns,
+    #[value(name = "fraud_review")]
+    FraudReview,
+}
+
+impl PeoplePurpose {
+    fn purpose(self) -> orderseal::access::Purpose {
+        use orderseal::access::Purpose;
+        match self {
+            PeoplePurpose::CustomerService => Purpose::CustomerService,
+            PeoplePurpose::Returns => Purpose::Returns,
+            PeoplePurpose::FraudReview => Purpose::FraudReview,
+        }
+    }
+}
+
+fn parse_since(s: &str) -> Result<OffsetDateTime, String> {
+    match s.strip_suffix('d').map(str::parse::<i64>) {
+        Some(Ok(days)) if (0..=3653).contains(&days) => {
+            Ok(OffsetDateTime::now_utc() - time::Duration::days(days))
+        }
+        Some(_) => Err("days must be 0..3653".into()),
+        None => parse_time(s),
+    }
+}
+
+/// `orderseal order show`: sign with the caller's own credentials, print what the purpose allows.
+async fn show_order(
+    sdk: &aws_config::SdkConfig,
+    api_url: &str,
+    seller: &str,
+    order: &str,
+    purpose: orderseal::access::Purpose,
+) -> ExitCode {
+    use aws_credential_types::provider::ProvideCredentials;
+    use orderseal::access_client::{AccessClient, Answer, render};
+    let Some(provider) = sdk.credentials_provider() else {
+        eprintln!("error: no AWS credentials: sign in as your purpose's role");
+        return ExitCode::from(2);
+    };
+    let credentials = match provider.provide_credentials().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: no AWS credentials: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
+    let client = AccessClient::new(api_url, &region, credentials);
+    match client.get_order(purpose, seller, order).await {
+        Ok(Answer::Opened(view)) => {
+            print!("{}", render(&view));
+            ExitCode::SUCCESS
+        }
+        Ok(Answer::Refused(r)) => {
+            eprintln!("refused ({} {}): {}", r.status, r.error, r.message);
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Subcommand)]
 enum HoldCommand {
     /// Keep an order's PII until --until, past its expiry.
     Add {
@@ -187,6 +307,19 @@ fn print_as<T: serde::Serialize + ?Sized>(format: Format, value: &T, table: impl
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Order {
+        command:
+            OrderCommand::Show {
+                order,
+                seller,
+                purpose,
+                api_url,
+            },
+    } = &cli.command
+    {
+        let sdk = aws_config::load_from_env().await;
+        return show_order(&sdk, api_url, seller, order, purpose.purpose()).await;
+    }
     let Some(table) = cli.table else {
         eprintln!("error: no table: pass --table or set ORDERSEAL_TABLE");
         return ExitCode::from(2);
@@ -216,6 +349,7 @@ async fn main() -> ExitCode {
     let recorder = orderseal::aws::record::RequestRecorder::from_env("OperatorRole");
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder);
     let client = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+    let audit_log = orderseal::audit::AuditLog::new(client.clone(), &table);
     let orders = DynamoOrderStore::new(client.clone(), &table);
     let store = DynamoRetention::new(client, table);
     let now = OffsetDateTime::now_utc();
@@ -340,8 +474,41 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e.to_string()),
         },
-        // Handled above, with its own client.
-        Command::Migrate { .. } => Ok(ExitCode::SUCCESS),
+        // Handled above, with their own clients.
+        Command::Migrate { .. }
+        | Command::Order {
+            command: OrderCommand::Show { .. },
+        } => Ok(ExitCode::SUCCESS),
+        Command::Order {
+            command:
+                OrderCommand::Audit {
+                    order,
+                    seller,
+                    format,
+                },
+        } => match audit_log.for_order(&seller, &order).await {
+            Ok(entries) => {
+                print_as(
+                    format,
+                    entries.as_slice(),
+                    orderseal_ops::render_audit_trail,
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Audit {
+            command: AuditCommand::Report { since, format },
+        } => match audit_log.since(since, now).await {
+            Ok(entries) => {
+                let summary = orderseal::audit::summarise(&entries);
+                print_as(format, summary.as_slice(), |s| {
+                    orderseal_ops::render_access_review(s, since, now)
+                });
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Export {
             from,
             to,

@@ -130,13 +130,14 @@ export class Requests {
         continue;
       }
       const [[kind, res]] = Object.entries(r.resource);
-      const logical = { table: names.table.get(res.name), queue: names.queue.get(res.url), key: names.key.get(res.id), secret: names.secret.get(res.id) }[kind];
+      // An API is named by its logical id (the local API Gateway stand-in has no physical one).
+      const logical = { table: names.table.get(res.name), queue: names.queue.get(res.url), key: names.key.get(res.id), secret: names.secret.get(res.id), api: res.id }[kind];
       if (!logical || !d.resources[logical]) {
         this.problemSet.add(`${r.call} by ${r.principal}: ${kind} ${JSON.stringify(res)} is not a resource of the template`);
         continue;
       }
       if (r.facts?.UnresolvedName) this.problemSet.add(`${r.call} by ${r.principal}: an expression names ${r.facts.UnresolvedName} without defining it`);
-      let resource = d.getAtt(logical, 'Arn');
+      let resource = kind === 'api' ? d.arn('execute-api', `${d.ref(logical)}/${res.stage}/${res.method}${res.path}`) : d.getAtt(logical, 'Arn');
       if (kind === 'secret') resource = d.ref(logical);
       if (kind === 'table' && res.index) resource = `${resource}/index/${res.index}`;
       const context = { ...this.base(principal) };

@@ -1,0 +1,528 @@
+//! orderseal pii-access: the people's door to sealed PII. `GET /{purpose}/orders/{seller}/{order}`
+//! behind an HTTP API with IAM (SigV4) authorisation.
+//!
+//! One function (and one role) per purpose — `customer_service`, `returns`, `fraud_review` — so
+//! the KMS key policy binds each to exactly its purpose's classes (ARCHITECTURE §3): the
+//! fraud-review function cannot decrypt `contact` whatever its code asks. IAM decides which
+//! people may invoke which purpose's path; the function checks again that the caller — from the
+//! request context API Gateway fills in, never from the request — is a session of the purpose's
+//! role, so a too-broad invoke grant still gets nothing.
+//!
+//! Every request, allowed or refused, leaves exactly one audit event (table and audit log)
+//! before any data leaves; when the event cannot be written, no data is returned.
+//!
+//! Statuses: 200 the purpose's classes the order holds; 400 malformed ids; 403 no identity or
+//! a caller without the purpose; 404 unknown route, unknown order or no PII held; 410 PII
+//! expired or erased; 423 under a legal hold (kept for that, not for service); 500 our side.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use orderseal::access::{AccessError, PiiReader, Purpose};
+use orderseal::audit::{ACCESS_AUDIT_RETENTION, AuditEvent, AuditLog, Outcome};
+use orderseal::clock::Clock;
+use orderseal::retention::PiiState;
+use orderseal::seal::{ClassGuard, KmsKeyProvider};
+use orderseal::seal::{KeyProvider, SealError};
+
+/// The function's settings (environment variables of the template).
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    pub table: String,
+    pub pii_key_id: String,
+    /// The one purpose this function serves (`ORDERSEAL_PURPOSE`).
+    pub purpose: Purpose,
+    /// Roles whose sessions may use the purpose (`ORDERSEAL_CALLER_ROLE_ARNS`, comma-separated).
+    pub caller_roles: Vec<String>,
+    /// Orders no real person has a reason to open (`ORDERSEAL_CANARY_ORDERS`): any access to one
+    /// raises the `CanaryOrderAccessed` metric.
+    pub canary_orders: BTreeSet<String>,
+}
+
+impl AccessConfig {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let req = |k: &str| {
+            get(k)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("missing environment variable {k}"))
+        };
+        let list = |k: &str| -> Vec<String> {
+            get(k)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let purpose = req("ORDERSEAL_PURPOSE")?;
+        let purpose = Purpose::parse(&purpose)
+            .filter(|p| Purpose::PEOPLE.contains(p))
+            .ok_or_else(|| format!("ORDERSEAL_PURPOSE: {purpose} is not a people's purpose"))?;
+        let caller_roles = list("ORDERSEAL_CALLER_ROLE_ARNS");
+        if caller_roles.is_empty() {
+            return Err("missing environment variable ORDERSEAL_CALLER_ROLE_ARNS".into());
+        }
+        Ok(Self {
+            table: req("ORDERSEAL_TABLE")?,
+            pii_key_id: req("ORDERSEAL_PII_KEY_ID")?,
+            purpose,
+            caller_roles,
+            canary_orders: list("ORDERSEAL_CANARY_ORDERS").into_iter().collect(),
+        })
+    }
+}
+
+/// One request as API Gateway hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// API Gateway's request id: the audit event's id.
+    pub request_id: &'a str,
+    /// `requestContext.authorizer.iam.userArn`: who SigV4 authenticated.
+    pub caller: Option<&'a str>,
+}
+
+/// The response. The body holds PII only for a 200; it is wiped on drop.
+pub struct Reply {
+    pub status: u16,
+    pub body: Zeroizing<Vec<u8>>,
+    /// The request named a canary order (the caller emits the metric).
+    pub canary: bool,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("canary", &self.canary)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request from a Lambda HTTP API (payload 2.0) event.
+pub fn call_of(req: &lambda_http::Request) -> Call<'_> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let (request_id, caller) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (
+            ctx.request_id.as_deref().unwrap_or_default(),
+            ctx.authorizer
+                .as_ref()
+                .and_then(|a| a.iam.as_ref())
+                .and_then(|iam| iam.user_arn.as_deref()),
+        ),
+        _ => ("", None),
+    };
+    Call {
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        request_id,
+        caller,
+    }
+}
+
+/// Whether `caller` (an STS assumed-role ARN) is a session of `role` (an IAM role ARN, any
+/// path): same partition, account and role name.
+pub fn is_session_of(caller: &str, role: &str) -> bool {
+    let mut c = caller.splitn(6, ':');
+    let mut r = role.splitn(6, ':');
+    let (Some("arn"), Some(cp), Some("sts"), Some(""), Some(ca), Some(cres)) =
+        (c.next(), c.next(), c.next(), c.next(), c.next(), c.next())
+    else {
+        return false;
+    };
+    let (Some("arn"), Some(rp), Some("iam"), Some(""), Some(ra), Some(rres)) =
+        (r.next(), r.next(), r.next(), r.next(), r.next(), r.next())
+    else {
+        return false;
+    };
+    let Some(session) = cres.strip_prefix("assumed-role/") else {
+        return false;
+    };
+    let Some((role_name, _session_name)) = session.split_once('/') else {
+        return false;
+    };
+    let Some(role_path) = rres.strip_prefix("role/") else {
+        return false;
+    };
+    cp == rp && ca == ra && role_path.rsplit('/').next() == Some(role_name)
+}
+
+/// Seller and order ids as SP-API spells them: letters, digits and dashes, at most 64.
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// `GET /{purpose}/orders/{seller}/{order}` → its parts.
+fn route<'a>(method: &str, path: &'a str) -> Option<(&'static str, &'a str, &'a str)> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    let (Some(purpose), Some("orders"), Some(seller), Some(order), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let purpose = Purpose::parse(purpose).filter(|p| Purpose::PEOPLE.contains(p))?;
+    (method == "GET").then_some((purpose.as_str(), seller, order))
+}
+
+fn error_body(code: &str, message: &str) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(
+        serde_json::json!({ "error": code, "message": message })
+            .to_string()
+            .into_bytes(),
+    )
+}
+
+/// The refusal for an access error: status, stable code, message (no values).
+fn refusal(e: &AccessError) -> (u16, &'static str, &'static str) {
+    match e {
+        AccessError::NoOrder => (404, "no_such_order", "no such order"),
+        AccessError::NothingHeld => (
+            404,
+            "no_pii_held",
+            "the order holds no PII for this purpose",
+        ),
+        AccessError::Gone(PiiState::Erased) => (410, "erased", "the order's PII has been erased"),
+        AccessError::Gone(PiiState::Expired) | AccessError::Gone(PiiState::Live) => (
+            410,
+            "expired",
+            "the order's PII is past its retention and is treated as erased",
+        ),
+        AccessError::Gone(PiiState::Held { .. }) => (
+            423,
+            "legal_hold",
+            "the order's PII is kept under a legal hold, for that purpose only",
+        ),
+        AccessError::NotPermitted { .. }
+        | AccessError::Seal(SealError::ClassNotPermitted { .. }) => (
+            403,
+            "not_permitted",
+            "this purpose may not open the order's data",
+        ),
+        _ => (
+            500,
+            "internal_error",
+            "the order could not be read; try again",
+        ),
+    }
+}
+
+pub struct Access<K> {
+    reader: PiiReader<K>,
+    audit: AuditLog,
+    config: AccessConfig,
+    clock: Arc<dyn Clock>,
+}
+
+pub type LambdaAccess = Access<ClassGuard<KmsKeyProvider>>;
+
+/// The function as Lambda runs it: the KMS key provider may open exactly the purpose's classes
+/// (the key policy says the same to AWS) and seal none.
+pub fn build(
+    config: AccessConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    kms: aws_sdk_kms::Client,
+    clock: Arc<dyn Clock>,
+) -> LambdaAccess {
+    let keys = ClassGuard::new(
+        KmsKeyProvider::new(kms, config.pii_key_id.clone()),
+        config.purpose.classes(),
+        &[],
+    );
+    Access::new(config, dynamodb, keys, clock)
+}
+
+impl<K: KeyProvider> Access<K> {
+    pub fn new(
+        config: AccessConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+        keys: K,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            reader: PiiReader::new(dynamodb.clone(), config.table.clone(), keys),
+            audit: AuditLog::new(dynamodb, config.table.clone()),
+            config,
+            clock,
+        }
+    }
+
+    pub async fn handle(&self, call: Call<'_>) -> Reply {
+        let now = self.clock.now();
+        let purpose = self.config.purpose;
+        let Some((asked, seller_id, order_id)) = route(call.method, call.path) else {
+            return self
+                .refuse(call, None, ("-", "-"), now, 404, "unknown_route", "GET /{purpose}/orders/{seller}/{order}; purpose: customer_service, returns or fraud_review")
+                .await;
+        };
+        if asked != purpose.as_str() {
+            // Another purpose's function serves that path.
+            return self
+                .refuse(
+                    call,
+                    None,
+                    ("-", "-"),
+                    now,
+                    404,
+                    "unknown_route",
+                    "this function serves another purpose",
+                )
+                .await;
+        }
+        if !valid_id(seller_id) || !valid_id(order_id) {
+            // The ids are not logged: they could be anything.
+            return self
+                .refuse(
+                    call,
+                    Some(purpose),
+                    ("-", "-"),
+                    now,
+                    400,
+                    "bad_request",
+                    "seller and order ids are letters, digits and dashes",
+                )
+                .await;
+        }
+        let ids = (seller_id, order_id);
+        let Some(caller) = call.caller else {
+            return self
+                .refuse(
+                    call,
+                    Some(purpose),
+                    ids,
+                    now,
+                    403,
+                    "no_identity",
+                    "the request carries no authenticated caller",
+                )
+                .await;
+        };
+        if !self
+            .config
+            .caller_roles
+            .iter()
+            .any(|r| is_session_of(caller, r))
+        {
+            return self
+                .refuse(
+                    call,
+                    Some(purpose),
+                    ids,
+                    now,
+                    403,
+                    "not_permitted",
+                    "the caller's role does not have this purpose",
+                )
+                .await;
+        }
+        let opened = match self
+            .reader
+            .open_purpose(seller_id, order_id, purpose, now)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let (status, code, message) = refusal(&e);
+                if status == 500 {
+                    tracing::warn!(error = %e, order_id, "pii-access read failed");
+                }
+                return self
+                    .refuse(call, Some(purpose), ids, now, status, code, message)
+                    .await;
+            }
+        };
+        let classes = opened.class_names();
+        let canary = self.config.canary_orders.contains(order_id);
+        let event = AuditEvent {
+            id: call.request_id,
+            at: now,
+            who: caller,
+            action: "pii-access",
+            purpose: Some(purpose.as_str()),
+            seller_id,
+            order_id,
+            classes,
+            outcome: Outcome::Allowed,
+            note: None,
+            canary,
+            until: None,
+            retention: ACCESS_AUDIT_RETENTION,
+        };
+        if let Err(e) = self.audit.record(&event).await {
+            tracing::error!(error = %e, order_id, "audit event not written: no data returned");
+            return Reply {
+                status: 500,
+                body: error_body(
+                    "audit_unavailable",
+                    "the access could not be audited, so nothing is returned; try again",
+                ),
+                canary,
+            };
+        }
+        let mut body = Zeroizing::new(Vec::with_capacity(1024));
+        let json = |v: &str| serde_json::Value::from(v).to_string();
+        body.extend_from_slice(
+            format!(
+                "{{\"seller_id\":{},\"order_id\":{},\"purpose\":{},\"classes\":{{",
+                json(seller_id),
+                json(order_id),
+                json(purpose.as_str())
+            )
+            .as_bytes(),
+        );
+        for (i, (class, plain)) in opened.classes.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(json(class.as_str()).as_bytes());
+            body.push(b':');
+            // Schema-checked JSON of the class (PiiReader::open_purpose).
+            body.extend_from_slice(plain);
+        }
+        body.extend_from_slice(b"}}");
+        Reply {
+            status: 200,
+            body,
+            canary,
+        }
+    }
+
+    /// Audit a refusal (one event), then answer it. Without the event, a 500.
+    #[allow(clippy::too_many_arguments)]
+    async fn refuse(
+        &self,
+        call: Call<'_>,
+        purpose: Option<Purpose>,
+        (seller_id, order_id): (&str, &str),
+        now: OffsetDateTime,
+        status: u16,
+        code: &'static str,
+        message: &str,
+    ) -> Reply {
+        let canary = self.config.canary_orders.contains(order_id);
+        let event = AuditEvent {
+            id: call.request_id,
+            at: now,
+            who: call.caller.unwrap_or("unauthenticated"),
+            action: "pii-access",
+            purpose: purpose.map(Purpose::as_str),
+            seller_id,
+            order_id,
+            classes: purpose
+                .map(|p| p.classes().iter().map(|c| c.as_str()).collect())
+                .unwrap_or_default(),
+            outcome: Outcome::Refused(code),
+            note: None,
+            canary,
+            until: None,
+            retention: ACCESS_AUDIT_RETENTION,
+        };
+        if let Err(e) = self.audit.record(&event).await {
+            tracing::error!(error = %e, "audit event not written");
+            return Reply {
+                status: 500,
+                body: error_body(
+                    "audit_unavailable",
+                    "the request could not be audited; try again",
+                ),
+                canary,
+            };
+        }
+        Reply {
+            status,
+            body: error_body(code, message),
+            canary,
+        }
+    }
+}
+
+/// The `CanaryOrderAccessed` metric as a CloudWatch Embedded Metric Format line (namespace
+/// `orderseal`, dimension `Function=pii-access`): the alarm on it fires on any access.
+pub fn canary_emf_line(purpose: Purpose, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "orderseal",
+                "Dimensions": [["Function"]],
+                "Metrics": [{"Name": "CanaryOrderAccessed", "Unit": "Count"}],
+            }],
+        },
+        "Function": "pii-access",
+        "purpose": purpose.as_str(),
+        "CanaryOrderAccessed": 1,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caller_is_a_session_of_its_role_only() {
+        let role = "arn:aws:iam::111122223333:role/orderseal/CustomerServiceAgentRole";
+        assert!(is_session_of(
+            "arn:aws:sts::111122223333:assumed-role/CustomerServiceAgentRole/alice@seller.example",
+            role
+        ));
+        for other in [
+            "arn:aws:sts::444455556666:assumed-role/CustomerServiceAgentRole/alice",
+            "arn:aws:sts::111122223333:assumed-role/FraudReviewerRole/alice",
+            "arn:aws:sts::111122223333:assumed-role/CustomerServiceAgentRoleX/alice",
+            "arn:aws:iam::111122223333:user/CustomerServiceAgentRole",
+            "arn:aws-cn:sts::111122223333:assumed-role/CustomerServiceAgentRole/alice",
+            "arn:aws:sts::111122223333:assumed-role/CustomerServiceAgentRole",
+            "",
+        ] {
+            assert!(!is_session_of(other, role), "{other}");
+        }
+    }
+
+    #[test]
+    fn routes_name_a_people_purpose_and_two_ids() {
+        assert_eq!(
+            route("GET", "/returns/orders/S1/111-2222222-3333333"),
+            Some(("returns", "S1", "111-2222222-3333333"))
+        );
+        for (m, p) in [
+            ("GET", "/orders/S1/O1"),
+            ("GET", "/fulfilment/orders/S1/O1"),
+            ("GET", "/sales/orders/S1/O1"),
+            ("GET", "/returns/orders/S1/O1/extra"),
+            ("POST", "/returns/orders/S1/O1"),
+            ("GET", "/returns/order/S1/O1"),
+        ] {
+            assert_eq!(route(m, p), None, "{m} {p}");
+        }
+        assert!(valid_id("111-2222222-3333333"));
+        assert!(!valid_id("S1#PII"));
+        assert!(!valid_id(""));
+    }
+
+    #[test]
+    fn configuration_refuses_a_purpose_people_do_not_have() {
+        let env = |purpose: &'static str| {
+            move |k: &str| {
+                Some(match k {
+                    "ORDERSEAL_PURPOSE" => purpose.to_owned(),
+                    "ORDERSEAL_CALLER_ROLE_ARNS" => "arn:aws:iam::1:role/R".to_owned(),
+                    _ => "x".to_owned(),
+                })
+            }
+        };
+        assert!(AccessConfig::from_lookup(env("fulfilment")).is_err());
+        assert!(AccessConfig::from_lookup(env("sales")).is_err());
+        let ok = AccessConfig::from_lookup(env("fraud_review")).unwrap();
+        assert_eq!(ok.purpose, Purpose::FraudReview);
+    }
+}

@@ -1,0 +1,307 @@
+//! The pii-access HTTP API as API Gateway runs it, on a local listener.
+//!
+//! Authentication is API Gateway's IAM authorisation, done for real: the SigV4 signature is
+//! recomputed (aws-sigv4) over the request as received, with the secret of the access key it
+//! names, and compared in constant time; a stale `x-amz-date` (over 15 minutes) or an unknown
+//! key is refused with 403 as API Gateway refuses it. The caller's session then goes into the
+//! payload-2.0 event's `requestContext.authorizer.iam` — the only place the function reads
+//! identity from — and the route's function runs with that event.
+//!
+//! IAM's decision itself is not taken here (that needs the deployment's policies): every
+//! authenticated invocation is recorded as `execute-api:Invoke` by the caller's role on the
+//! route's ARN, and the policy engine evaluates them after the test run. One the function
+//! refused because the caller's role lacks the purpose is recorded as a request IAM must deny,
+//! so the function's check and the template's policies are shown to agree.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use orderseal::access::Purpose;
+use orderseal::aws::record::{RequestRecorder, Resource};
+use orderseal_pii_access::LambdaAccess;
+use serde_json::{Value, json};
+
+use crate::{LOCAL_ACCOUNT, LOCAL_PEOPLE, LocalPerson, REGION};
+
+/// The template's logical id of the API.
+pub const API_ID: &str = "PiiAccessApi";
+const STAGE: &str = "$default";
+/// API Gateway refuses a signature older or newer than this.
+const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+
+struct Gateway {
+    functions: BTreeMap<&'static str, Arc<LambdaAccess>>,
+}
+
+/// Serve the purposes' functions on 127.0.0.1 (`port` 0 = any). Returns the base URL and the
+/// server task.
+pub async fn serve(
+    functions: Vec<(Purpose, Arc<LambdaAccess>)>,
+    port: u16,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let addr = listener.local_addr()?;
+    let gateway = Arc::new(Gateway {
+        functions: functions
+            .into_iter()
+            .map(|(p, f)| (p.as_str(), f))
+            .collect(),
+    });
+    let app = axum::Router::new().fallback(receive).with_state(gateway);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((format!("http://{addr}"), task))
+}
+
+fn gateway_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+/// Why a signature is refused (API Gateway's messages).
+fn authenticate(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<LocalPerson, &'static str> {
+    const MISSING: &str = "Missing Authentication Token";
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let auth = header("authorization").ok_or(MISSING)?;
+    let fields = auth
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or("Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'")?;
+    let mut credential = None;
+    let mut signed_headers = None;
+    let mut signature = None;
+    for part in fields.split(',').map(str::trim) {
+        if let Some(v) = part.strip_prefix("Credential=") {
+            credential = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed_headers = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            signature = Some(v);
+        }
+    }
+    let (Some(credential), Some(signed_headers), Some(signature)) =
+        (credential, signed_headers, signature)
+    else {
+        return Err("Authorization header requires 'Credential', 'SignedHeaders' and 'Signature'");
+    };
+    let mut scope = credential.split('/');
+    let (Some(key_id), Some(_date), Some(region), Some(service), Some("aws4_request"), None) = (
+        scope.next(),
+        scope.next(),
+        scope.next(),
+        scope.next(),
+        scope.next(),
+        scope.next(),
+    ) else {
+        return Err("Credential should be scoped to a valid region");
+    };
+    if region != REGION || service != orderseal::access_client::SERVICE {
+        return Err("Credential should be scoped to correct service");
+    }
+    let person = LOCAL_PEOPLE
+        .into_iter()
+        .find(|p| p.access_key_id == key_id)
+        .ok_or("The security token included in the request is invalid")?;
+    let signed_at = header("x-amz-date")
+        .and_then(|d| {
+            let format =
+                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+            time::PrimitiveDateTime::parse(d, format).ok()
+        })
+        .map(|t| SystemTime::from(t.assume_utc()))
+        .ok_or("Signature expired")?;
+    let skew = now
+        .duration_since(signed_at)
+        .or_else(|_| signed_at.duration_since(now))
+        .unwrap_or(Duration::MAX);
+    if skew > MAX_SKEW {
+        return Err("Signature expired");
+    }
+    // The headers the caller signed, minus the date the signer adds itself.
+    let mut signed = Vec::new();
+    for name in signed_headers.split(';') {
+        if name == "x-amz-date" {
+            continue;
+        }
+        signed.push((
+            name,
+            header(name).ok_or(
+                "The request signature we calculated does not match the signature you provided",
+            )?,
+        ));
+    }
+    let host = header("host").ok_or(MISSING)?;
+    let url = format!(
+        "http://{host}{}",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let expected = orderseal::access_client::sign_headers(
+        method.as_str(),
+        &url,
+        &signed,
+        body,
+        &person.credentials(),
+        REGION,
+        signed_at,
+    )
+    .map_err(|_| "The request signature we calculated does not match the signature you provided")?;
+    let expected_auth = expected
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let expected_signature = expected_auth
+        .rsplit("Signature=")
+        .next()
+        .unwrap_or_default();
+    let expected_signed = expected_auth
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_default();
+    if expected_signed != signed_headers
+        || verify_slices_are_equal(expected_signature.as_bytes(), signature.as_bytes()).is_err()
+    {
+        return Err(
+            "The request signature we calculated does not match the signature you provided",
+        );
+    }
+    Ok(person)
+}
+
+/// `GET /{purpose}/orders/{seller}/{order}` → the purpose, when a function serves it.
+fn route_purpose<'a>(gateway: &'a Gateway, method: &Method, path: &str) -> Option<&'a str> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    let purpose = parts.next()?;
+    let shape = (parts.next(), parts.next(), parts.next(), parts.next());
+    let (Some("orders"), Some(seller), Some(order), None) = shape else {
+        return None;
+    };
+    if method != Method::GET || seller.is_empty() || order.is_empty() {
+        return None;
+    }
+    gateway.functions.get_key_value(purpose).map(|(k, _)| *k)
+}
+
+async fn receive(
+    State(gateway): State<Arc<Gateway>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let person = match authenticate(&method, &uri, &headers, &body, SystemTime::now()) {
+        Ok(p) => p,
+        Err(message) => return gateway_error(StatusCode::FORBIDDEN, message),
+    };
+    let path = uri.path();
+    let Some(purpose) = route_purpose(&gateway, &method, path) else {
+        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let function = gateway.functions[purpose].clone();
+    let request_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let event = json!({
+        "version": "2.0",
+        "routeKey": format!("GET /{purpose}/orders/{{seller}}/{{order}}"),
+        "rawPath": path,
+        "rawQueryString": uri.query().unwrap_or_default(),
+        "headers": headers.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), Value::from(v.to_str().ok()?)))).collect::<serde_json::Map<_, _>>(),
+        "requestContext": {
+            "accountId": LOCAL_ACCOUNT,
+            "apiId": "local",
+            "stage": STAGE,
+            "requestId": request_id,
+            "authorizer": { "iam": {
+                "accessKey": person.access_key_id,
+                "accountId": LOCAL_ACCOUNT,
+                "callerId": format!("AROALOCAL:{}", person.session),
+                "userArn": person.caller_arn(),
+                "userId": format!("AROALOCAL:{}", person.session),
+            }},
+            "http": { "method": method.as_str(), "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "" },
+            "time": "", "timeEpoch": 0,
+        },
+        "isBase64Encoded": false,
+    });
+    let Ok(request) = lambda_http::request::from_str(&event.to_string()) else {
+        return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    };
+    let reply = function
+        .handle(orderseal_pii_access::call_of(&request))
+        .await;
+    let refused_for_role = reply.status == 403
+        && serde_json::from_slice::<Value>(&reply.body)
+            .ok()
+            .is_some_and(|v| v["error"] == "not_permitted");
+    record_invoke(person, method.as_str(), path, refused_for_role);
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, reply.body.to_vec()).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The invocation as IAM authorises it, for the evaluation after the run.
+fn record_invoke(person: LocalPerson, method: &str, path: &str, must_be_denied: bool) {
+    let recorder = RequestRecorder::from_env(person.role);
+    if !recorder.is_on() {
+        return;
+    }
+    let mut facts = BTreeMap::new();
+    if must_be_denied {
+        facts.insert("Expect".to_owned(), "Denied".to_owned());
+    }
+    recorder.record_authz(
+        "ApiGateway.Invoke",
+        "execute-api:Invoke",
+        Resource::Api {
+            id: API_ID.to_owned(),
+            stage: STAGE.to_owned(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+        },
+        BTreeMap::new(),
+        facts,
+    );
+}
+
+/// The three purposes' functions for resources in the emulator, each with the clients of its own
+/// role (`clients_for(role)`), `canary_orders` configured, on `clock`.
+pub fn functions(
+    resources: &crate::Resources,
+    canary_orders: &[&str],
+    clock: Arc<dyn orderseal::clock::Clock>,
+    clients_for: impl Fn(&'static str) -> crate::AwsClients,
+) -> Result<Vec<(Purpose, Arc<LambdaAccess>)>, crate::LocalError> {
+    Purpose::PEOPLE
+        .into_iter()
+        .map(|purpose| {
+            let (role, _) = crate::roles::for_purpose(purpose);
+            let aws = clients_for(role);
+            let config = crate::access_config(resources, purpose, canary_orders)?;
+            Ok((
+                purpose,
+                Arc::new(orderseal_pii_access::build(
+                    config,
+                    aws.dynamodb,
+                    aws.kms,
+                    clock.clone(),
+                )),
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,160 @@
+//! `orderseal order show|audit` and `orderseal audit report` as people run them: the lookup
+//! signed with the person's own credentials through the local pii-access API (SigV4 checked),
+//! the audit trail read by the operator. Values appear only in an allowed lookup's output.
+
+use std::process::Output;
+use std::sync::Arc;
+
+use orderseal::access::Purpose;
+use orderseal_local::{LocalPerson, REGION, access_api, person_for};
+use orderseal_tests::{SELLER, TestStack, assert_no_canary, canary_order, moto_url};
+
+async fn orderseal(table: &str, person: LocalPerson, api: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_orderseal"))
+        .args(args)
+        .env("ORDERSEAL_TABLE", table)
+        .env("ORDERSEAL_ACCESS_API", api)
+        .env("ORDERSEAL_SELLER", SELLER)
+        .env("AWS_ENDPOINT_URL", moto_url())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", person.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", person.secret_access_key())
+        .output()
+        .await
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test]
+async fn people_look_orders_up_for_a_purpose_and_the_operator_reviews_who_did() {
+    let stack = TestStack::new().await;
+    let order = "113-7000001-0000001";
+    stack
+        .notify(
+            &stack.ingest(),
+            &canary_order(order, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z"),
+        )
+        .await;
+    let functions = access_api::functions(
+        &stack.resources,
+        &[],
+        Arc::new(orderseal::clock::SystemClock),
+        |r| stack.aws_as(r).clone(),
+    )
+    .unwrap();
+    let (api, server) = access_api::serve(functions, 0).await.unwrap();
+    let table = stack.table().to_owned();
+    let alice = person_for(Purpose::CustomerService);
+    let fran = person_for(Purpose::FraudReview);
+
+    // Customer service: the shipping and contact values, as a table.
+    let out = orderseal(
+        &table,
+        alice,
+        &api,
+        &["order", "show", order, "--purpose", "customer_service"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("CANARY-RECIPIENT-Q7Z") && shown.contains("CANARY-BUYER-Q7Z"),
+        "{shown}"
+    );
+    assert!(shown.contains("this lookup is audited"));
+    assert!(!shown.contains("CANARY-GIFT-Q7Z"), "gift is no purpose's");
+    assert_no_canary("stderr", &text(&out.stderr));
+
+    // Fraud review: shipping only.
+    let out = orderseal(
+        &table,
+        fran,
+        &api,
+        &["order", "show", order, "--purpose", "fraud_review"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("CANARY-RECIPIENT-Q7Z"), "{shown}");
+    assert!(
+        !shown.contains("CANARY-BUYER-Q7Z") && !shown.contains("canary-q7z@"),
+        "{shown}"
+    );
+
+    // No purpose, no data; a purpose the caller's role lacks: refused (exit 4), no data.
+    let out = orderseal(&table, alice, &api, &["order", "show", order]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--purpose"));
+    let out = orderseal(
+        &table,
+        alice,
+        &api,
+        &["order", "show", order, "--purpose", "fraud_review"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("403 not_permitted"));
+    for o in [&out.stdout, &out.stderr] {
+        assert_no_canary("a refused lookup", &text(o));
+    }
+
+    // The operator's review: the order's trail, then the summary per identity and purpose.
+    let operator = orderseal_local::LOCAL_PEOPLE[3];
+    let out = orderseal(&table, operator, &api, &["order", "audit", order]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let trail = text(&out.stdout);
+    assert_eq!(
+        trail.lines().filter(|l| l.contains("pii-access")).count(),
+        3,
+        "{trail}"
+    );
+    assert!(trail.contains(&alice.caller_arn()) && trail.contains(&fran.caller_arn()));
+    assert!(trail.contains("not_permitted"));
+    assert_no_canary("the audit trail", &trail);
+
+    let out = orderseal(
+        &table,
+        operator,
+        &api,
+        &["audit", "report", "--since", "1d", "--format", "json"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let review: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |who: &str, purpose: &str| {
+        review
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["who"] == who && r["purpose"] == purpose)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for {who} {purpose}: {review}"))
+    };
+    let cs = row(&alice.caller_arn(), "customer_service");
+    assert_eq!(
+        (cs["allowed"].as_u64(), cs["refused"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let wrong = row(&alice.caller_arn(), "fraud_review");
+    assert_eq!(
+        (wrong["allowed"].as_u64(), wrong["refused"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_no_canary("the review", &text(&out.stdout));
+    let out = orderseal(
+        &table,
+        operator,
+        &api,
+        &["audit", "report", "--since", "1d"],
+    )
+    .await;
+    assert!(
+        text(&out.stdout).contains("access review"),
+        "{}",
+        text(&out.stdout)
+    );
+    server.abort();
+}
