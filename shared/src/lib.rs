@@ -20,6 +20,7 @@ pub mod config;
 pub mod dispatch;
 #[cfg(feature = "fakes")]
 pub mod fakes;
+pub mod fraud;
 pub mod idempotency;
 pub mod layout;
 pub mod mapping;
