@@ -4,8 +4,7 @@
 //! the retention rule decides whether the PII still exists for readers ([`pii_state`]: past its
 //! expiry it is erased even if the sweep has not run); every read is audited by ids only.
 
-use crate::classes::ClassPayload;
-use crate::retention::{PiiState, pii_state};
+use crate::retention::PiiState;
 use crate::seal::{PiiClass, SealError};
 
 /// Why PII is read. Nothing else may read it.
@@ -114,6 +113,8 @@ mod dynamo {
 
     use super::*;
     use crate::aws::ddb::{get_n, s};
+    use crate::classes::ClassPayload;
+    use crate::retention::pii_state;
     use crate::layout::{ORDER_SK, PII_SK, order_pk, pii_attribute, pii_pk};
     use crate::seal::{KeyProvider, SealContext, SealedBlob, Sealer};
 

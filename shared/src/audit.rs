@@ -9,7 +9,6 @@
 //! audit log group).
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 /// How long access events are kept: 13 months, more than the 12 the DPP asks for audit logs
@@ -98,6 +97,7 @@ impl AuditEvent<'_> {
         );
     }
 
+    #[cfg(feature = "dynamodb")]
     fn sort_key(&self) -> String {
         format!("{}#{}#{}", iso(self.at), self.action, self.id)
     }
@@ -193,8 +193,9 @@ pub fn summarise(entries: &[AuditEntry]) -> Vec<AccessSummary> {
     out
 }
 
+#[cfg(feature = "dynamodb")]
 fn iso(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
+    t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
