@@ -17,10 +17,22 @@ target/debug/orderseal-local sweep
 eval "$(target/debug/orderseal-local env)"
 target/debug/orderseal retention audit
 target/debug/orderseal retention report --check
+# A fraud rule held an order for review: nothing was bought for it. The fraud reviewer looks
+# at its address (fraud_review: shipping only); its trail shows the hold and the lookup. (Release
+# it with `orderseal fraud release <order> --purpose fraud_review`, then `orderseal-local drain`.)
+held="$(target/debug/orderseal-local orders --held | head -n 1)"
+if [ -z "$held" ]; then
+  echo "the demo's fraud rules held no order" >&2
+  exit 1
+fi
+eval "$(target/debug/orderseal-local env --as fraud_review)"
+target/debug/orderseal order show "$held" --purpose fraud_review
+eval "$(target/debug/orderseal-local env)"
+target/debug/orderseal order audit "$held"
 # People's side: a customer-service agent looks one order up for that purpose through the
 # pii-access API (SigV4-signed with the agent's own credentials; only shipping and contact come
 # back), then the operator sees the lookup in the order's audit trail and in the access review.
-order="$(target/debug/orderseal-local orders --ids-with-pii | head -n 1)"
+order="$(target/debug/orderseal-local orders --ids-with-pii | grep -vx "$held" | head -n 1)"
 eval "$(target/debug/orderseal-local env --as customer_service)"
 target/debug/orderseal order show "$order" --purpose customer_service
 eval "$(target/debug/orderseal-local env)"

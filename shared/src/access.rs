@@ -114,8 +114,8 @@ mod dynamo {
     use super::*;
     use crate::aws::ddb::{get_n, s};
     use crate::classes::ClassPayload;
-    use crate::retention::pii_state;
     use crate::layout::{ORDER_SK, PII_SK, order_pk, pii_attribute, pii_pk};
+    use crate::retention::pii_state;
     use crate::seal::{KeyProvider, SealContext, SealedBlob, Sealer};
 
     /// Opens one class of one order for a purpose.

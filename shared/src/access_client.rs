@@ -136,7 +136,19 @@ impl AccessClient {
             self.base_url,
             order_path(purpose, seller_id, order_id)
         );
-        let host = reqwest::Url::parse(&url)
+        let (status, body) = self.send("GET", &url).await?;
+        if status == 200 {
+            serde_json::from_slice(&body)
+                .map(|v| Answer::Opened(Box::new(v)))
+                .map_err(|_| ClientError::Malformed { status })
+        } else {
+            Ok(Answer::Refused(refusal(status, &body)))
+        }
+    }
+
+    /// One signed request; its status and body.
+    async fn send(&self, method: &str, url: &str) -> Result<(u16, Vec<u8>), ClientError> {
+        let host = reqwest::Url::parse(url)
             .ok()
             .and_then(|u| {
                 u.host_str()
@@ -144,15 +156,18 @@ impl AccessClient {
             })
             .ok_or_else(|| ClientError::Http(format!("not a URL: {url}")))?;
         let signed = sign_headers(
-            "GET",
-            &url,
+            method,
+            url,
             &[("host", &host)],
             b"",
             &self.credentials,
             &self.region,
             SystemTime::now(),
         )?;
-        let mut req = self.http.get(&url);
+        let mut req = match method {
+            "POST" => self.http.post(url),
+            _ => self.http.get(url),
+        };
         for (k, v) in &signed {
             req = req.header(k, v);
         }
@@ -165,20 +180,50 @@ impl AccessClient {
             .bytes()
             .await
             .map_err(|e| ClientError::Http(e.without_url().to_string()))?;
+        Ok((status, body.to_vec()))
+    }
+}
+
+/// A fraud reviewer's decision, as the API answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DecisionView {
+    pub order_id: String,
+    pub decision: String,
+    pub review_state: String,
+}
+
+impl AccessClient {
+    /// `release` or `cancel` a held order (purpose fraud_review).
+    pub async fn decide(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        decision: &str,
+    ) -> Result<Result<DecisionView, Refusal>, ClientError> {
+        let url = format!(
+            "{}{}/{decision}",
+            self.base_url,
+            order_path(Purpose::FraudReview, seller_id, order_id)
+        );
+        let (status, body) = self.send("POST", &url).await?;
         if status == 200 {
             serde_json::from_slice(&body)
-                .map(|v| Answer::Opened(Box::new(v)))
+                .map(Ok)
                 .map_err(|_| ClientError::Malformed { status })
         } else {
-            let mut refusal: Refusal = serde_json::from_slice(&body).unwrap_or(Refusal {
-                status,
-                error: "refused".into(),
-                message: String::new(),
-            });
-            refusal.status = status;
-            Ok(Answer::Refused(refusal))
+            Ok(Err(refusal(status, &body)))
         }
     }
+}
+
+fn refusal(status: u16, body: &[u8]) -> Refusal {
+    let mut r: Refusal = serde_json::from_slice(body).unwrap_or(Refusal {
+        status,
+        error: "refused".into(),
+        message: String::new(),
+    });
+    r.status = status;
+    r
 }
 
 /// An allowed lookup as a person reads it: one row per field the order holds.

@@ -54,6 +54,9 @@ pub struct OrderForDispatch {
     pub pii_expires_at: i64,
     pub erased: bool,
     pub held: bool,
+    /// A fraud rule matched at ingest (`HELD_FOR_REVIEW`) or the reviewer cancelled it: nothing
+    /// is bought until a reviewer releases it.
+    pub review_state: Option<String>,
     /// The buyer asked to cancel: nothing is bought or confirmed until the seller decides.
     pub cancel_requested: bool,
     pub shipping: Option<SealedBlob>,
@@ -67,6 +70,8 @@ pub enum NotShippable {
     NotUnshipped,
     NotMerchantFulfilled,
     Held,
+    HeldForReview,
+    CancelledAfterReview,
     CancelRequested,
     PiiErased,
     PiiExpired,
@@ -80,6 +85,8 @@ impl NotShippable {
             NotShippable::NotUnshipped => "not_unshipped",
             NotShippable::NotMerchantFulfilled => "not_merchant_fulfilled",
             NotShippable::Held => "held",
+            NotShippable::HeldForReview => "held_for_review",
+            NotShippable::CancelledAfterReview => "cancelled_after_review",
             NotShippable::CancelRequested => "buyer_cancel_requested",
             NotShippable::PiiErased => "pii_erased",
             NotShippable::PiiExpired => "pii_expired",
@@ -106,6 +113,11 @@ impl OrderForDispatch {
         }
         if self.held {
             return Err(NotShippable::Held);
+        }
+        match self.review_state.as_deref() {
+            None | Some(crate::fraud::RELEASED) => {}
+            Some(crate::fraud::CANCELLED) => return Err(NotShippable::CancelledAfterReview),
+            Some(_) => return Err(NotShippable::HeldForReview),
         }
         if self.erased {
             return Err(NotShippable::PiiErased);
@@ -196,7 +208,7 @@ mod dynamo {
     /// What dispatch reads of an order item: everything shipping needs and its own state.
     const LOAD_PROJECTION: &str = "pk, sk, seller_id, order_id, marketplace_id, fulfillment_status, \
         fulfilled_by, ship_country, #items, pii_expires_at, pii_erased_at, #hold, \
-        dispatch_state, dispatch_via, dispatch_key, label, cancel_requested";
+        dispatch_state, dispatch_via, dispatch_key, label, cancel_requested, review_state";
     /// What dispatch reads of the sealed-PII item: the `shipping` blob only (never `contact` or
     /// `gift`). Its IAM policy allows no other attribute.
     const PII_PROJECTION: &str = "pk, sk, pii_shipping";
@@ -358,6 +370,7 @@ mod dynamo {
             pii_expires_at: get_n(item, "pii_expires_at").unwrap_or(0),
             erased: item.contains_key("pii_erased_at"),
             held: item.contains_key("hold"),
+            review_state: get_s(item, "review_state"),
             cancel_requested: item
                 .get("cancel_requested")
                 .and_then(|v| v.as_bool().ok())
@@ -397,9 +410,11 @@ mod dynamo {
                 .condition_expression(
                     "attribute_not_exists(dispatch_state) AND fulfillment_status = :unshipped AND fulfilled_by = :merchant \
                      AND attribute_not_exists(#hold) AND attribute_not_exists(pii_erased_at) \
-                     AND (attribute_not_exists(cancel_requested) OR cancel_requested = :no)",
+                     AND (attribute_not_exists(cancel_requested) OR cancel_requested = :no) \
+                     AND (attribute_not_exists(review_state) OR review_state = :released)",
                 )
                 .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":released", s(crate::fraud::RELEASED))
                 .expression_attribute_names("#hold", "hold")
                 .expression_attribute_values(":pending", s(PENDING))
                 .expression_attribute_values(":via", s(via))

@@ -11,8 +11,8 @@
 //! * `many_names_one_address`: more than `max_names` different recipient names at one address
 //!   among the orders written within `window_days` (this one included);
 //! * `postal_code_mismatch`: the postal code is not one the destination country uses;
-//! * `repeated_cancellations`: the buyer asked to cancel this order and `max` other orders to
-//!   this address (still holding PII) were asked to be cancelled too.
+//! * `repeated_cancellations`: at least `max` other orders to this address (still holding PII)
+//!   were asked by their buyer to be cancelled.
 //!
 //! A match puts the order on HELD_FOR_REVIEW: dispatch buys nothing for it until a fraud
 //! reviewer releases it (`orderseal fraud release|cancel`, audited).
@@ -268,6 +268,87 @@ impl BlindIndex {
     }
 }
 
+/// An order's blind-index keys, as its sealed-PII item carries them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IndexKeys {
+    pub address: String,
+    pub name: Option<String>,
+    /// When they were written (the order version's time, epoch ms).
+    pub at_ms: i64,
+}
+
+impl std::fmt::Debug for IndexKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IndexKeys([keyed])")
+    }
+}
+
+/// Where the blind-index key comes from: Secrets Manager in a deployment (read once per
+/// container, on the first order a rule needs it for), or given (tests, benches).
+pub enum KeySource {
+    Given(Vec<u8>),
+    #[cfg(feature = "secrets")]
+    SecretsManager {
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: String,
+    },
+}
+
+/// The rules of a deployment and the key of its index.
+pub struct FraudCheck {
+    pub config: FraudConfig,
+    source: KeySource,
+    index: tokio::sync::OnceCell<BlindIndex>,
+}
+
+impl std::fmt::Debug for FraudCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FraudCheck")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the blind-index key is unavailable: {0}")]
+pub struct KeyUnavailable(pub String);
+
+impl FraudCheck {
+    pub fn new(config: FraudConfig, source: KeySource) -> Self {
+        Self {
+            config,
+            source,
+            index: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub async fn index(&self) -> Result<&BlindIndex, KeyUnavailable> {
+        self.index
+            .get_or_try_init(|| async {
+                match &self.source {
+                    KeySource::Given(k) => BlindIndex::new(k).map_err(KeyUnavailable),
+                    #[cfg(feature = "secrets")]
+                    KeySource::SecretsManager { client, secret_id } => {
+                        let out = client
+                            .get_secret_value()
+                            .secret_id(secret_id)
+                            .send()
+                            .await
+                            .map_err(|e| KeyUnavailable(crate::aws::error_code(&e)))?;
+                        let key = Zeroizing::new(
+                            out.secret_string()
+                                .ok_or_else(|| KeyUnavailable("no secret string".into()))?
+                                .as_bytes()
+                                .to_vec(),
+                        );
+                        BlindIndex::new(&key).map_err(KeyUnavailable)
+                    }
+                }
+            })
+            .await
+    }
+}
+
 /// Whether `postal` is a postal code `country` uses (format only; countries without a rule
 /// here pass).
 pub fn postal_code_fits(country: &str, postal: &str) -> bool {
@@ -325,7 +406,6 @@ pub struct Candidate<'a> {
     pub name_key: Option<&'a str>,
     pub country: Option<&'a str>,
     pub postal_code: Option<&'a str>,
-    pub cancel_requested: bool,
 }
 
 /// The rules `c` matches, by name, given the other orders at its address (itself excluded).
@@ -364,7 +444,6 @@ pub fn evaluate(
         hits.push("postal_code_mismatch");
     }
     if let Some(r) = &rules.repeated_cancellations
-        && c.cancel_requested
         && others.iter().filter(|p| p.cancel_requested).count() >= r.max as usize
     {
         hits.push("repeated_cancellations");
@@ -508,13 +587,12 @@ mod tests {
         let now = 100 * 86_400_000;
         let total = money("750.00");
         let small = money("499.99");
-        let c = |order_id, total, name_key, cancel| Candidate {
+        let c = |order_id, total, name_key, _cancel: bool| Candidate {
             order_id,
             total,
             name_key,
             country: Some("US"),
             postal_code: Some("98101"),
-            cancel_requested: cancel,
         };
         let prior = |id: &str, name: &str, days_ago: i64, cancel: bool| Prior {
             order_id: id.into(),

@@ -57,6 +57,12 @@ pub mod attr {
     pub const LAST_UPDATED_MS: &str = "last_updated_ms";
     /// On the order item: the `last_updated_ms` whose sealed PII item is written.
     pub const PII_WRITTEN_MS: &str = "pii_written_ms";
+    /// On the sealed-PII item: the blind-index keys (`crate::fraud`), the `address-index`
+    /// GSI's partition key and what it projects.
+    pub const ADDR_KEY: &str = "addr_key";
+    pub const NAME_KEY: &str = "name_key";
+    pub const INDEXED_MS: &str = "indexed_ms";
+    pub const CANCEL_REQ: &str = "cancel_req";
 }
 
 /// Partition key attribute of the expiry index.
@@ -64,7 +70,11 @@ pub const EXPIRY_INDEX_PARTITION_KEY: &str = attr::PII_SHARD;
 
 /// The partition key attribute of a secondary index of the table.
 pub fn index_partition_key(index: &str) -> Option<&'static str> {
-    (index == crate::retention::EXPIRY_INDEX).then_some(EXPIRY_INDEX_PARTITION_KEY)
+    match index {
+        crate::retention::EXPIRY_INDEX => Some(EXPIRY_INDEX_PARTITION_KEY),
+        crate::fraud::ADDRESS_INDEX => Some(attr::ADDR_KEY),
+        _ => None,
+    }
 }
 
 pub fn order_pk(seller_id: &str, order_id: &str) -> String {

@@ -133,6 +133,7 @@ pub fn build(
                 == Some("BUYER")
         }),
         fulfillment_status: status,
+        blind_index: None,
     };
     // An order orderseal does not fulfil keeps no PII, whatever the response held.
     if !record.collects_pii() {

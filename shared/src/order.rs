@@ -64,6 +64,9 @@ pub struct OrderRecord {
     /// notification's `IsBuyerRequestedCancel`): nothing is bought for it until the seller
     /// decides (cancels on Amazon, or declines and ships).
     pub cancel_requested: bool,
+    /// The blind-index keys of its address and recipient (fraud rules): written on the
+    /// sealed-PII item only, so they go with the PII.
+    pub blind_index: Option<crate::fraud::IndexKeys>,
 }
 
 impl OrderRecord {

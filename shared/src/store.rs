@@ -94,6 +94,28 @@ pub trait OrderStore: Send + Sync {
         seller_id: &str,
         order_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The orders whose sealed PII is still held at the address `address_key`
+    /// (`crate::fraud`): the fraud rules' history.
+    fn address_priors(
+        &self,
+        _address_key: &str,
+    ) -> impl Future<Output = Result<Vec<crate::fraud::Prior>, StoreError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Put the order on HELD_FOR_REVIEW for `rules`, audited in the same transaction, unless a
+    /// review state is already set (held, or decided by a reviewer). `true` when this call
+    /// held it.
+    fn hold_for_review(
+        &self,
+        _seller_id: &str,
+        _order_id: &str,
+        _rules: &[&'static str],
+        _now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async { Ok(false) }
+    }
 }
 
 #[cfg(feature = "dynamodb")]
@@ -359,6 +381,18 @@ pub mod dynamo {
                 pii_attribute(*class).to_owned(),
                 AttributeValue::B(Blob::new(blob.to_bytes())),
             );
+        }
+        // The blind index lives here, with the PII: whatever removes this item removes the
+        // order from the `address-index` GSI.
+        if let Some(keys) = &record.blind_index {
+            item.insert(attr::ADDR_KEY.to_owned(), s(&keys.address));
+            if let Some(name) = &keys.name {
+                item.insert(attr::NAME_KEY.to_owned(), s(name));
+            }
+            item.insert(attr::INDEXED_MS.to_owned(), n(keys.at_ms));
+            if record.cancel_requested {
+                item.insert(attr::CANCEL_REQ.to_owned(), AttributeValue::Bool(true));
+            }
         }
         item
     }
@@ -759,6 +793,119 @@ pub mod dynamo {
                     operation: "UpdateItem",
                     code: crate::aws::error_code(&e),
                 }),
+            }
+        }
+
+        async fn address_priors(
+            &self,
+            address_key: &str,
+        ) -> Result<Vec<crate::fraud::Prior>, StoreError> {
+            let mut out = Vec::new();
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(crate::fraud::ADDRESS_INDEX)
+                    .key_condition_expression("addr_key = :k")
+                    .expression_attribute_values(":k", s(address_key))
+                    .projection_expression("pk, name_key, indexed_ms, cancel_req")
+                    .select(aws_sdk_dynamodb::types::Select::SpecificAttributes)
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| crate::aws::ddb::store_error("Query", &e))?;
+                for item in page.items() {
+                    let Some((_, order_id)) =
+                        crate::aws::ddb::get_s(item, crate::layout::PARTITION_KEY)
+                            .and_then(crate::layout::ids_of_pk)
+                    else {
+                        continue;
+                    };
+                    out.push(crate::fraud::Prior {
+                        order_id,
+                        name_key: crate::aws::ddb::get_s(item, attr::NAME_KEY).map(str::to_owned),
+                        written_ms: get_n(item, attr::INDEXED_MS).unwrap_or(0),
+                        cancel_requested: item
+                            .get(attr::CANCEL_REQ)
+                            .and_then(|v| v.as_bool().ok())
+                            .copied()
+                            .unwrap_or(false),
+                    });
+                }
+                // A busy address is not worth more than a few pages: the rules need counts.
+                match page.last_evaluated_key {
+                    Some(k) if !k.is_empty() && out.len() < 1_000 => start = Some(k),
+                    _ => break,
+                }
+            }
+            Ok(out)
+        }
+
+        async fn hold_for_review(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            rules: &[&'static str],
+            now: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
+            use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(
+                    crate::layout::PARTITION_KEY,
+                    s(order_pk(seller_id, order_id)),
+                )
+                .key(crate::layout::SORT_KEY, s(ORDER_SK))
+                .update_expression("SET review_state = :held, review_rules = :rules")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(review_state)")
+                .expression_attribute_values(":held", s(crate::fraud::HELD_FOR_REVIEW))
+                .expression_attribute_values(
+                    ":rules",
+                    AttributeValue::L(rules.iter().map(|r| s(*r)).collect()),
+                )
+                .build()
+                .map_err(|_| StoreError::Malformed("transaction request"))?;
+            let note = rules.join(",");
+            let id = format!("{:016x}", fastrand::u64(..));
+            let event = crate::audit::AuditEvent {
+                id: &id,
+                at: now,
+                who: "orderseal-ingest",
+                action: "fraud-hold",
+                purpose: None,
+                seller_id,
+                order_id,
+                classes: Vec::new(),
+                outcome: crate::audit::Outcome::Allowed,
+                note: Some(&note),
+                canary: false,
+                until: None,
+                retention: crate::audit::ACCESS_AUDIT_RETENTION,
+            };
+            let [by_order, by_day] = crate::audit::puts(&self.table, &event);
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(update).build())
+                .transact_items(by_order)
+                .transact_items(by_day)
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    event.emit();
+                    Ok(true)
+                }
+                Err(e)
+                    if crate::aws::ddb::cancellation_reasons(&e)
+                        .first()
+                        .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(crate::aws::ddb::store_error("TransactWriteItems", &e)),
             }
         }
     }

@@ -144,6 +144,18 @@ impl TestStack {
         .unwrap()
     }
 
+    /// [`Self::ingest`] with these fraud rules (`ORDERSEAL_FRAUD_RULES`).
+    pub fn ingest_with_fraud_rules(&self, rules: &str) -> LambdaIngest {
+        let mut config = ingest_config(&self.resources, &self.sandbox.base_url()).unwrap();
+        config.fraud_rules = orderseal::fraud::FraudConfig::parse(rules).unwrap();
+        orderseal_ingest::build(
+            config,
+            self.aws_as(roles::INGEST).ingest_clients(),
+            orderseal_ingest::system_clock(),
+        )
+        .unwrap()
+    }
+
     /// The dispatch function wired to this stack with the demo seller's rules; carrier requests
     /// time out after `carrier_timeout`.
     pub async fn dispatch(&self, carrier_timeout: Duration) -> orderseal_dispatch::LambdaDispatch {

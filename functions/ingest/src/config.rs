@@ -21,6 +21,11 @@ pub struct IngestConfig {
     /// How long the business record of an order that holds no PII is kept
     /// (`ORDERSEAL_BUSINESS_RETENTION_DAYS`, as the retention function's).
     pub business_retention: Duration,
+    /// The sellers' fraud rules (`ORDERSEAL_FRAUD_RULES`, JSON; `{}` or absent: none).
+    pub fraud_rules: orderseal::fraud::FraudConfig,
+    /// The secret holding the blind-index key (`ORDERSEAL_FRAUD_INDEX_SECRET_ID`); required
+    /// when any rule uses the address index.
+    pub fraud_index_secret_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +73,27 @@ impl IngestConfig {
             .map_err(|(k, why)| ConfigError::Invalid(k, why))?;
         let business_retention = orderseal::config::business_retention(&get)
             .map_err(|(k, why)| ConfigError::Invalid(k, why))?;
+        let fraud_rules = match get("ORDERSEAL_FRAUD_RULES").filter(|v| !v.trim().is_empty()) {
+            None => orderseal::fraud::FraudConfig::default(),
+            Some(json) => orderseal::fraud::FraudConfig::parse(&json).map_err(|_| {
+                ConfigError::Invalid(
+                    "ORDERSEAL_FRAUD_RULES",
+                    "not valid fraud rules (see shared/src/fraud.rs)",
+                )
+            })?,
+        };
+        let fraud_index_secret_id =
+            get("ORDERSEAL_FRAUD_INDEX_SECRET_ID").filter(|v| !v.is_empty());
+        if fraud_index_secret_id.is_none()
+            && std::iter::once(&fraud_rules.default)
+                .chain(fraud_rules.sellers.values())
+                .any(|r| r.uses_index())
+        {
+            return Err(ConfigError::Missing("ORDERSEAL_FRAUD_INDEX_SECRET_ID"));
+        }
         Ok(Self {
+            fraud_rules,
+            fraud_index_secret_id,
             table: req("ORDERSEAL_TABLE")?,
             pii_key_id: req("ORDERSEAL_PII_KEY_ID")?,
             shipments_queue_url: req("ORDERSEAL_SHIPMENTS_QUEUE_URL")?,

@@ -45,6 +45,8 @@ pub struct Ingest<S, I, K, Q, O, D> {
     pub quarantine: D,
     pub clock: std::sync::Arc<dyn Clock>,
     pub config: IngestConfig,
+    /// The fraud rules and the blind-index key; `None`: no rules.
+    pub fraud: Option<orderseal::fraud::FraudCheck>,
 }
 
 /// What became of one message (logged as `outcome`, stored on the dedupe record).
@@ -98,6 +100,8 @@ pub enum Retry {
     Idempotency(#[from] orderseal::idempotency::IdempotencyError),
     #[error(transparent)]
     Queue(#[from] orderseal::shipments::QueueError),
+    #[error("{0}")]
+    FraudIndex(String),
     #[error(transparent)]
     Unmappable(#[from] mapping::MappingError),
     #[error("quarantine failed: {0}")]
@@ -113,6 +117,7 @@ impl Retry {
             Retry::Store(_) => "store_failed",
             Retry::Idempotency(_) => "idempotency_store_failed",
             Retry::Queue(_) => "shipment_queue_failed",
+            Retry::FraudIndex(_) => "fraud_index_unavailable",
             Retry::Unmappable(_) => "order_unmappable",
             Retry::Quarantine(_) => "quarantine_failed",
         }
@@ -283,6 +288,7 @@ where
             .order_items
             .iter()
             .any(|i| i.is_buyer_requested_cancel == Some(true));
+        let review = self.screen(&mut record, &pii).await?;
         let sealed = self.seal_all(seller, order_id, &pii).await?;
         drop(pii);
         let outcome = self
@@ -301,6 +307,12 @@ where
                 false,
             ),
         };
+        if !review.is_empty() && (written || pending) {
+            // Before the shipment request: dispatch must find the order held.
+            self.store
+                .hold_for_review(seller, order_id, &review, self.clock.now())
+                .await?;
+        }
         if pending {
             self.shipments
                 .send(&ShipmentRequestMessage {
@@ -321,6 +333,59 @@ where
             (false, true) => Outcome::ShipmentRequestRepaired,
             (false, false) => Outcome::Stale,
         })
+    }
+
+    /// The fraud rules for an order that keeps PII: its blind-index keys go onto the record
+    /// (written with the PII), and the rules it matches come back (empty: none, or no rules).
+    async fn screen(
+        &self,
+        record: &mut orderseal::order::OrderRecord,
+        pii: &OrderPii,
+    ) -> Result<Vec<&'static str>, Retry> {
+        let Some(fraud) = &self.fraud else {
+            return Ok(Vec::new());
+        };
+        let rules = fraud.config.for_seller(&record.seller_id);
+        if !rules.any() || !record.collects_pii() {
+            return Ok(Vec::new());
+        }
+        let shipping = &pii.shipping;
+        let mut priors = Vec::new();
+        let mut name_key = None;
+        if rules.uses_index() {
+            let index = fraud.index().await.map_err(|e| Retry::FraudIndex(e.0))?;
+            let Some(address) = index.address_key(&record.seller_id, shipping) else {
+                return Ok(Vec::new());
+            };
+            name_key = index.name_key(&record.seller_id, shipping);
+            priors = self.store.address_priors(&address).await?;
+            record.blind_index = Some(orderseal::fraud::IndexKeys {
+                address,
+                name: name_key.clone(),
+                at_ms: orderseal::clock::unix_millis(record.last_updated),
+            });
+        }
+        // Every order keeping PII is indexed (a cancelled one counts for the next); only one
+        // dispatch would ship is held.
+        if !record.needs_shipment() {
+            return Ok(Vec::new());
+        }
+        let hits = orderseal::fraud::evaluate(
+            rules,
+            &orderseal::fraud::Candidate {
+                order_id: &record.order_id,
+                total: record.order_total.as_ref(),
+                name_key: name_key.as_deref(),
+                country: shipping.country_code.as_deref(),
+                postal_code: shipping.postal_code.as_ref().map(|p| p.expose()),
+            },
+            &priors,
+            orderseal::clock::unix_millis(self.clock.now()),
+        );
+        if !hits.is_empty() {
+            tracing::warn!(order_id = %record.order_id, rules = %hits.join(","), "fraud rules matched: held for review");
+        }
+        Ok(hits)
     }
 
     async fn seal_all(
@@ -426,6 +491,7 @@ mod tests {
             orders: ScriptedOrders::default(),
             quarantine: parked,
             clock: Arc::new(SystemClock),
+            fraud: None,
             config: IngestConfig::from_lookup(|k| {
                 env.iter()
                     .find(|(n, _)| *n == k)

@@ -2,6 +2,7 @@
 //!
 //! `main.rs` reads the configuration and builds the clients once per container; [`handler`]
 //! is pure over ports, so the same code runs in Lambda, under the local stack, and in tests.
+#![recursion_limit = "256"]
 
 pub mod config;
 pub mod handler;
@@ -73,8 +74,31 @@ pub fn build(
             client: clients.sqs,
             queue_url: config.quarantine_queue_url.clone(),
         },
+        fraud: fraud_check(&config, &clients.secrets),
         clock,
         config,
+    })
+}
+
+/// The configured fraud rules with the blind-index key from Secrets Manager (read on first use).
+fn fraud_check(
+    config: &IngestConfig,
+    secrets: &aws_sdk_secretsmanager::Client,
+) -> Option<orderseal::fraud::FraudCheck> {
+    let rules = &config.fraud_rules;
+    let any = std::iter::once(&rules.default)
+        .chain(rules.sellers.values())
+        .any(|r| r.any());
+    any.then(|| {
+        let source = match &config.fraud_index_secret_id {
+            Some(id) => orderseal::fraud::KeySource::SecretsManager {
+                client: secrets.clone(),
+                secret_id: id.clone(),
+            },
+            // No rule reads the index (checked at configuration): no key is ever asked for.
+            None => orderseal::fraud::KeySource::Given(Vec::new()),
+        };
+        orderseal::fraud::FraudCheck::new(rules.clone(), source)
     })
 }
 

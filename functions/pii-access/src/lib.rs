@@ -40,6 +40,9 @@ pub struct AccessConfig {
     /// Orders no real person has a reason to open (`ORDERSEAL_CANARY_ORDERS`): any access to one
     /// raises the `CanaryOrderAccessed` metric.
     pub canary_orders: BTreeSet<String>,
+    /// fraud_review only: where a released order's shipment request goes
+    /// (`ORDERSEAL_SHIPMENTS_QUEUE_URL`).
+    pub shipments_queue_url: Option<String>,
 }
 
 impl AccessConfig {
@@ -72,6 +75,7 @@ impl AccessConfig {
             purpose,
             caller_roles,
             canary_orders: list("ORDERSEAL_CANARY_ORDERS").into_iter().collect(),
+            shipments_queue_url: get("ORDERSEAL_SHIPMENTS_QUEUE_URL").filter(|v| !v.is_empty()),
         })
     }
 }
@@ -158,10 +162,45 @@ fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// `GET /{purpose}/orders/{seller}/{order}` → its parts.
-fn route<'a>(method: &str, path: &'a str) -> Option<(&'static str, &'a str, &'a str)> {
+/// A fraud reviewer's decision on a held order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Release,
+    Cancel,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Release => "release",
+            Decision::Cancel => "cancel",
+        }
+    }
+
+    fn state(self) -> &'static str {
+        match self {
+            Decision::Release => orderseal::fraud::RELEASED,
+            Decision::Cancel => orderseal::fraud::CANCELLED,
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Decision::Release => "fraud-release",
+            Decision::Cancel => "fraud-cancel",
+        }
+    }
+}
+
+/// The parts of a route.
+type Route<'a> = (&'static str, &'a str, &'a str, Option<Decision>);
+
+/// `GET /{purpose}/orders/{seller}/{order}`, or `POST /fraud_review/orders/{seller}/{order}/
+/// {release|cancel}` → its parts.
+fn route<'a>(method: &str, path: &'a str) -> Option<Route<'a>> {
     let mut parts = path.trim_start_matches('/').split('/');
-    let (Some(purpose), Some("orders"), Some(seller), Some(order), None) = (
+    let (Some(purpose), Some("orders"), Some(seller), Some(order), decision, None) = (
+        parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
@@ -171,7 +210,18 @@ fn route<'a>(method: &str, path: &'a str) -> Option<(&'static str, &'a str, &'a 
         return None;
     };
     let purpose = Purpose::parse(purpose).filter(|p| Purpose::PEOPLE.contains(p))?;
-    (method == "GET").then_some((purpose.as_str(), seller, order))
+    match (method, decision) {
+        ("GET", None) => Some((purpose.as_str(), seller, order, None)),
+        ("POST", Some(d)) if purpose == Purpose::FraudReview => {
+            let d = match d {
+                "release" => Decision::Release,
+                "cancel" => Decision::Cancel,
+                _ => return None,
+            };
+            Some((purpose.as_str(), seller, order, Some(d)))
+        }
+        _ => None,
+    }
 }
 
 fn error_body(code: &str, message: &str) -> Zeroizing<Vec<u8>> {
@@ -221,6 +271,9 @@ pub struct Access<K> {
     audit: AuditLog,
     config: AccessConfig,
     clock: Arc<dyn Clock>,
+    dynamodb: aws_sdk_dynamodb::Client,
+    /// fraud_review only: a released order's shipment request.
+    shipments: Option<orderseal::shipments::SqsShipmentQueue>,
 }
 
 pub type LambdaAccess = Access<ClassGuard<KmsKeyProvider>>;
@@ -231,6 +284,7 @@ pub fn build(
     config: AccessConfig,
     dynamodb: aws_sdk_dynamodb::Client,
     kms: aws_sdk_kms::Client,
+    sqs: aws_sdk_sqs::Client,
     clock: Arc<dyn Clock>,
 ) -> LambdaAccess {
     let keys = ClassGuard::new(
@@ -238,7 +292,14 @@ pub fn build(
         config.purpose.classes(),
         &[],
     );
-    Access::new(config, dynamodb, keys, clock)
+    let shipments = config
+        .shipments_queue_url
+        .as_ref()
+        .filter(|_| config.purpose == Purpose::FraudReview)
+        .map(|url| orderseal::shipments::SqsShipmentQueue::new(sqs, url));
+    let mut access = Access::new(config, dynamodb, keys, clock);
+    access.shipments = shipments;
+    access
 }
 
 impl<K: KeyProvider> Access<K> {
@@ -250,16 +311,18 @@ impl<K: KeyProvider> Access<K> {
     ) -> Self {
         Self {
             reader: PiiReader::new(dynamodb.clone(), config.table.clone(), keys),
-            audit: AuditLog::new(dynamodb, config.table.clone()),
+            audit: AuditLog::new(dynamodb.clone(), config.table.clone()),
             config,
             clock,
+            dynamodb,
+            shipments: None,
         }
     }
 
     pub async fn handle(&self, call: Call<'_>) -> Reply {
         let now = self.clock.now();
         let purpose = self.config.purpose;
-        let Some((asked, seller_id, order_id)) = route(call.method, call.path) else {
+        let Some((asked, seller_id, order_id, decision)) = route(call.method, call.path) else {
             return self
                 .refuse(call, None, ("-", "-"), now, 404, "unknown_route", "GET /{purpose}/orders/{seller}/{order}; purpose: customer_service, returns or fraud_review")
                 .await;
@@ -323,6 +386,9 @@ impl<K: KeyProvider> Access<K> {
                     "the caller's role does not have this purpose",
                 )
                 .await;
+        }
+        if let Some(decision) = decision {
+            return self.decide(call, caller, ids, decision, now).await;
         }
         let opened = match self
             .reader
@@ -396,11 +462,160 @@ impl<K: KeyProvider> Access<K> {
         }
     }
 
+    /// A fraud reviewer's decision on a held order: release (dispatch may ship it; a shipment
+    /// request is sent) or cancel (nothing is ever bought; cancel it on Amazon). Repeating a
+    /// decision is harmless (a release re-sends the request); an order not held is refused
+    /// with 409. Audited.
+    async fn decide(
+        &self,
+        call: Call<'_>,
+        caller: &str,
+        (seller_id, order_id): (&str, &str),
+        decision: Decision,
+        now: OffsetDateTime,
+    ) -> Reply {
+        use orderseal::aws::ddb::{n, s};
+        use orderseal::layout::{ORDER_SK, PARTITION_KEY, SORT_KEY, order_pk};
+        let result = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.config.table)
+            .key(PARTITION_KEY, s(order_pk(seller_id, order_id)))
+            .key(SORT_KEY, s(ORDER_SK))
+            .update_expression("SET review_state = :to, review_by = :who, review_at = :now")
+            .condition_expression("review_state IN (:held, :to)")
+            .expression_attribute_values(":to", s(decision.state()))
+            .expression_attribute_values(":held", s(orderseal::fraud::HELD_FOR_REVIEW))
+            .expression_attribute_values(":who", s(caller))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
+            .send()
+            .await;
+        let purpose = Some(Purpose::FraudReview);
+        let ids = (seller_id, order_id);
+        match orderseal::aws::ddb::applied("UpdateItem", result) {
+            Ok(true) => {}
+            Ok(false) => {
+                return self
+                    .refuse_as(
+                        call,
+                        decision.action(),
+                        purpose,
+                        ids,
+                        now,
+                        409,
+                        "not_held",
+                        "the order is not held for review (or was decided otherwise)",
+                    )
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, order_id, "review decision not written");
+                return self
+                    .refuse_as(
+                        call,
+                        decision.action(),
+                        purpose,
+                        ids,
+                        now,
+                        500,
+                        "internal_error",
+                        "the decision could not be written; try again",
+                    )
+                    .await;
+            }
+        }
+        let canary = self.config.canary_orders.contains(order_id);
+        let event = AuditEvent {
+            id: call.request_id,
+            at: now,
+            who: caller,
+            action: decision.action(),
+            purpose: purpose.map(Purpose::as_str),
+            seller_id,
+            order_id,
+            classes: Vec::new(),
+            outcome: Outcome::Allowed,
+            note: None,
+            canary,
+            until: None,
+            retention: ACCESS_AUDIT_RETENTION,
+        };
+        if let Err(e) = self.audit.record(&event).await {
+            tracing::error!(error = %e, order_id, "audit event not written");
+            return Reply {
+                status: 500,
+                body: error_body(
+                    "audit_unavailable",
+                    "the decision is written but not yet audited: repeat it",
+                ),
+                canary,
+            };
+        }
+        if decision == Decision::Release {
+            use orderseal::shipments::{ShipmentQueue, ShipmentRequestMessage};
+            let sent = match &self.shipments {
+                Some(q) => q
+                    .send(&ShipmentRequestMessage {
+                        version: ShipmentRequestMessage::VERSION,
+                        seller_id: seller_id.to_owned(),
+                        order_id: order_id.to_owned(),
+                        order_last_updated: String::new(),
+                    })
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err("no shipments queue configured".to_owned()),
+            };
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, order_id, "released, but the shipment request was not sent");
+                return Reply {
+                    status: 502,
+                    body: error_body(
+                        "shipment_request_failed",
+                        "released, but dispatch was not told: repeat the release",
+                    ),
+                    canary,
+                };
+            }
+        }
+        let body = serde_json::json!({
+            "seller_id": seller_id,
+            "order_id": order_id,
+            "decision": decision.as_str(),
+            "review_state": decision.state(),
+        });
+        Reply {
+            status: 200,
+            body: Zeroizing::new(body.to_string().into_bytes()),
+            canary,
+        }
+    }
+
     /// Audit a refusal (one event), then answer it. Without the event, a 500.
     #[allow(clippy::too_many_arguments)]
     async fn refuse(
         &self,
         call: Call<'_>,
+        purpose: Option<Purpose>,
+        ids: (&str, &str),
+        now: OffsetDateTime,
+        status: u16,
+        code: &'static str,
+        message: &str,
+    ) -> Reply {
+        // A refused decision is audited as that decision.
+        let action = route(call.method, call.path)
+            .and_then(|r| r.3)
+            .map_or("pii-access", Decision::action);
+        self.refuse_as(call, action, purpose, ids, now, status, code, message)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn refuse_as(
+        &self,
+        call: Call<'_>,
+        action: &'static str,
         purpose: Option<Purpose>,
         (seller_id, order_id): (&str, &str),
         now: OffsetDateTime,
@@ -413,11 +628,12 @@ impl<K: KeyProvider> Access<K> {
             id: call.request_id,
             at: now,
             who: call.caller.unwrap_or("unauthenticated"),
-            action: "pii-access",
+            action,
             purpose: purpose.map(Purpose::as_str),
             seller_id,
             order_id,
             classes: purpose
+                .filter(|_| action == "pii-access")
                 .map(|p| p.classes().iter().map(|c| c.as_str()).collect())
                 .unwrap_or_default(),
             outcome: Outcome::Refused(code),
@@ -492,7 +708,11 @@ mod tests {
     fn routes_name_a_people_purpose_and_two_ids() {
         assert_eq!(
             route("GET", "/returns/orders/S1/111-2222222-3333333"),
-            Some(("returns", "S1", "111-2222222-3333333"))
+            Some(("returns", "S1", "111-2222222-3333333", None))
+        );
+        assert_eq!(
+            route("POST", "/fraud_review/orders/S1/O1/release"),
+            Some(("fraud_review", "S1", "O1", Some(Decision::Release)))
         );
         for (m, p) in [
             ("GET", "/orders/S1/O1"),
@@ -501,6 +721,9 @@ mod tests {
             ("GET", "/returns/orders/S1/O1/extra"),
             ("POST", "/returns/orders/S1/O1"),
             ("GET", "/returns/order/S1/O1"),
+            ("POST", "/returns/orders/S1/O1/release"),
+            ("POST", "/fraud_review/orders/S1/O1/ship"),
+            ("GET", "/fraud_review/orders/S1/O1/release"),
         ] {
             assert_eq!(route(m, p), None, "{m} {p}");
         }

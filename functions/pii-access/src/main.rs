@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
         config,
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_kms::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
         std::sync::Arc::new(orderseal::clock::SystemClock),
     );
     let access = &access;

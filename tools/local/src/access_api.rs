@@ -181,16 +181,29 @@ fn authenticate(
     Ok(person)
 }
 
-/// `GET /{purpose}/orders/{seller}/{order}` → the purpose, when a function serves it.
+/// The template's routes: `GET /{purpose}/orders/{seller}/{order}` and
+/// `POST /fraud_review/orders/{seller}/{order}/{decision}` → the purpose, when a function
+/// serves it.
 fn route_purpose<'a>(gateway: &'a Gateway, method: &Method, path: &str) -> Option<&'a str> {
     let mut parts = path.trim_start_matches('/').split('/');
     let purpose = parts.next()?;
-    let shape = (parts.next(), parts.next(), parts.next(), parts.next());
-    let (Some("orders"), Some(seller), Some(order), None) = shape else {
+    let shape = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    );
+    let (Some("orders"), Some(seller), Some(order), decision, None) = shape else {
         return None;
     };
-    if method != Method::GET || seller.is_empty() || order.is_empty() {
+    if seller.is_empty() || order.is_empty() {
         return None;
+    }
+    match (method, decision) {
+        (&Method::GET, None) => {}
+        (&Method::POST, Some(d)) if purpose == "fraud_review" && !d.is_empty() => {}
+        _ => return None,
     }
     gateway.functions.get_key_value(purpose).map(|(k, _)| *k)
 }
@@ -214,7 +227,11 @@ async fn receive(
     let request_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let event = json!({
         "version": "2.0",
-        "routeKey": format!("GET /{purpose}/orders/{{seller}}/{{order}}"),
+        "routeKey": if method == Method::GET {
+            format!("GET /{purpose}/orders/{{seller}}/{{order}}")
+        } else {
+            format!("POST /{purpose}/orders/{{seller}}/{{order}}/{{decision}}")
+        },
         "rawPath": path,
         "rawQueryString": uri.query().unwrap_or_default(),
         "headers": headers.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), Value::from(v.to_str().ok()?)))).collect::<serde_json::Map<_, _>>(),
@@ -299,6 +316,7 @@ pub fn functions(
                     config,
                     aws.dynamodb,
                     aws.kms,
+                    aws.sqs,
                     clock.clone(),
                 )),
             ))

@@ -216,6 +216,10 @@ pub fn access_config(
             resources.key("PiiSealKey")?.to_owned(),
         ),
         ("ORDERSEAL_CALLER_ROLE_ARNS", local_role_arn(people)),
+        (
+            "ORDERSEAL_SHIPMENTS_QUEUE_URL",
+            resources.queue("ShipmentsQueue")?.url.clone(),
+        ),
         ("ORDERSEAL_CANARY_ORDERS", canary_orders.join(",")),
     ]);
     orderseal_pii_access::AccessConfig::from_lookup(lookup(template_settings(function)?, env))
@@ -350,6 +354,10 @@ pub fn ingest_config(
             "ORDERSEAL_LWA_SECRET_ID",
             resources.secret("LwaCredentialsSecret")?.to_owned(),
         ),
+        (
+            "ORDERSEAL_FRAUD_INDEX_SECRET_ID",
+            resources.secret("FraudIndexKeySecret")?.to_owned(),
+        ),
         ("ORDERSEAL_SPAPI_ENDPOINT", sandbox_url.to_owned()),
         (
             "ORDERSEAL_LWA_ENDPOINT",
@@ -385,6 +393,13 @@ pub fn local_secrets(seller: &str) -> BTreeMap<String, String> {
         (
             "WebhookSecretsSecret".to_owned(),
             webhook_secrets().to_string(),
+        ),
+        // As the template's GenerateSecretString makes it: 64 letters and digits.
+        (
+            "FraudIndexKeySecret".to_owned(),
+            std::iter::repeat_with(fastrand::alphanumeric)
+                .take(64)
+                .collect(),
         ),
     ])
 }
@@ -428,6 +443,16 @@ pub fn callback_config(
     .map_err(LocalError::Stack)
 }
 
+/// The demo seller's fraud rules: an order of 100.00 or more to an address no other order
+/// holding PII went to, a postal code the destination does not use, or more than two names at
+/// one address within 30 days is held for review.
+pub fn demo_fraud_rules() -> orderseal::fraud::FraudConfig {
+    orderseal::fraud::FraudConfig::parse(
+        r#"{"default":{"high_value_new_address":{"min_total":"100.00"},"postal_code_mismatch":true,"many_names_one_address":{"max_names":2,"window_days":30}}}"#,
+    )
+    .expect("the demo's rules parse")
+}
+
 /// The demo seller's shipping rules: ships from Seattle; cheapest via EasyPost by default,
 /// fastest via Shippo to Canada, the generic carrier to the UK and Germany.
 pub fn demo_shipping_rules() -> serde_json::Value {
@@ -465,6 +490,10 @@ pub fn dispatch_config(
         (
             "ORDERSEAL_LWA_SECRET_ID",
             resources.secret("LwaCredentialsSecret")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_FRAUD_INDEX_SECRET_ID",
+            resources.secret("FraudIndexKeySecret")?.to_owned(),
         ),
         (
             "ORDERSEAL_CARRIER_SECRET_ID",

@@ -62,6 +62,9 @@ enum Cmd {
         /// Only the ids of orders whose PII is live (for scripts).
         #[arg(long)]
         ids_with_pii: bool,
+        /// Only the ids of orders held for fraud review (for scripts).
+        #[arg(long)]
+        held: bool,
     },
     /// Messages waiting in each queue (DLQs included).
     Queues,
@@ -329,10 +332,10 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                 )))
             }
         }
-        Cmd::Orders { ids_with_pii } => {
+        Cmd::Orders { ids_with_pii, held } => {
             let (state, aws) = connect().await?;
-            if ids_with_pii {
-                print_ids_with_pii(&state, &aws).await
+            if ids_with_pii || held {
+                print_ids(&state, &aws, held).await
             } else {
                 print_orders(&state, &aws).await
             }
@@ -410,7 +413,9 @@ async fn drain(state: &StackState, aws: &AwsClients, settle: Duration) -> Result
         settle,
         ..PumpOptions::default()
     };
-    let config = ingest_config(&state.resources, &state.sandbox_url)?;
+    let mut config = ingest_config(&state.resources, &state.sandbox_url)?;
+    // The demo seller's fraud rules (a deployment's come from the FraudRules parameter).
+    config.fraud_rules = orderseal_local::demo_fraud_rules();
     let ingest = orderseal_ingest::build(
         config,
         aws.ingest_clients(),
@@ -523,7 +528,7 @@ fn print_summary(item: &inspect::Item, pii: Option<&inspect::Item>) {
         .map(|t| t.date().to_string())
         .unwrap_or_else(|| "-".into());
     println!(
-        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {}",
+        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {:<15} {}",
         g("order_id"),
         g("fulfilled_by"),
         g("fulfillment_status"),
@@ -533,6 +538,7 @@ fn print_summary(item: &inspect::Item, pii: Option<&inspect::Item>) {
         g("tracking_number"),
         g("dispatch_state"),
         g("tracking_status"),
+        g("review_state"),
     );
 }
 
@@ -550,8 +556,16 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
         .collect();
     orders.sort_by(|a, b| inspect::s(a, "order_id").cmp(&inspect::s(b, "order_id")));
     println!(
-        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} TRACKING STATUS",
-        "ORDER", "BY", "STATUS", "SEALED PII", "PII EXPIRES", "CARRIER", "TRACKING", "AMAZON"
+        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {:<15} FRAUD REVIEW",
+        "ORDER",
+        "BY",
+        "STATUS",
+        "SEALED PII",
+        "PII EXPIRES",
+        "CARRIER",
+        "TRACKING",
+        "AMAZON",
+        "TRACKING STATUS"
     );
     for item in &orders {
         let ids = inspect::s(item, "pk").and_then(orderseal::layout::ids_of_pk);
@@ -568,8 +582,9 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
     Ok(())
 }
 
-/// The ids of the orders whose sealed PII is live (past its expiry counts as erased), sorted.
-async fn print_ids_with_pii(state: &StackState, aws: &AwsClients) -> Result<(), LocalError> {
+/// The ids of the orders whose sealed PII is live (past its expiry counts as erased), sorted;
+/// `held`: of those, the ones held for fraud review.
+async fn print_ids(state: &StackState, aws: &AwsClients, held: bool) -> Result<(), LocalError> {
     let table = state.resources.table("OrdersTable")?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut ids: Vec<String> = inspect::scan_all(aws, table)
@@ -578,6 +593,9 @@ async fn print_ids_with_pii(state: &StackState, aws: &AwsClients) -> Result<(), 
         .filter(|i| inspect::s(i, "sk") == Some(orderseal::layout::ORDER_SK))
         .filter(|i| !i.contains_key("pii_erased_at") && i.contains_key("pii_written_ms"))
         .filter(|i| orderseal::aws::ddb::get_n(i, "pii_expires_at").is_some_and(|t| t > now))
+        .filter(|i| {
+            !held || inspect::s(i, "review_state") == Some(orderseal::fraud::HELD_FOR_REVIEW)
+        })
         .filter_map(|i| inspect::s(i, "order_id").map(str::to_owned))
         .collect();
     ids.sort();

@@ -124,6 +124,7 @@ async fn synthetic_order(
         // Shipped: the shipment anchor fixed the expiry.
         anchored_expires_at: Some(expires),
         cancel_requested: false,
+        blind_index: None,
     };
     Ok((record, sealed))
 }

@@ -295,13 +295,14 @@ pub fn render_audit_trail(entries: &[orderseal::audit::AuditEntry]) -> String {
         return "no audit events for this order\n".into();
     }
     let mut out = format!(
-        "{:<22}{:<18}{:<18}{:<18}{:<10}{:<18}{}\n",
-        "at", "action", "purpose", "classes", "outcome", "reason", "who"
+        "{:<21}{:<15}{:<18}{:<18}{:<10}{}\n",
+        "at", "action", "purpose", "classes", "outcome", "who (reason)"
     );
     for e in entries {
         let at = e.at.get(..19).unwrap_or(&e.at);
+        let why = e.reason.as_deref().or(e.note.as_deref());
         out.push_str(&format!(
-            "{:<22}{:<18}{:<18}{:<18}{:<10}{:<18}{}{}\n",
+            "{:<21}{:<15}{:<18}{:<18}{:<10}{}{}{}\n",
             at,
             e.action,
             e.purpose.as_deref().unwrap_or("-"),
@@ -311,8 +312,8 @@ pub fn render_audit_trail(entries: &[orderseal::audit::AuditEntry]) -> String {
                 e.classes.join(",")
             },
             e.outcome,
-            e.reason.as_deref().or(e.note.as_deref()).unwrap_or("-"),
             e.who,
+            why.map(|w| format!(" ({w})")).unwrap_or_default(),
             if e.canary { "  [CANARY ORDER]" } else { "" },
         ));
     }

@@ -80,6 +80,12 @@ enum Command {
         #[command(subcommand)]
         command: OrderCommand,
     },
+    /// Orders a fraud rule held for review (HELD_FOR_REVIEW): release one to be shipped, or
+    /// cancel it. Signed with your own credentials (the fraud reviewer's role); audited.
+    Fraud {
+        #[command(subcommand)]
+        command: FraudCommand,
+    },
     /// The audit trail across orders.
     Audit {
         #[command(subcommand)]
@@ -189,6 +195,39 @@ enum OrderCommand {
 }
 
 #[derive(Subcommand)]
+enum FraudCommand {
+    /// Release a held order: dispatch buys its label and confirms it.
+    Release {
+        #[command(flatten)]
+        decision: FraudDecision,
+    },
+    /// Cancel a held order: nothing is ever bought for it. Then cancel it on Amazon (Seller
+    /// Central: Orders > Manage Orders > Cancel order).
+    Cancel {
+        #[command(flatten)]
+        decision: FraudDecision,
+    },
+}
+
+#[derive(clap::Args)]
+struct FraudDecision {
+    order: String,
+    #[arg(long, env = "ORDERSEAL_SELLER")]
+    seller: String,
+    /// Decisions are made for fraud review only.
+    #[arg(long, value_enum)]
+    purpose: ReviewPurpose,
+    #[arg(long, env = "ORDERSEAL_ACCESS_API")]
+    api_url: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReviewPurpose {
+    #[value(name = "fraud_review")]
+    FraudReview,
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Accesses per identity and purpose since a time: what the periodic access review reads.
     Report {
@@ -232,6 +271,56 @@ fn parse_since(s: &str) -> Result<OffsetDateTime, String> {
     }
 }
 
+/// The caller's own credentials, for the pii-access API.
+async fn own_credentials(
+    sdk: &aws_config::SdkConfig,
+) -> Result<aws_credential_types::Credentials, ExitCode> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(provider) = sdk.credentials_provider() else {
+        eprintln!("error: no AWS credentials: sign in as your purpose's role");
+        return Err(ExitCode::from(2));
+    };
+    provider.provide_credentials().await.map_err(|e| {
+        eprintln!("error: no AWS credentials: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// `orderseal fraud release|cancel`.
+async fn decide(sdk: &aws_config::SdkConfig, d: &FraudDecision, decision: &str) -> ExitCode {
+    let ReviewPurpose::FraudReview = d.purpose;
+    let credentials = match own_credentials(sdk).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
+    let client = orderseal::access_client::AccessClient::new(&d.api_url, &region, credentials);
+    match client.decide(&d.seller, &d.order, decision).await {
+        Ok(Ok(v)) if decision == "release" => {
+            println!(
+                "{} released ({}): dispatch will ship it; this decision is audited",
+                v.order_id, v.review_state
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(v)) => {
+            println!(
+                "{} cancelled after review ({}): nothing will be bought for it; now cancel it on Amazon (Seller Central: Orders > Manage Orders > Cancel order); this decision is audited",
+                v.order_id, v.review_state
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(r)) => {
+            eprintln!("refused ({} {}): {}", r.status, r.error, r.message);
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `orderseal order show`: sign with the caller's own credentials, print what the purpose allows.
 async fn show_order(
     sdk: &aws_config::SdkConfig,
@@ -240,18 +329,10 @@ async fn show_order(
     order: &str,
     purpose: orderseal::access::Purpose,
 ) -> ExitCode {
-    use aws_credential_types::provider::ProvideCredentials;
     use orderseal::access_client::{AccessClient, Answer, render};
-    let Some(provider) = sdk.credentials_provider() else {
-        eprintln!("error: no AWS credentials: sign in as your purpose's role");
-        return ExitCode::from(2);
-    };
-    let credentials = match provider.provide_credentials().await {
+    let credentials = match own_credentials(sdk).await {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: no AWS credentials: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
     let client = AccessClient::new(api_url, &region, credentials);
@@ -319,6 +400,13 @@ async fn main() -> ExitCode {
     {
         let sdk = aws_config::load_from_env().await;
         return show_order(&sdk, api_url, seller, order, purpose.purpose()).await;
+    }
+    if let Command::Fraud { command } = &cli.command {
+        let sdk = aws_config::load_from_env().await;
+        return match command {
+            FraudCommand::Release { decision } => decide(&sdk, decision, "release").await,
+            FraudCommand::Cancel { decision } => decide(&sdk, decision, "cancel").await,
+        };
     }
     let Some(table) = cli.table else {
         eprintln!("error: no table: pass --table or set ORDERSEAL_TABLE");
@@ -476,6 +564,7 @@ async fn main() -> ExitCode {
         },
         // Handled above, with their own clients.
         Command::Migrate { .. }
+        | Command::Fraud { .. }
         | Command::Order {
             command: OrderCommand::Show { .. },
         } => Ok(ExitCode::SUCCESS),

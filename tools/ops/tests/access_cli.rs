@@ -158,3 +158,72 @@ async fn people_look_orders_up_for_a_purpose_and_the_operator_reviews_who_did() 
     );
     server.abort();
 }
+
+/// `orderseal fraud release|cancel`: only the fraud reviewer decides, for the fraud_review
+/// purpose; the decision is audited.
+#[tokio::test]
+async fn a_fraud_reviewer_releases_a_held_order_from_the_command_line() {
+    let stack = TestStack::new().await;
+    let ingest = stack.ingest_with_fraud_rules(r#"{"default":{"postal_code_mismatch":true}}"#);
+    let held = "113-7000002-0000001";
+    stack
+        .notify(
+            &ingest,
+            &canary_order(held, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z"),
+        )
+        .await;
+    let functions = access_api::functions(
+        &stack.resources,
+        &[],
+        Arc::new(orderseal::clock::SystemClock),
+        |r| stack.aws_as(r).clone(),
+    )
+    .unwrap();
+    let (api, server) = access_api::serve(functions, 0).await.unwrap();
+    let table = stack.table().to_owned();
+    let alice = person_for(Purpose::CustomerService);
+    let fran = person_for(Purpose::FraudReview);
+
+    let out = orderseal(&table, fran, &api, &["fraud", "release", held]).await;
+    assert_eq!(out.status.code(), Some(2), "no purpose, no decision");
+    let out = orderseal(
+        &table,
+        alice,
+        &api,
+        &["fraud", "release", held, "--purpose", "fraud_review"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let out = orderseal(
+        &table,
+        fran,
+        &api,
+        &["fraud", "release", held, "--purpose", "fraud_review"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("released"));
+    let out = orderseal(
+        &table,
+        fran,
+        &api,
+        &["fraud", "cancel", held, "--purpose", "fraud_review"],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "a released order cannot be cancelled after review"
+    );
+    assert!(text(&out.stderr).contains("409 not_held"));
+
+    let operator = orderseal_local::LOCAL_PEOPLE[3];
+    let out = orderseal(&table, operator, &api, &["order", "audit", held]).await;
+    let trail = text(&out.stdout);
+    for action in ["fraud-hold", "fraud-release", "fraud-cancel"] {
+        assert!(trail.contains(action), "{trail}");
+    }
+    assert!(trail.contains(&fran.caller_arn()));
+    assert_no_canary("the trail", &trail);
+    server.abort();
+}
