@@ -72,25 +72,40 @@ async fn a_matching_order_is_held_until_a_fraud_reviewer_releases_or_cancels_it(
             ),
         )
         .await;
-    // C: another address, small, valid ZIP: nothing matches.
+    // C: another address, small, valid ZIP: nothing matches. One index query more than an
+    // order without rules (the key is cached since A).
+    let calls = &stack.aws_as(roles::INGEST).calls;
+    calls.reset();
     stack
         .notify(
             &ingest,
             &order_to(c, "9 Other Road", "CANARY-RECIPIENT-Q7Z", "98101", "9.99"),
         )
         .await;
+    let counted = calls.snapshot();
+    assert_eq!(counted.get("DynamoDB.Query"), Some(&1), "{counted:?}");
+    assert_eq!(calls.total(), 11, "{counted:?}");
     // E: a buyer asked to cancel (indexed, never held: nothing would ship); F, to the same
     // address, then meets the repeated-cancellations rule.
     let mut cancelled = order_to(e, "5 Cancel Lane", "CANARY-RECIPIENT-Q7Z", "98101", "9.99");
     cancelled["orderItems"][0]["cancellation"] =
         json!({"cancellationRequest": {"requester": "BUYER", "cancelReason": "NO_LONGER_NEEDED"}});
     stack.notify(&ingest, &cancelled).await;
+    calls.reset();
     stack
         .notify(
             &ingest,
             &order_to(f, "5 Cancel Ln", "CANARY-RECIPIENT-Q7Z", "98101", "9.99"),
         )
         .await;
+    // Held: the review state and its audit event, one transaction more.
+    let counted = calls.snapshot();
+    assert_eq!(
+        counted.get("DynamoDB.TransactWriteItems"),
+        Some(&2),
+        "{counted:?}"
+    );
+    assert_eq!(calls.total(), 12, "{counted:?}");
 
     let review = |id: &'static str| {
         let stack = &stack;
