@@ -18,7 +18,7 @@ pub const ACCESS_AUDIT_RETENTION: Duration = Duration::days(400);
 
 /// Partition of one day's events (`AUDITLOG#2026-12-01`).
 pub fn day_pk(at: OffsetDateTime) -> String {
-    let d = at.date();
+    let d = at.to_offset(time::UtcOffset::UTC).date();
     format!(
         "AUDITLOG#{:04}-{:02}-{:02}",
         d.year(),
@@ -194,9 +194,13 @@ pub fn summarise(entries: &[AuditEntry]) -> Vec<AccessSummary> {
 }
 
 #[cfg(feature = "dynamodb")]
+/// UTC with a fixed 9-digit fraction, so that sort keys order as the times do.
 fn iso(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    ))
+    .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 #[cfg(feature = "dynamodb")]
@@ -309,6 +313,8 @@ mod dynamo {
             now: OffsetDateTime,
         ) -> Result<Vec<AuditEntry>, StoreError> {
             let mut out = Vec::new();
+            let since = since.to_offset(time::UtcOffset::UTC);
+            let now = now.to_offset(time::UtcOffset::UTC);
             let mut day = since;
             let from = iso(since);
             while day.date() <= now.date() {
@@ -465,5 +471,8 @@ mod tests {
         let t = OffsetDateTime::from_unix_timestamp(1_796_083_200).unwrap(); // 2026-12-01T00:00Z
         assert_eq!(day_pk(t), "AUDITLOG#2026-12-01");
         assert_eq!(day_pk(t - Duration::seconds(1)), "AUDITLOG#2026-11-30");
+        // Another offset is the same instant: its UTC day.
+        let east = t.to_offset(time::UtcOffset::from_hms(5, 0, 0).unwrap()) - Duration::hours(1);
+        assert_eq!(day_pk(east), "AUDITLOG#2026-11-30");
     }
 }

@@ -86,6 +86,15 @@ impl FraudConfig {
                     format!("fraud rules: min_total {:?} is not an amount", h.min_total)
                 })?;
             }
+            if r.repeated_cancellations
+                .as_ref()
+                .is_some_and(|c| c.max == 0)
+            {
+                return Err(
+                    "fraud rules: repeated_cancellations max >= 1 (0 would hold every order)"
+                        .into(),
+                );
+            }
             if let Some(m) = &r.many_names_one_address
                 && (m.max_names == 0 || m.window_days == 0 || m.window_days > 30)
             {
@@ -689,6 +698,7 @@ mod tests {
             .is_err()
         );
         assert!(FraudConfig::parse(r#"{"default":{"unknown_rule":true}}"#).is_err());
+        assert!(FraudConfig::parse(r#"{"default":{"repeated_cancellations":{"max":0}}}"#).is_err());
         let c = FraudConfig::parse(r#"{"sellers":{"S9":{"postal_code_mismatch":true}}}"#).unwrap();
         assert!(c.for_seller("S9").postal_code_mismatch);
         assert!(!c.for_seller("S1").any());

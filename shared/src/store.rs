@@ -859,7 +859,11 @@ pub mod dynamo {
                 )
                 .key(crate::layout::SORT_KEY, s(ORDER_SK))
                 .update_expression("SET review_state = :held, review_rules = :rules")
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(review_state)")
+                // Never once dispatch has started: a label bought must be confirmed.
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(review_state) \
+                     AND attribute_not_exists(dispatch_state)",
+                )
                 .expression_attribute_values(":held", s(crate::fraud::HELD_FOR_REVIEW))
                 .expression_attribute_values(
                     ":rules",

@@ -174,6 +174,12 @@ async fn a_matching_order_is_held_until_a_fraud_reviewer_releases_or_cancels_it(
         );
     }
     assert!(s(&stack.order_item(c).await.unwrap(), "tracking_number").is_some());
+    // A later version of C that would now match (high value to its address) is not held: its
+    // label is bought, and a hold must never stop a bought label's confirmation.
+    let mut later = order_to(c, "9 Other Road", "CANARY-RECIPIENT-Q7Z", "98101", "99.99");
+    later["lastUpdatedTime"] = json!("2026-11-22T10:00:00Z");
+    stack.notify(&ingest, &later).await;
+    assert_eq!(review(c).await, (None, vec![]));
     // Keys only: no address, name or postal code in any item or queue (raw_dump reads the
     // queues too, so it runs after dispatch).
     assert_no_canary("the table", &stack.raw_dump().await);

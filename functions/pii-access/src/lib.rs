@@ -476,56 +476,9 @@ impl<K: KeyProvider> Access<K> {
     ) -> Reply {
         use orderseal::aws::ddb::{n, s};
         use orderseal::layout::{ORDER_SK, PARTITION_KEY, SORT_KEY, order_pk};
-        let result = self
-            .dynamodb
-            .update_item()
-            .table_name(&self.config.table)
-            .key(PARTITION_KEY, s(order_pk(seller_id, order_id)))
-            .key(SORT_KEY, s(ORDER_SK))
-            .update_expression("SET review_state = :to, review_by = :who, review_at = :now")
-            .condition_expression("review_state IN (:held, :to)")
-            .expression_attribute_values(":to", s(decision.state()))
-            .expression_attribute_values(":held", s(orderseal::fraud::HELD_FOR_REVIEW))
-            .expression_attribute_values(":who", s(caller))
-            .expression_attribute_values(":now", n(now.unix_timestamp()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::None)
-            .send()
-            .await;
+        let canary = self.config.canary_orders.contains(order_id);
         let purpose = Some(Purpose::FraudReview);
         let ids = (seller_id, order_id);
-        match orderseal::aws::ddb::applied("UpdateItem", result) {
-            Ok(true) => {}
-            Ok(false) => {
-                return self
-                    .refuse_as(
-                        call,
-                        decision.action(),
-                        purpose,
-                        ids,
-                        now,
-                        409,
-                        "not_held",
-                        "the order is not held for review (or was decided otherwise)",
-                    )
-                    .await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, order_id, "review decision not written");
-                return self
-                    .refuse_as(
-                        call,
-                        decision.action(),
-                        purpose,
-                        ids,
-                        now,
-                        500,
-                        "internal_error",
-                        "the decision could not be written; try again",
-                    )
-                    .await;
-            }
-        }
-        let canary = self.config.canary_orders.contains(order_id);
         let event = AuditEvent {
             id: call.request_id,
             at: now,
@@ -541,16 +494,67 @@ impl<K: KeyProvider> Access<K> {
             until: None,
             retention: ACCESS_AUDIT_RETENTION,
         };
-        if let Err(e) = self.audit.record(&event).await {
-            tracing::error!(error = %e, order_id, "audit event not written");
-            return Reply {
-                status: 500,
-                body: error_body(
-                    "audit_unavailable",
-                    "the decision is written but not yet audited: repeat it",
-                ),
-                canary,
-            };
+        // The decision and its audit event: one transaction, so no decision stands unaudited.
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.config.table)
+            .key(PARTITION_KEY, s(order_pk(seller_id, order_id)))
+            .key(SORT_KEY, s(ORDER_SK))
+            .update_expression("SET review_state = :to, review_by = :who, review_at = :now")
+            .condition_expression("review_state IN (:held, :to)")
+            .expression_attribute_values(":to", s(decision.state()))
+            .expression_attribute_values(":held", s(orderseal::fraud::HELD_FOR_REVIEW))
+            .expression_attribute_values(":who", s(caller))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
+            .build()
+            .expect("table, key and expression are set");
+        let [by_order, by_day] = orderseal::audit::puts(&self.config.table, &event);
+        let result = self
+            .dynamodb
+            .transact_write_items()
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .update(update)
+                    .build(),
+            )
+            .transact_items(by_order)
+            .transact_items(by_day)
+            .send()
+            .await;
+        match result {
+            Ok(_) => event.emit(),
+            Err(e)
+                if orderseal::aws::ddb::cancellation_reasons(&e)
+                    .first()
+                    .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed")) =>
+            {
+                return self
+                    .refuse_as(
+                        call,
+                        decision.action(),
+                        purpose,
+                        ids,
+                        now,
+                        409,
+                        "not_held",
+                        "the order is not held for review (or was decided otherwise)",
+                    )
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %orderseal::aws::error_code(&e), order_id, "review decision not written");
+                return self
+                    .refuse_as(
+                        call,
+                        decision.action(),
+                        purpose,
+                        ids,
+                        now,
+                        500,
+                        "internal_error",
+                        "the decision could not be written; try again",
+                    )
+                    .await;
+            }
         }
         if decision == Decision::Release {
             use orderseal::shipments::{ShipmentQueue, ShipmentRequestMessage};

@@ -129,6 +129,13 @@ fn authenticate(
     if skew > MAX_SKEW {
         return Err("Signature expired");
     }
+    // As AWS: the host and the date must be signed.
+    let listed: Vec<&str> = signed_headers.split(';').collect();
+    if !listed.contains(&"host") || !listed.contains(&"x-amz-date") {
+        return Err(
+            "The request signature we calculated does not match the signature you provided",
+        );
+    }
     // The headers the caller signed, minus the date the signer adds itself.
     let mut signed = Vec::new();
     for name in signed_headers.split(';') {
