@@ -167,8 +167,43 @@ mod dynamo {
             purpose: Purpose,
             now: OffsetDateTime,
         ) -> Result<Opened, AccessError> {
-            use aws_sdk_dynamodb::types::{Get, TransactGetItem};
             let wanted = purpose.classes();
+            let pii = self.read_live(seller_id, order_id, wanted, now).await?;
+            let mut opened = Opened {
+                classes: Vec::with_capacity(wanted.len()),
+            };
+            for &class in wanted {
+                let Some(bytes) = pii.get(pii_attribute(class)).and_then(|v| v.as_b().ok()) else {
+                    continue;
+                };
+                let blob = SealedBlob::from_bytes(bytes.as_ref())?;
+                let plain = self
+                    .sealer
+                    .open(&SealContext::new(seller_id, order_id, class), &blob)
+                    .await?;
+                check_schema(class, &plain)?;
+                opened.classes.push((class, plain));
+            }
+            if opened.classes.is_empty() {
+                return Err(AccessError::NothingHeld);
+            }
+            Ok(opened)
+        }
+
+        /// The order's retention state and the `classes`' blobs of its sealed-PII item, as one
+        /// consistent snapshot (one TransactGetItems); refused unless the PII is live at `now`.
+        /// Returns the sealed-PII item (empty when there is none).
+        async fn read_live(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            classes: &[PiiClass],
+            now: OffsetDateTime,
+        ) -> Result<
+            std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+            AccessError,
+        > {
+            use aws_sdk_dynamodb::types::{Get, TransactGetItem};
             let built = |_| crate::store::StoreError::Malformed("transaction request");
             let state = Get::builder()
                 .table_name(&self.table)
@@ -180,7 +215,7 @@ mod dynamo {
                 .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
                 .build()
                 .map_err(built)?;
-            let attrs: Vec<&str> = wanted.iter().map(|c| pii_attribute(*c)).collect();
+            let attrs: Vec<&str> = classes.iter().map(|c| pii_attribute(*c)).collect();
             let sealed = Get::builder()
                 .table_name(&self.table)
                 .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
@@ -201,7 +236,6 @@ mod dynamo {
                 .next()
                 .and_then(|r| r.item)
                 .ok_or(AccessError::NoOrder)?;
-            let pii = responses.next().and_then(|r| r.item).unwrap_or_default();
             let state = pii_state(
                 get_n(&item, "pii_expires_at").unwrap_or(i64::MIN),
                 get_n(&item, "hold_until"),
@@ -211,25 +245,7 @@ mod dynamo {
             if !state.usable() {
                 return Err(AccessError::Gone(state));
             }
-            let mut opened = Opened {
-                classes: Vec::with_capacity(wanted.len()),
-            };
-            for &class in wanted {
-                let Some(bytes) = pii.get(pii_attribute(class)).and_then(|v| v.as_b().ok()) else {
-                    continue;
-                };
-                let blob = SealedBlob::from_bytes(bytes.as_ref())?;
-                let plain = self
-                    .sealer
-                    .open(&SealContext::new(seller_id, order_id, class), &blob)
-                    .await?;
-                check_schema(class, &plain)?;
-                opened.classes.push((class, plain));
-            }
-            if opened.classes.is_empty() {
-                return Err(AccessError::NothingHeld);
-            }
-            Ok(opened)
+            Ok(responses.next().and_then(|r| r.item).unwrap_or_default())
         }
 
         pub fn new(client: Client, table: impl Into<String>, keys: K) -> Self {
@@ -253,49 +269,10 @@ mod dynamo {
                     class: C::CLASS,
                 });
             }
-            use aws_sdk_dynamodb::types::{Get, TransactGetItem};
             let attr = pii_attribute(C::CLASS);
-            let built = |_| crate::store::StoreError::Malformed("transaction request");
-            // The order's retention state and the one class's blob, as one snapshot.
-            let state = Get::builder()
-                .table_name(&self.table)
-                .key(
-                    crate::layout::PARTITION_KEY,
-                    s(order_pk(seller_id, order_id)),
-                )
-                .key(crate::layout::SORT_KEY, s(ORDER_SK))
-                .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
-                .build()
-                .map_err(built)?;
-            let sealed = Get::builder()
-                .table_name(&self.table)
-                .key(crate::layout::PARTITION_KEY, s(pii_pk(seller_id, order_id)))
-                .key(crate::layout::SORT_KEY, s(PII_SK))
-                .projection_expression(format!("pk, {attr}"))
-                .build()
-                .map_err(built)?;
-            let out = self
-                .client
-                .transact_get_items()
-                .transact_items(TransactGetItem::builder().get(state).build())
-                .transact_items(TransactGetItem::builder().get(sealed).build())
-                .send()
-                .await
-                .map_err(|e| crate::aws::ddb::store_error("TransactGetItems", &e))?;
-            let mut responses = out.responses.unwrap_or_default().into_iter();
-            let item = responses
-                .next()
-                .and_then(|r| r.item)
-                .ok_or(AccessError::NoOrder)?;
-            let pii = responses.next().and_then(|r| r.item).unwrap_or_default();
-            let num = |k: &str| get_n(&item, k);
-            let state = pii_state(
-                num("pii_expires_at").unwrap_or(i64::MIN),
-                num("hold_until"),
-                item.contains_key("pii_erased_at"),
-                now.unix_timestamp(),
-            );
-            check(purpose, C::CLASS, state)?;
+            let pii = self
+                .read_live(seller_id, order_id, &[C::CLASS], now)
+                .await?;
             let bytes = pii
                 .get(attr)
                 .and_then(|v| v.as_b().ok())
