@@ -114,7 +114,9 @@ mod dynamo {
     use super::*;
     use crate::aws::ddb::{get_n, s};
     use crate::classes::ClassPayload;
-    use crate::layout::{ORDER_SK, PII_SK, order_pk, pii_attribute, pii_pk};
+    use crate::layout::{ORDER_SK, PII_SK, attr, order_pk, pii_attribute, pii_pk};
+
+    type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
     use crate::retention::pii_state;
     use crate::seal::{KeyProvider, SealContext, SealedBlob, Sealer};
 
@@ -168,11 +170,27 @@ mod dynamo {
             now: OffsetDateTime,
         ) -> Result<Opened, AccessError> {
             let wanted = purpose.classes();
-            let pii = self.read_live(seller_id, order_id, wanted, now).await?;
+            // Purpose `returns` reads the address only for a pickup still to be collected
+            // (`crate::returns`): a seller-addressed return label needs no buyer data.
+            let extra: &[&str] = if purpose == Purpose::Returns {
+                &[attr::PICKUP_RMAS]
+            } else {
+                &[]
+            };
+            let (order, pii) = self
+                .read_live(seller_id, order_id, wanted, extra, now)
+                .await?;
+            let pickup_open = order
+                .get(attr::PICKUP_RMAS)
+                .and_then(|v| v.as_ss().ok())
+                .is_some_and(|rmas| !rmas.is_empty());
             let mut opened = Opened {
                 classes: Vec::with_capacity(wanted.len()),
             };
             for &class in wanted {
+                if purpose == Purpose::Returns && class == PiiClass::Shipping && !pickup_open {
+                    continue;
+                }
                 let Some(bytes) = pii.get(pii_attribute(class)).and_then(|v| v.as_b().ok()) else {
                     continue;
                 };
@@ -190,19 +208,18 @@ mod dynamo {
             Ok(opened)
         }
 
-        /// The order's retention state and the `classes`' blobs of its sealed-PII item, as one
-        /// consistent snapshot (one TransactGetItems); refused unless the PII is live at `now`.
-        /// Returns the sealed-PII item (empty when there is none).
+        /// The order's retention state (and the order item's `extra` attributes) and the
+        /// `classes`' blobs of its sealed-PII item, as one consistent snapshot (one
+        /// TransactGetItems); refused unless the PII is live at `now`. Returns the order item as
+        /// read and the sealed-PII item (empty when there is none).
         async fn read_live(
             &self,
             seller_id: &str,
             order_id: &str,
             classes: &[PiiClass],
+            extra: &[&str],
             now: OffsetDateTime,
-        ) -> Result<
-            std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-            AccessError,
-        > {
+        ) -> Result<(Item, Item), AccessError> {
             use aws_sdk_dynamodb::types::{Get, TransactGetItem};
             let built = |_| crate::store::StoreError::Malformed("transaction request");
             let state = Get::builder()
@@ -212,7 +229,14 @@ mod dynamo {
                     s(order_pk(seller_id, order_id)),
                 )
                 .key(crate::layout::SORT_KEY, s(ORDER_SK))
-                .projection_expression("pk, pii_expires_at, hold_until, pii_erased_at")
+                .projection_expression(
+                    ["pk", "pii_expires_at", "hold_until", "pii_erased_at"]
+                        .iter()
+                        .chain(extra)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
                 .build()
                 .map_err(built)?;
             let attrs: Vec<&str> = classes.iter().map(|c| pii_attribute(*c)).collect();
@@ -245,7 +269,8 @@ mod dynamo {
             if !state.usable() {
                 return Err(AccessError::Gone(state));
             }
-            Ok(responses.next().and_then(|r| r.item).unwrap_or_default())
+            let pii = responses.next().and_then(|r| r.item).unwrap_or_default();
+            Ok((item, pii))
         }
 
         pub fn new(client: Client, table: impl Into<String>, keys: K) -> Self {
@@ -270,8 +295,8 @@ mod dynamo {
                 });
             }
             let attr = pii_attribute(C::CLASS);
-            let pii = self
-                .read_live(seller_id, order_id, &[C::CLASS], now)
+            let (_, pii) = self
+                .read_live(seller_id, order_id, &[C::CLASS], &[], now)
                 .await?;
             let bytes = pii
                 .get(attr)

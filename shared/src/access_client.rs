@@ -136,7 +136,7 @@ impl AccessClient {
             self.base_url,
             order_path(purpose, seller_id, order_id)
         );
-        let (status, body) = self.send("GET", &url).await?;
+        let (status, body) = self.send("GET", &url, Vec::new()).await?;
         if status == 200 {
             serde_json::from_slice(&body)
                 .map(|v| Answer::Opened(Box::new(v)))
@@ -147,7 +147,12 @@ impl AccessClient {
     }
 
     /// One signed request; its status and body.
-    async fn send(&self, method: &str, url: &str) -> Result<(u16, Vec<u8>), ClientError> {
+    async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let host = reqwest::Url::parse(url)
             .ok()
             .and_then(|u| {
@@ -159,13 +164,17 @@ impl AccessClient {
             method,
             url,
             &[("host", &host)],
-            b"",
+            &body,
             &self.credentials,
             &self.region,
             SystemTime::now(),
         )?;
         let mut req = match method {
-            "POST" => self.http.post(url),
+            "POST" => self
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body),
             _ => self.http.get(url),
         };
         for (k, v) in &signed {
@@ -205,7 +214,45 @@ impl AccessClient {
             self.base_url,
             order_path(Purpose::FraudReview, seller_id, order_id)
         );
-        let (status, body) = self.send("POST", &url).await?;
+        let (status, body) = self.send("POST", &url, Vec::new()).await?;
+        if status == 200 {
+            serde_json::from_slice(&body)
+                .map(Ok)
+                .map_err(|_| ClientError::Malformed { status })
+        } else {
+            Ok(Err(refusal(status, &body)))
+        }
+    }
+}
+
+/// A recorded return, as the API answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReturnView {
+    pub seller_id: String,
+    pub order_id: String,
+    /// False when the same record was sent again.
+    pub changed: bool,
+    /// Whether purpose `returns` now reads the order's address (an uncollected pickup).
+    pub shipping_for_returns: bool,
+    #[serde(rename = "return")]
+    pub record: crate::returns::ReturnRecord,
+}
+
+impl AccessClient {
+    /// Record a return, or a change of one (purpose returns).
+    pub async fn record_return(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        request: &crate::returns::ReturnRequest,
+    ) -> Result<Result<ReturnView, Refusal>, ClientError> {
+        let url = format!(
+            "{}{}/returns",
+            self.base_url,
+            order_path(Purpose::Returns, seller_id, order_id)
+        );
+        let body = serde_json::to_vec(request).map_err(|e| ClientError::Http(e.to_string()))?;
+        let (status, body) = self.send("POST", &url, body).await?;
         if status == 200 {
             serde_json::from_slice(&body)
                 .map(Ok)

@@ -13,7 +13,7 @@
 //!   PII away from it.
 //! * tracking lookup `TRACKING#<route>#<number>`, carrier event marker
 //!   `CARRIEREVENT#<carrier>#<id>`, notification lock `NOTIF#...`, business record
-//!   `BUSINESS#<month>`, registries `HOLDS`, `CANCEL_REQUESTS`, audit `AUDIT#<seller>#<order>`,
+//!   `BUSINESS#<month>` (with the order's returns beside it), registries `HOLDS`, `CANCEL_REQUESTS`, audit `AUDIT#<seller>#<order>`,
 //!   run stats `STATS`.
 //!
 //! ## The TTL rule
@@ -63,6 +63,9 @@ pub mod attr {
     pub const NAME_KEY: &str = "name_key";
     pub const INDEXED_MS: &str = "indexed_ms";
     pub const CANCEL_REQ: &str = "cancel_req";
+    /// On the order item: the RMA ids of its open pickup returns (`crate::returns`), the only
+    /// time purpose `returns` reads the address.
+    pub const PICKUP_RMAS: &str = "pickup_rmas";
 }
 
 /// Partition key attribute of the expiry index.

@@ -30,6 +30,7 @@ pub mod notification;
 pub mod order;
 pub mod pii;
 pub mod retention;
+pub mod returns;
 pub mod seal;
 pub mod secret;
 pub mod shipments;

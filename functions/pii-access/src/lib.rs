@@ -1,5 +1,9 @@
 //! orderseal pii-access: the people's door to sealed PII. `GET /{purpose}/orders/{seller}/{order}`
-//! behind an HTTP API with IAM (SigV4) authorisation.
+//! behind an HTTP API with IAM (SigV4) authorisation; and what people decide with it: a fraud
+//! reviewer's release or cancel (`POST /fraud_review/orders/{seller}/{order}/{release|cancel}`)
+//! and a returns clerk's return records (`POST /returns/orders/{seller}/{order}/returns`,
+//! [`orderseal::returns`]). Purpose `returns` opens `contact`, and `shipping` only while the
+//! order has a pickup return to collect.
 //!
 //! One function (and one role) per purpose — `customer_service`, `returns`, `fraud_review` — so
 //! the KMS key policy binds each to exactly its purpose's classes (ARCHITECTURE §3): the
@@ -43,6 +47,8 @@ pub struct AccessConfig {
     /// fraud_review only: where a released order's shipment request goes
     /// (`ORDERSEAL_SHIPMENTS_QUEUE_URL`).
     pub shipments_queue_url: Option<String>,
+    /// returns only: how long return records are kept (`ORDERSEAL_BUSINESS_RETENTION_DAYS`).
+    pub business_retention: time::Duration,
 }
 
 impl AccessConfig {
@@ -76,6 +82,8 @@ impl AccessConfig {
             caller_roles,
             canary_orders: list("ORDERSEAL_CANARY_ORDERS").into_iter().collect(),
             shipments_queue_url: get("ORDERSEAL_SHIPMENTS_QUEUE_URL").filter(|v| !v.is_empty()),
+            business_retention: orderseal::config::business_retention(&get)
+                .map_err(|(k, why)| format!("{k}: {why}"))?,
         })
     }
 }
@@ -89,6 +97,8 @@ pub struct Call<'a> {
     pub request_id: &'a str,
     /// `requestContext.authorizer.iam.userArn`: who SigV4 authenticated.
     pub caller: Option<&'a str>,
+    /// The request body (a return record's JSON; empty otherwise).
+    pub body: &'a [u8],
 }
 
 /// The response. The body holds PII only for a 200; it is wiped on drop.
@@ -127,6 +137,7 @@ pub fn call_of(req: &lambda_http::Request) -> Call<'_> {
         path: req.uri().path(),
         request_id,
         caller,
+        body: req.body().as_ref(),
     }
 }
 
@@ -192,11 +203,35 @@ impl Decision {
     }
 }
 
-/// The parts of a route.
-type Route<'a> = (&'static str, &'a str, &'a str, Option<Decision>);
+/// What a route asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// The purpose's classes of the order.
+    Lookup,
+    Decide(Decision),
+    /// Record a return, or a change of one (purpose returns).
+    RecordReturn,
+}
 
-/// `GET /{purpose}/orders/{seller}/{order}`, or `POST /fraud_review/orders/{seller}/{order}/
-/// {release|cancel}` → its parts.
+impl Act {
+    /// The audit event's action.
+    fn action(self) -> &'static str {
+        match self {
+            Act::Lookup => "pii-access",
+            Act::Decide(d) => d.action(),
+            Act::RecordReturn => "return-record",
+        }
+    }
+}
+
+/// The parts of a route.
+type Route<'a> = (&'static str, &'a str, &'a str, Act);
+
+/// Largest return-record body accepted.
+const MAX_BODY: usize = 16 * 1024;
+
+/// `GET /{purpose}/orders/{seller}/{order}`, `POST /fraud_review/orders/{seller}/{order}/
+/// {release|cancel}` or `POST /returns/orders/{seller}/{order}/returns` → its parts.
 fn route<'a>(method: &str, path: &'a str) -> Option<Route<'a>> {
     let mut parts = path.trim_start_matches('/').split('/');
     let (Some(purpose), Some("orders"), Some(seller), Some(order), decision, None) = (
@@ -210,18 +245,14 @@ fn route<'a>(method: &str, path: &'a str) -> Option<Route<'a>> {
         return None;
     };
     let purpose = Purpose::parse(purpose).filter(|p| Purpose::PEOPLE.contains(p))?;
-    match (method, decision) {
-        ("GET", None) => Some((purpose.as_str(), seller, order, None)),
-        ("POST", Some(d)) if purpose == Purpose::FraudReview => {
-            let d = match d {
-                "release" => Decision::Release,
-                "cancel" => Decision::Cancel,
-                _ => return None,
-            };
-            Some((purpose.as_str(), seller, order, Some(d)))
-        }
-        _ => None,
-    }
+    let act = match (method, decision, purpose) {
+        ("GET", None, _) => Act::Lookup,
+        ("POST", Some("release"), Purpose::FraudReview) => Act::Decide(Decision::Release),
+        ("POST", Some("cancel"), Purpose::FraudReview) => Act::Decide(Decision::Cancel),
+        ("POST", Some("returns"), Purpose::Returns) => Act::RecordReturn,
+        _ => return None,
+    };
+    Some((purpose.as_str(), seller, order, act))
 }
 
 fn error_body(code: &str, message: &str) -> Zeroizing<Vec<u8>> {
@@ -274,6 +305,8 @@ pub struct Access<K> {
     dynamodb: aws_sdk_dynamodb::Client,
     /// fraud_review only: a released order's shipment request.
     shipments: Option<orderseal::shipments::SqsShipmentQueue>,
+    /// returns only: the order's return records.
+    returns: Option<orderseal::returns::DynamoReturns>,
 }
 
 pub type LambdaAccess = Access<ClassGuard<KmsKeyProvider>>;
@@ -312,6 +345,13 @@ impl<K: KeyProvider> Access<K> {
         Self {
             reader: PiiReader::new(dynamodb.clone(), config.table.clone(), keys),
             audit: AuditLog::new(dynamodb.clone(), config.table.clone()),
+            returns: (config.purpose == Purpose::Returns).then(|| {
+                orderseal::returns::DynamoReturns::new(
+                    dynamodb.clone(),
+                    config.table.clone(),
+                    config.business_retention,
+                )
+            }),
             config,
             clock,
             dynamodb,
@@ -322,7 +362,7 @@ impl<K: KeyProvider> Access<K> {
     pub async fn handle(&self, call: Call<'_>) -> Reply {
         let now = self.clock.now();
         let purpose = self.config.purpose;
-        let Some((asked, seller_id, order_id, decision)) = route(call.method, call.path) else {
+        let Some((asked, seller_id, order_id, act)) = route(call.method, call.path) else {
             return self
                 .refuse(call, None, ("-", "-"), now, 404, "unknown_route", "GET /{purpose}/orders/{seller}/{order}; purpose: customer_service, returns or fraud_review")
                 .await;
@@ -387,8 +427,10 @@ impl<K: KeyProvider> Access<K> {
                 )
                 .await;
         }
-        if let Some(decision) = decision {
-            return self.decide(call, caller, ids, decision, now).await;
+        match act {
+            Act::Decide(decision) => return self.decide(call, caller, ids, decision, now).await,
+            Act::RecordReturn => return self.record_return(call, caller, ids, now).await,
+            Act::Lookup => {}
         }
         let opened = match self
             .reader
@@ -595,6 +637,199 @@ impl<K: KeyProvider> Access<K> {
         }
     }
 
+    /// A returns clerk's return record: a new return, or its next status (and refund).
+    /// Validated against the order's lines, total and other returns (422 when it can never
+    /// apply, 409 when it conflicts with what is recorded); written in one transaction with its
+    /// audit event and, for a pickup, the order's open pickups; repeating it changes nothing.
+    async fn record_return(
+        &self,
+        call: Call<'_>,
+        caller: &str,
+        ids: (&str, &str),
+        now: OffsetDateTime,
+    ) -> Reply {
+        use orderseal::returns::{ReturnRequest, WriteError, apply};
+        let (seller_id, order_id) = ids;
+        let purpose = Some(Purpose::Returns);
+        let action = Act::RecordReturn.action();
+        let Some(returns) = &self.returns else {
+            return self
+                .refuse_as(
+                    call,
+                    action,
+                    purpose,
+                    ids,
+                    now,
+                    500,
+                    "internal_error",
+                    "returns are not configured",
+                )
+                .await;
+        };
+        if call.body.len() > MAX_BODY {
+            return self
+                .refuse_as(
+                    call,
+                    action,
+                    purpose,
+                    ids,
+                    now,
+                    413,
+                    "bad_request",
+                    "the return record is larger than 16 KiB",
+                )
+                .await;
+        }
+        // serde's messages can quote the input: only its position is answered.
+        let req: ReturnRequest = match serde_json::from_slice(call.body) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!(
+                    "the body is not a return record (line {}, column {}): rma_id, and for a new return reason and items; status, refund",
+                    e.line(),
+                    e.column()
+                );
+                return self
+                    .refuse_as(
+                        call,
+                        action,
+                        purpose,
+                        ids,
+                        now,
+                        400,
+                        "bad_request",
+                        &message,
+                    )
+                    .await;
+            }
+        };
+        let failed = |e: &dyn std::fmt::Display| {
+            tracing::warn!(error = %e, order_id, "return record failed");
+        };
+        let facts = match returns.order_facts(seller_id, order_id).await {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                return self
+                    .refuse_as(
+                        call,
+                        action,
+                        purpose,
+                        ids,
+                        now,
+                        404,
+                        "no_such_order",
+                        "no such order",
+                    )
+                    .await;
+            }
+            Err(e) => {
+                failed(&e);
+                return self
+                    .refuse_as(
+                        call,
+                        action,
+                        purpose,
+                        ids,
+                        now,
+                        500,
+                        "internal_error",
+                        "the order could not be read; try again",
+                    )
+                    .await;
+            }
+        };
+        let canary = self.config.canary_orders.contains(order_id);
+        // Two writers of one order's returns: the loser reads again (a few times).
+        for _ in 0..3 {
+            let existing = match returns.returns_of(&facts).await {
+                Ok(r) => r,
+                Err(e) => {
+                    failed(&e);
+                    break;
+                }
+            };
+            let records: Vec<_> = existing.iter().map(|(r, _)| r.clone()).collect();
+            let change = match apply(&facts, &records, &req, now) {
+                Ok(c) => c,
+                Err(e) => {
+                    let status = if e.is_conflict() { 409 } else { 422 };
+                    return self
+                        .refuse_as(
+                            call,
+                            action,
+                            purpose,
+                            ids,
+                            now,
+                            status,
+                            e.code(),
+                            &e.to_string(),
+                        )
+                        .await;
+                }
+            };
+            let version = existing
+                .iter()
+                .find(|(r, _)| r.rma_id == req.rma_id)
+                .map_or(0, |(_, v)| *v);
+            let event = AuditEvent {
+                id: call.request_id,
+                at: now,
+                who: caller,
+                action,
+                purpose: purpose.map(Purpose::as_str),
+                seller_id,
+                order_id,
+                classes: Vec::new(),
+                outcome: Outcome::Allowed,
+                note: Some(&req.rma_id),
+                canary,
+                until: None,
+                retention: ACCESS_AUDIT_RETENTION,
+            };
+            match returns
+                .write(
+                    &change,
+                    version,
+                    orderseal::audit::puts(&self.config.table, &event),
+                )
+                .await
+            {
+                Ok(()) => {
+                    event.emit();
+                    let record = change.record();
+                    let body = serde_json::json!({
+                        "seller_id": seller_id,
+                        "order_id": order_id,
+                        "changed": !matches!(change, orderseal::returns::Change::Unchanged(_)),
+                        "shipping_for_returns": record.pickup_open(),
+                        "return": record,
+                    });
+                    return Reply {
+                        status: 200,
+                        body: Zeroizing::new(body.to_string().into_bytes()),
+                        canary,
+                    };
+                }
+                Err(WriteError::Concurrent) => continue,
+                Err(e) => {
+                    failed(&e);
+                    break;
+                }
+            }
+        }
+        self.refuse_as(
+            call,
+            action,
+            purpose,
+            ids,
+            now,
+            500,
+            "internal_error",
+            "the return could not be recorded; try again",
+        )
+        .await
+    }
+
     /// Audit a refusal (one event), then answer it. Without the event, a 500.
     #[allow(clippy::too_many_arguments)]
     async fn refuse(
@@ -607,10 +842,8 @@ impl<K: KeyProvider> Access<K> {
         code: &'static str,
         message: &str,
     ) -> Reply {
-        // A refused decision is audited as that decision.
-        let action = route(call.method, call.path)
-            .and_then(|r| r.3)
-            .map_or("pii-access", Decision::action);
+        // A refused decision or return record is audited as that.
+        let action = route(call.method, call.path).map_or("pii-access", |r| r.3.action());
         self.refuse_as(call, action, purpose, ids, now, status, code, message)
             .await
     }
@@ -712,11 +945,15 @@ mod tests {
     fn routes_name_a_people_purpose_and_two_ids() {
         assert_eq!(
             route("GET", "/returns/orders/S1/111-2222222-3333333"),
-            Some(("returns", "S1", "111-2222222-3333333", None))
+            Some(("returns", "S1", "111-2222222-3333333", Act::Lookup))
         );
         assert_eq!(
             route("POST", "/fraud_review/orders/S1/O1/release"),
-            Some(("fraud_review", "S1", "O1", Some(Decision::Release)))
+            Some(("fraud_review", "S1", "O1", Act::Decide(Decision::Release)))
+        );
+        assert_eq!(
+            route("POST", "/returns/orders/S1/O1/returns"),
+            Some(("returns", "S1", "O1", Act::RecordReturn))
         );
         for (m, p) in [
             ("GET", "/orders/S1/O1"),
@@ -728,6 +965,8 @@ mod tests {
             ("POST", "/returns/orders/S1/O1/release"),
             ("POST", "/fraud_review/orders/S1/O1/ship"),
             ("GET", "/fraud_review/orders/S1/O1/release"),
+            ("POST", "/customer_service/orders/S1/O1/returns"),
+            ("GET", "/returns/orders/S1/O1/returns"),
         ] {
             assert_eq!(route(m, p), None, "{m} {p}");
         }

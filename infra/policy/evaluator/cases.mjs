@@ -129,6 +129,20 @@ export function cases(d) {
     for (const cls of PII_CLASSES) out.push(decrypt(`${r} cannot decrypt ${cls} itself`, role(r), cls));
     out.push(item(`${r} cannot read a sealed blob itself`, role(r), 'dynamodb:GetItem', { leading: [PII], attributes: ['pk', 'sk', 'pii_shipping'], select: 'SPECIFIC_ATTRIBUTES' }));
   }
+  // Return records: only the returns clerk's role posts them; the returns function writes them
+  // beside the business record and the order's open pickups, and nothing else of an order.
+  const recordReturn = d.arn('execute-api', `${d.resources.PiiAccessApi ? d.ref('PiiAccessApi') : 'missing'}/$default/POST/returns/orders/A3TH9S8BH6GOGM/113-0000001-0000001/returns`);
+  for (const r of Object.keys(people)) out.push({ name: `${r} ${r === 'ReturnsClerkRole' ? 'records' : 'cannot record'} returns`, principal: role(r), action: 'execute-api:Invoke', resource: recordReturn, account: d.account, context: base(role(r)), expect: r === 'ReturnsClerkRole' ? 'Allowed' : 'Denied' });
+  out.push({ name: 'ReturnsClerkRole cannot post other return paths', principal: role('ReturnsClerkRole'), action: 'execute-api:Invoke', resource: d.arn('execute-api', `${d.resources.PiiAccessApi ? d.ref('PiiAccessApi') : 'missing'}/$default/POST/returns/orders/A3TH9S8BH6GOGM/113-0000001-0000001/release`), account: d.account, context: base(role('ReturnsClerkRole')), expect: 'Denied' });
+  const returnsFn = role('PiiAccessReturnsFunctionRole');
+  out.push(item('returns function writes a return record', returnsFn, 'dynamodb:PutItem', { leading: ['BUSINESS#2026-11'], attributes: ['pk', 'sk', 'kind', 'seller_id', 'order_id', 'rma_id', 'record', 'version', 'ttl'] }, 'Allowed'));
+  out.push(item('returns function cannot overwrite a business record', returnsFn, 'dynamodb:PutItem', { leading: ['BUSINESS#2026-11'], attributes: ['pk', 'sk', 'seller_id', 'order_id', 'purchase_date', 'record', 'record_version', 'ttl'] }));
+  out.push(item('returns function cannot put sealed PII into a return record', returnsFn, 'dynamodb:PutItem', { leading: ['BUSINESS#2026-11'], attributes: ['pk', 'sk', 'record', 'pii_shipping'] }));
+  out.push(item('returns function opens a pickup on the order', returnsFn, 'dynamodb:UpdateItem', { leading: ['ORDER#A3TH9S8BH6GOGM#113-0000001-0000001'], attributes: ['pk', 'sk', 'pickup_rmas'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('returns function cannot move an order\'s expiry', returnsFn, 'dynamodb:UpdateItem', { leading: ['ORDER#A3TH9S8BH6GOGM#113-0000001-0000001'], attributes: ['pk', 'sk', 'pickup_rmas', 'pii_expires_at'], returnValues: 'NONE' }));
+  for (const r of ['PiiAccessCustomerServiceFunctionRole', 'PiiAccessFraudReviewFunctionRole', 'OperatorRole']) {
+    out.push(item(`${r} cannot open a pickup`, role(r), 'dynamodb:UpdateItem', { leading: ['ORDER#A3TH9S8BH6GOGM#113-0000001-0000001'], attributes: ['pk', 'sk', 'pickup_rmas'], returnValues: 'NONE' }));
+  }
   for (const p of Object.values(people)) {
     out.push(invoke(`operator cannot look orders up for ${p}`, role('OperatorRole'), p));
     out.push(invoke(`key administrator with every data action cannot look orders up for ${p} (no execute-api grant)`, admin, p));

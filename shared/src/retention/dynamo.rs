@@ -76,7 +76,7 @@ fn time_of(item: &Item, k: &str) -> Option<OffsetDateTime> {
     get_s(item, k).and_then(|v| OffsetDateTime::parse(v, &Rfc3339).ok())
 }
 
-fn money_of(v: Option<&AttributeValue>) -> Option<Money> {
+pub(crate) fn money_of(v: Option<&AttributeValue>) -> Option<Money> {
     let m = v?.as_m().ok()?;
     Some(Money {
         amount: get_s(m, "amount")?.to_owned(),
@@ -84,7 +84,7 @@ fn money_of(v: Option<&AttributeValue>) -> Option<Money> {
     })
 }
 
-fn line_of(v: &AttributeValue) -> Option<OrderLine> {
+pub(crate) fn line_of(v: &AttributeValue) -> Option<OrderLine> {
     let m = v.as_m().ok()?;
     Some(OrderLine {
         order_item_id: get_s(m, "order_item_id")?.to_owned(),
@@ -263,7 +263,11 @@ pub async fn refresh_business_record(
 }
 
 /// Business records sort by purchase time within a month partition.
-fn business_key(purchase: OffsetDateTime, seller_id: &str, order_id: &str) -> (String, String) {
+pub(crate) fn business_key(
+    purchase: OffsetDateTime,
+    seller_id: &str,
+    order_id: &str,
+) -> (String, String) {
     let t = purchase.to_offset(time::UtcOffset::UTC);
     let month = t
         .format(format_description!("[year]-[month]"))
@@ -1090,9 +1094,29 @@ pub struct BusinessRecords {
     cursor: Option<Item>,
 }
 
+/// One item of the business partitions: an order's record, or one of its returns (which
+/// sort right after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusinessEntry {
+    Order(BusinessRecord),
+    Return(crate::returns::ReturnRecord),
+}
+
 impl BusinessRecords {
-    /// The next page, or `None` at the end.
+    /// The next page of order records (their returns left out), or `None` at the end.
     pub async fn next_page(&mut self) -> Result<Option<Vec<BusinessRecord>>, StoreError> {
+        Ok(self.next_entries().await?.map(|page| {
+            page.into_iter()
+                .filter_map(|e| match e {
+                    BusinessEntry::Order(r) => Some(r),
+                    BusinessEntry::Return(_) => None,
+                })
+                .collect()
+        }))
+    }
+
+    /// The next page of records and returns, in key order, or `None` at the end.
+    pub async fn next_entries(&mut self) -> Result<Option<Vec<BusinessEntry>>, StoreError> {
         loop {
             let Some(month) = self.months.first().cloned() else {
                 return Ok(None);
@@ -1121,12 +1145,14 @@ impl BusinessRecords {
                 .items
                 .unwrap_or_default()
                 .iter()
-                .map(|i| {
-                    get_s(i, "record")
+                .map(|i| match crate::returns::return_of(i) {
+                    Some(r) => r.map(BusinessEntry::Return),
+                    None => get_s(i, "record")
                         .and_then(|r| serde_json::from_str(r).ok())
-                        .ok_or(StoreError::Malformed("record"))
+                        .map(BusinessEntry::Order)
+                        .ok_or(StoreError::Malformed("record")),
                 })
-                .collect::<Result<Vec<BusinessRecord>, _>>()?;
+                .collect::<Result<Vec<BusinessEntry>, _>>()?;
             if !records.is_empty() || self.months.is_empty() {
                 return Ok(Some(records));
             }

@@ -186,8 +186,10 @@ pub struct BusinessRecord {
     pub retain_until: OffsetDateTime,
 }
 
-/// Columns of the accounting export: one row per order line, order fields repeated.
-pub const CSV_HEADER: [&str; 22] = [
+/// Columns of the accounting export: one `sale` row per order line (order fields repeated),
+/// and one `return` row per recorded return (its items in `returned_items`, `SKU:quantity`
+/// separated by spaces; its refund in `refund_amount`, in the order's `currency`).
+pub const CSV_HEADER: [&str; 30] = [
     "seller_id",
     "order_id",
     "marketplace_id",
@@ -210,7 +212,18 @@ pub const CSV_HEADER: [&str; 22] = [
     "quantity",
     "unit_price",
     "item_tax",
+    "row_type",
+    "rma_id",
+    "return_reason",
+    "return_method",
+    "return_status",
+    "returned_items",
+    "refund_amount",
+    "refunded_at",
 ];
+
+/// Columns a `sale` row leaves empty (the return's).
+const RETURN_COLUMNS: usize = 7;
 
 fn rfc3339(t: Option<OffsetDateTime>) -> String {
     t.and_then(|t| {
@@ -271,13 +284,74 @@ impl BusinessRecord {
                 line.map(|l| l.quantity.to_string()).unwrap_or_default(),
                 line.map(|l| amount(&l.unit_price)).unwrap_or_default(),
                 line.map(|l| amount(&l.tax)).unwrap_or_default(),
+                "sale".to_owned(),
             ]
+            .into_iter()
+            .chain(std::iter::repeat_n(String::new(), RETURN_COLUMNS))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("a row has every column")
         };
         if self.items.is_empty() {
             vec![order(None)]
         } else {
             self.items.iter().map(|l| order(Some(l))).collect()
         }
+    }
+}
+
+impl crate::returns::ReturnRecord {
+    /// The return's export row: the order's ids, dates and currency, the return's columns.
+    pub fn csv_row(&self) -> [String; CSV_HEADER.len()] {
+        let col = |name: &str| {
+            CSV_HEADER
+                .iter()
+                .position(|h| *h == name)
+                .expect("a column of the header")
+        };
+        let mut row: [String; CSV_HEADER.len()] = Default::default();
+        let items = self
+            .lines
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{}",
+                    l.seller_sku.as_deref().unwrap_or(&l.order_item_id),
+                    l.quantity
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (name, value) in [
+            ("seller_id", cell(&self.seller_id)),
+            ("order_id", cell(&self.order_id)),
+            ("marketplace_id", cell(&self.marketplace_id)),
+            ("purchase_date", rfc3339(Some(self.purchase_date))),
+            (
+                "currency",
+                self.refund
+                    .as_ref()
+                    .map(|m| m.currency_code.clone())
+                    .unwrap_or_default(),
+            ),
+            ("row_type", "return".to_owned()),
+            ("rma_id", cell(&self.rma_id)),
+            ("return_reason", self.reason.as_str().to_owned()),
+            ("return_method", self.method.as_str().to_owned()),
+            ("return_status", self.status.as_str().to_owned()),
+            ("returned_items", cell(&items)),
+            (
+                "refund_amount",
+                self.refund
+                    .as_ref()
+                    .map(|m| m.amount.clone())
+                    .unwrap_or_default(),
+            ),
+            ("refunded_at", rfc3339(self.refunded_at)),
+        ] {
+            row[col(name)] = value;
+        }
+        row
     }
 }
 
@@ -897,6 +971,59 @@ mod tests {
             ..record()
         };
         assert_eq!(no_lines.csv_rows().len(), 1);
+        assert_eq!(rows[0][col("row_type")], "sale");
+        assert_eq!(rows[0][col("rma_id")], "");
+    }
+
+    #[test]
+    fn a_return_is_one_row_with_its_items_and_refund() {
+        use crate::returns::*;
+        let r = record();
+        let ret = ReturnRecord {
+            seller_id: r.seller_id.clone(),
+            order_id: r.order_id.clone(),
+            marketplace_id: r.marketplace_id.clone(),
+            purchase_date: r.purchase_date,
+            rma_id: "RMA-7".into(),
+            reason: ReturnReason::Defective,
+            method: ReturnMethod::SellerLabel,
+            lines: vec![
+                ReturnLine {
+                    order_item_id: "1".into(),
+                    seller_sku: Some("=HYPERLINK(1)".into()),
+                    quantity: 1,
+                },
+                ReturnLine {
+                    order_item_id: "2".into(),
+                    seller_sku: None,
+                    quantity: 1,
+                },
+            ],
+            refund: Some(Money {
+                amount: "11.59".into(),
+                currency_code: "USD".into(),
+            }),
+            status: ReturnStatus::Refunded,
+            opened_at: datetime!(2026-10-10 10:00 UTC),
+            received_at: None,
+            refunded_at: Some(datetime!(2026-10-12 10:00 UTC)),
+            rejected_at: None,
+            updated_at: datetime!(2026-10-12 10:00 UTC),
+        };
+        let row = ret.csv_row();
+        let col = |name: &str| CSV_HEADER.iter().position(|h| *h == name).unwrap();
+        assert_eq!(row[col("row_type")], "return");
+        assert_eq!(row[col("order_id")], r.order_id);
+        assert_eq!(row[col("returned_items")], "'=HYPERLINK(1):1 2:1");
+        assert_eq!(row[col("refund_amount")], "11.59");
+        assert_eq!(row[col("currency")], "USD");
+        assert_eq!(row[col("return_reason")], "defective");
+        assert_eq!(row[col("refunded_at")], "2026-10-12T10:00:00Z");
+        assert_eq!(
+            row[col("seller_sku")],
+            "",
+            "line columns are the sale rows'"
+        );
     }
 
     #[test]

@@ -188,9 +188,9 @@ fn authenticate(
     Ok(person)
 }
 
-/// The template's routes: `GET /{purpose}/orders/{seller}/{order}` and
-/// `POST /fraud_review/orders/{seller}/{order}/{decision}` → the purpose, when a function
-/// serves it.
+/// The template's routes: `GET /{purpose}/orders/{seller}/{order}`,
+/// `POST /fraud_review/orders/{seller}/{order}/{decision}` and
+/// `POST /returns/orders/{seller}/{order}/returns` → the purpose, when a function serves it.
 fn route_purpose<'a>(gateway: &'a Gateway, method: &Method, path: &str) -> Option<&'a str> {
     let mut parts = path.trim_start_matches('/').split('/');
     let purpose = parts.next()?;
@@ -210,6 +210,7 @@ fn route_purpose<'a>(gateway: &'a Gateway, method: &Method, path: &str) -> Optio
     match (method, decision) {
         (&Method::GET, None) => {}
         (&Method::POST, Some(d)) if purpose == "fraud_review" && !d.is_empty() => {}
+        (&Method::POST, Some("returns")) if purpose == "returns" => {}
         _ => return None,
     }
     gateway.functions.get_key_value(purpose).map(|(k, _)| *k)
@@ -236,6 +237,8 @@ async fn receive(
         "version": "2.0",
         "routeKey": if method == Method::GET {
             format!("GET /{purpose}/orders/{{seller}}/{{order}}")
+        } else if purpose == "returns" {
+            "POST /returns/orders/{seller}/{order}/returns".to_owned()
         } else {
             format!("POST /{purpose}/orders/{{seller}}/{{order}}/{{decision}}")
         },
@@ -257,6 +260,7 @@ async fn receive(
             "http": { "method": method.as_str(), "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "" },
             "time": "", "timeEpoch": 0,
         },
+        "body": String::from_utf8_lossy(&body),
         "isBase64Encoded": false,
     });
     let Ok(request) = lambda_http::request::from_str(&event.to_string()) else {

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use orderseal::retention::dynamo::BusinessRecords;
+use orderseal::retention::dynamo::{BusinessEntry, BusinessRecords};
 use orderseal::retention::{CSV_HEADER, RetentionReport};
 use orderseal::store::StoreError;
 
@@ -211,6 +211,8 @@ pub enum ExportError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exported {
     pub records: u64,
+    /// Returns recorded on those orders (one row each).
+    pub returns: u64,
     pub rows: u64,
 }
 
@@ -233,17 +235,28 @@ pub async fn export_csv<W: Write>(
     writer.write_record(CSV_HEADER)?;
     let mut done = Exported {
         records: 0,
+        returns: 0,
         rows: 0,
     };
-    while let Some(page) = records.next_page().await? {
-        for r in &page {
-            for row in r.csv_rows() {
-                writer.write_record(&row)?;
-                done.rows += 1;
-            }
-            done.records += 1;
-            progress
-                .set_position(((r.purchase_date - from).whole_seconds().max(0) as u64).min(span));
+    while let Some(page) = records.next_entries().await? {
+        for entry in &page {
+            let purchase = match entry {
+                BusinessEntry::Order(r) => {
+                    for row in r.csv_rows() {
+                        writer.write_record(&row)?;
+                        done.rows += 1;
+                    }
+                    done.records += 1;
+                    r.purchase_date
+                }
+                BusinessEntry::Return(r) => {
+                    writer.write_record(r.csv_row())?;
+                    done.rows += 1;
+                    done.returns += 1;
+                    r.purchase_date
+                }
+            };
+            progress.set_position(((purchase - from).whole_seconds().max(0) as u64).min(span));
         }
         progress.set_message(format!("{} records", done.records));
         writer.flush()?;

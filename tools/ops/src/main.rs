@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use orderseal::retention::Hold;
 use orderseal::retention::dynamo::DynamoRetention;
+use orderseal::returns::{ReturnMethod, ReturnReason, ReturnStatus};
 use orderseal::store::DynamoOrderStore;
 use orderseal_ops::{export_csv, parse_time, render_cancel_requests, render_table};
 
@@ -85,6 +86,14 @@ enum Command {
     Fraud {
         #[command(subcommand)]
         command: FraudCommand,
+    },
+    /// Returns and refunds, recorded by the returns clerk's role through the pii-access API
+    /// (signed with your own credentials; audited). No buyer data is entered: the reason is a
+    /// code, the items are the order's SKUs or item ids, the refund an amount in the order's
+    /// currency. Returns appear in the accounting export (`row_type` return).
+    Return {
+        #[command(subcommand)]
+        command: ReturnCommand,
     },
     /// The audit trail across orders.
     Audit {
@@ -225,6 +234,136 @@ struct FraudDecision {
 enum ReviewPurpose {
     #[value(name = "fraud_review")]
     FraudReview,
+}
+
+#[derive(Subcommand)]
+enum ReturnCommand {
+    /// Record a new return. A pickup (`--method pickup`) lets purpose returns read the order's
+    /// address until the return is received; a seller-addressed label (the default) needs none.
+    Record {
+        #[command(flatten)]
+        target: ReturnTarget,
+        /// damaged, defective, wrong_item, not_as_described, no_longer_needed, arrived_late,
+        /// missing_parts or other.
+        #[arg(long, value_parser = code::<ReturnReason>)]
+        reason: ReturnReason,
+        /// `SKU:quantity` (or `<order item id>:quantity`); repeat for each line.
+        #[arg(long = "item", value_parser = parse_item, required = true)]
+        items: Vec<orderseal::returns::ItemRef>,
+        /// seller_label or pickup.
+        #[arg(long, value_parser = code::<ReturnMethod>, default_value = "seller_label")]
+        method: ReturnMethod,
+        /// requested (default), received, refunded (with --refund) or rejected.
+        #[arg(long, value_parser = code::<ReturnStatus>)]
+        status: Option<ReturnStatus>,
+        /// The amount refunded, in the order's currency (e.g. 12.34).
+        #[arg(long)]
+        refund: Option<String>,
+    },
+    /// Move a recorded return on: received, refunded (with --refund) or rejected.
+    Update {
+        #[command(flatten)]
+        target: ReturnTarget,
+        #[arg(long, value_parser = code::<ReturnStatus>)]
+        status: ReturnStatus,
+        #[arg(long)]
+        refund: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ReturnTarget {
+    order: String,
+    #[arg(long, env = "ORDERSEAL_SELLER")]
+    seller: String,
+    /// The return's RMA id (letters, digits, dashes, underscores; at most 40).
+    #[arg(long)]
+    rma: String,
+    /// Returns are recorded for purpose returns only.
+    #[arg(long, value_enum)]
+    purpose: ReturnsPurpose,
+    #[arg(long, env = "ORDERSEAL_ACCESS_API")]
+    api_url: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReturnsPurpose {
+    #[value(name = "returns")]
+    Returns,
+}
+
+/// A code of one of the returns enums, by its snake_case name.
+fn code<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("not a known code: {s}"))
+}
+
+/// `SKU:quantity`.
+fn parse_item(s: &str) -> Result<orderseal::returns::ItemRef, String> {
+    let (item, quantity) = s
+        .rsplit_once(':')
+        .ok_or_else(|| "expected SKU:quantity".to_owned())?;
+    let quantity = quantity
+        .parse::<u32>()
+        .map_err(|_| "the quantity is a whole number".to_owned())?;
+    if item.is_empty() {
+        return Err("expected SKU:quantity".into());
+    }
+    Ok(orderseal::returns::ItemRef {
+        item: item.to_owned(),
+        quantity,
+    })
+}
+
+/// `orderseal return record|update`.
+async fn record_return(
+    sdk: &aws_config::SdkConfig,
+    target: &ReturnTarget,
+    request: orderseal::returns::ReturnRequest,
+) -> ExitCode {
+    let ReturnsPurpose::Returns = target.purpose;
+    let credentials = match own_credentials(sdk).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
+    let client = orderseal::access_client::AccessClient::new(&target.api_url, &region, credentials);
+    match client
+        .record_return(&target.seller, &target.order, &request)
+        .await
+    {
+        Ok(Ok(v)) => {
+            let r = &v.record;
+            let refund = r
+                .refund
+                .as_ref()
+                .map(|m| format!(", refund {} {}", m.amount, m.currency_code))
+                .unwrap_or_default();
+            println!(
+                "{} return {}: {} ({}, {}{refund}){}; audited",
+                v.order_id,
+                r.rma_id,
+                r.status.as_str(),
+                r.method.as_str(),
+                r.reason.as_str(),
+                if v.changed { "" } else { ", unchanged" }
+            );
+            if v.shipping_for_returns {
+                println!(
+                    "purpose returns may read the order's address until the pickup is received"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(r)) => {
+            eprintln!("refused ({} {}): {}", r.status, r.error, r.message);
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -401,6 +540,43 @@ async fn main() -> ExitCode {
         let sdk = aws_config::load_from_env().await;
         return show_order(&sdk, api_url, seller, order, purpose.purpose()).await;
     }
+    if let Command::Return { command } = cli.command {
+        let sdk = aws_config::load_from_env().await;
+        use orderseal::returns::ReturnRequest;
+        return match command {
+            ReturnCommand::Record {
+                target,
+                reason,
+                items,
+                method,
+                status,
+                refund,
+            } => {
+                let request = ReturnRequest {
+                    rma_id: target.rma.clone(),
+                    status,
+                    reason: Some(reason),
+                    method: Some(method),
+                    items: Some(items),
+                    refund,
+                };
+                record_return(&sdk, &target, request).await
+            }
+            ReturnCommand::Update {
+                target,
+                status,
+                refund,
+            } => {
+                let request = ReturnRequest {
+                    rma_id: target.rma.clone(),
+                    status: Some(status),
+                    refund,
+                    ..Default::default()
+                };
+                record_return(&sdk, &target, request).await
+            }
+        };
+    }
     if let Command::Fraud { command } = &cli.command {
         let sdk = aws_config::load_from_env().await;
         return match command {
@@ -565,6 +741,7 @@ async fn main() -> ExitCode {
         // Handled above, with their own clients.
         Command::Migrate { .. }
         | Command::Fraud { .. }
+        | Command::Return { .. }
         | Command::Order {
             command: OrderCommand::Show { .. },
         } => Ok(ExitCode::SUCCESS),
@@ -624,7 +801,10 @@ async fn main() -> ExitCode {
             };
             written
                 .map(|n| {
-                    eprintln!("exported {} records ({} rows)", n.records, n.rows);
+                    eprintln!(
+                        "exported {} records and {} returns ({} rows)",
+                        n.records, n.returns, n.rows
+                    );
                     let _ = std::io::stderr().flush();
                     ExitCode::SUCCESS
                 })

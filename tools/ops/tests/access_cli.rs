@@ -227,3 +227,172 @@ async fn a_fraud_reviewer_releases_a_held_order_from_the_command_line() {
     assert_no_canary("the trail", &trail);
     server.abort();
 }
+
+/// `orderseal return record|update` as the returns clerk, then `orderseal export` as the
+/// operator: the return and its refund are a `return` row of the export; a pickup opens the
+/// address for `order show --purpose returns` until it is received.
+#[tokio::test]
+async fn a_returns_clerk_records_a_return_and_its_refund_reaches_the_export() {
+    let stack = TestStack::new().await;
+    let order = "113-7000003-0000001";
+    stack.ship(order, "US", "WA").await;
+    stack
+        .notify(
+            &stack.ingest(),
+            &canary_order(order, "SHIPPED", "MERCHANT", "2026-11-22T10:00:00Z"),
+        )
+        .await;
+    let functions = access_api::functions(
+        &stack.resources,
+        &[],
+        Arc::new(orderseal::clock::SystemClock),
+        |r| stack.aws_as(r).clone(),
+    )
+    .unwrap();
+    let (api, server) = access_api::serve(functions, 0).await.unwrap();
+    let table = stack.table().to_owned();
+    let rob = person_for(Purpose::Returns);
+
+    let out = orderseal(
+        &table,
+        rob,
+        &api,
+        &[
+            "return",
+            "record",
+            order,
+            "--purpose",
+            "returns",
+            "--rma",
+            "RMA-77",
+            "--reason",
+            "defective",
+            "--item",
+            "SKU-MUG-1:1",
+            "--method",
+            "pickup",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("RMA-77: requested (pickup, defective)"),
+        "{said}"
+    );
+    assert!(said.contains("may read the order's address until the pickup is received"));
+    let show = ["order", "show", order, "--purpose", "returns"];
+    let out = orderseal(&table, rob, &api, &show).await;
+    assert!(
+        text(&out.stdout).contains("CANARY-RECIPIENT-Q7Z"),
+        "pickup: the address"
+    );
+
+    for args in [
+        ["--status", "received"].as_slice(),
+        ["--status", "refunded", "--refund", "29.99"].as_slice(),
+    ] {
+        let mut all = vec![
+            "return",
+            "update",
+            order,
+            "--purpose",
+            "returns",
+            "--rma",
+            "RMA-77",
+        ];
+        all.extend_from_slice(args);
+        let out = orderseal(&table, rob, &api, &all).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = orderseal(&table, rob, &api, &show).await;
+    let shown = text(&out.stdout);
+    assert!(
+        !shown.contains("CANARY-RECIPIENT-Q7Z") && shown.contains("CANARY-BUYER-Q7Z"),
+        "{shown}"
+    );
+
+    // Refused with the reason, exit 4: refunds beyond the order's total; a free-text reason
+    // does not even parse.
+    let out = orderseal(
+        &table,
+        rob,
+        &api,
+        &[
+            "return",
+            "record",
+            order,
+            "--purpose",
+            "returns",
+            "--rma",
+            "RMA-78",
+            "--reason",
+            "damaged",
+            "--item",
+            "SKU-MUG-1:1",
+            "--status",
+            "refunded",
+            "--refund",
+            "30.00",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("refund_over_total"));
+    let out = orderseal(
+        &table,
+        rob,
+        &api,
+        &[
+            "return",
+            "record",
+            order,
+            "--purpose",
+            "returns",
+            "--rma",
+            "RMA-79",
+            "--reason",
+            "call me at home",
+            "--item",
+            "SKU-MUG-1:1",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+
+    // The operator's export: the sale row and the return row.
+    let operator = orderseal_local::LOCAL_PEOPLE
+        .into_iter()
+        .find(|p| p.role == orderseal_local::roles::OPERATOR)
+        .unwrap();
+    let out = orderseal(
+        &table,
+        operator,
+        &api,
+        &[
+            "export",
+            "--from",
+            "2026-11-01T00:00:00Z",
+            "--to",
+            "2026-12-01T00:00:00Z",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert_eq!(&rows[0][col("row_type")], "sale");
+    assert_eq!(&rows[1][col("row_type")], "return");
+    assert_eq!(&rows[1][col("rma_id")], "RMA-77");
+    assert_eq!(&rows[1][col("return_status")], "refunded");
+    assert_eq!(&rows[1][col("returned_items")], "SKU-MUG-1:1");
+    assert_eq!(&rows[1][col("refund_amount")], "29.99");
+    assert_eq!(&rows[1][col("currency")], "USD");
+    assert!(text(&out.stderr).contains("1 records and 1 returns"));
+    assert_no_canary("the export", &csv);
+    server.abort();
+}

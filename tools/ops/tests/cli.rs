@@ -138,7 +138,7 @@ async fn report_holds_and_export_from_the_command_line() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The two erased and the live one (shipped: its record is written before erasure).
-    assert!(text(&out.stderr).contains("exported 3 records (3 rows)"));
+    assert!(text(&out.stderr).contains("exported 3 records and 0 returns (3 rows)"));
     let written = std::fs::read_to_string(&csv).unwrap();
     let _ = std::fs::remove_file(&csv);
     assert_eq!(written.lines().count(), 4, "header and three rows");
