@@ -982,6 +982,7 @@ mod tests {
                 Some(match k {
                     "ORDERSEAL_PURPOSE" => purpose.to_owned(),
                     "ORDERSEAL_CALLER_ROLE_ARNS" => "arn:aws:iam::1:role/R".to_owned(),
+                    "ORDERSEAL_BUSINESS_RETENTION_DAYS" => "548".to_owned(),
                     _ => "x".to_owned(),
                 })
             }

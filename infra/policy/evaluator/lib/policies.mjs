@@ -123,12 +123,14 @@ export class Policies {
       list(policy.Statement).forEach((s, index) => {
         if (s.Effect !== 'Allow') return;
         const sid = s.Sid ?? `#${index + 1}`;
+        // The actions the statement can allow at all (undefined: NotAction, any of them).
+        const actions = s.Action === undefined ? undefined : list(s.Action);
         for (const action of list(s.Action)) {
-          out.push({ kind, owner, key, index, sid, part: 'Action', value: action });
+          out.push({ kind, owner, key, index, sid, actions: [action], part: 'Action', value: action });
         }
         const resources = list(s.Resource);
         if (resources.length > 1) {
-          for (const resource of resources) out.push({ kind, owner, key, index, sid, part: 'Resource', value: resource });
+          for (const resource of resources) out.push({ kind, owner, key, index, sid, actions, part: 'Resource', value: resource });
         }
         // Each value of a condition that allows any of several: dropping one narrows the grant.
         for (const [op, block] of Object.entries(s.Condition ?? {})) {
@@ -136,7 +138,7 @@ export class Policies {
           for (const [conditionKey, values] of Object.entries(block)) {
             if (!Array.isArray(values) || values.length < 2) continue;
             for (const value of values) {
-              out.push({ kind, owner, key, index, sid, part: 'Condition', op, conditionKey, value });
+              out.push({ kind, owner, key, index, sid, actions, part: 'Condition', op, conditionKey, value });
             }
           }
         }
@@ -182,11 +184,28 @@ export class Policies {
   }
 
   /** Which requests a grant can matter to. */
+  /**
+   * Whether removing `grant` can change the decision on `request`: the request is decided by
+   * the grant's policy and asks for an action the grant's statement allows (a request the
+   * statement does not match is not allowed by it, so nothing removed from it can deny it).
+   */
   governs(grant, request) {
-    return grant.kind === 'identity' ? request.principal === grant.key.principal : request.resource === grant.key.arn;
+    const decidedBy = grant.kind === 'identity' ? request.principal === grant.key.principal : request.resource === grant.key.arn;
+    return decidedBy && (grant.actions === undefined || grant.actions.some((a) => actionMatches(a, request.action)));
   }
 
   justification(grant) {
     return this.justified.get(`${grant.owner}#${grant.sid}`);
   }
+}
+
+const patterns = new Map();
+/** IAM's action match: case-insensitive, `*` any run of characters, `?` one. */
+export function actionMatches(pattern, action) {
+  let re = patterns.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    patterns.set(pattern, re);
+  }
+  return re.test(action);
 }

@@ -94,6 +94,18 @@ test('a grant no request needs is reported, unless justified in place', async ()
   assert.deepEqual(again.unused, []);
 });
 
+test('the unused-grant check tries a grant only on requests its statement can allow', async () => {
+  const wide = { ...put, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TRACKING#*', 'NOTIF#*'] } } };
+  const { policies, requests } = evaluator([update, wide, tableKey]);
+  const { allowed } = await checkAllowed(policies, requests.list());
+  const grant = policies.grants().find((g) => g.sid === 'Lookup' && g.value === 'NOTIF#*');
+  assert.deepEqual(allowed.filter((r) => policies.governs(grant, r)).map((r) => r.action), ['dynamodb:PutItem']);
+  const getItem = policies.grants().find((g) => g.sid === 'State' && g.value === 'dynamodb:GetItem');
+  assert.deepEqual(allowed.filter((r) => policies.governs(getItem, r)), []);
+  const { unused } = await checkUnused(policies, allowed);
+  assert.deepEqual(unused.map((u) => `${u.grant.sid} ${u.grant.value}`).sort(), ['Lookup NOTIF#*', 'State dynamodb:GetItem']);
+});
+
 test('a failed condition that returns the whole order item is a violation', async () => {
   const { requests } = evaluator([update, put, tableKey], { facts: { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } });
   const rules = [{ itemPrefix: 'ORDER#', mayReadWholeItem: ['IngestFunctionRole'] }];
