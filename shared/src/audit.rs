@@ -113,6 +113,7 @@ pub struct AuditEntry {
     pub purpose: Option<String>,
     pub seller_id: String,
     pub order_id: String,
+    #[serde(default)]
     pub classes: Vec<String>,
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +122,9 @@ pub struct AuditEntry {
     pub note: Option<String>,
     #[serde(default)]
     pub canary: bool,
+    /// A hold's end (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
 }
 
 /// Accesses of one identity for one purpose over a period: what a periodic review reads.
@@ -397,6 +401,7 @@ mod dynamo {
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false),
+            until: crate::aws::ddb::get_n(item, "until"),
         }
     }
 }
@@ -418,6 +423,7 @@ mod tests {
             reason: None,
             note: None,
             canary: false,
+            until: None,
         }
     }
 

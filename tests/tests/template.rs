@@ -256,3 +256,45 @@ fn business_records_keep_eighteen_months_unless_a_law_needs_longer() {
         );
     }
 }
+
+#[test]
+fn the_audit_log_function_reads_only_new_audit_items_from_the_stream_the_local_stack_replays() {
+    let t = template();
+    let events = &resource(&t, "AuditLogFunction")["Properties"]["Events"]["AuditEvents"];
+    assert_eq!(events["Type"].as_str(), Some("DynamoDB"));
+    let pattern = events["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+        .as_str()
+        .unwrap();
+    // The local event source applies the same filter (orderseal_local::audit_stream).
+    let parsed: serde_json::Value = serde_json::from_str(pattern).unwrap();
+    let local: serde_json::Value =
+        serde_json::from_str(orderseal_local::audit_stream::FILTER_PATTERN).unwrap();
+    assert_eq!(parsed, local);
+    assert_eq!(
+        parsed["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"].as_str(),
+        Some(orderseal_audit_log::AUDIT_DAY_PREFIX)
+    );
+    // The audit log group's writers: this function (and the API's access log), nobody else.
+    let log_group = |id: &str| match &resource(&t, id)["Properties"]["LoggingConfig"]["LogGroup"] {
+        Value::Tagged(r) if r.tag == "Ref" => r.value.as_str().map(str::to_owned),
+        _ => None,
+    };
+    let functions: Vec<String> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .filter_map(|(id, _)| id.as_str().map(str::to_owned))
+        .collect();
+    let writers: Vec<&String> = functions
+        .iter()
+        .filter(|f| log_group(f).as_deref() == Some("AuditLogGroup"))
+        .collect();
+    assert_eq!(writers, ["AuditLogFunction"]);
+    let destination = &events["Properties"]["DestinationConfig"]["OnFailure"]["Destination"];
+    assert_eq!(
+        get_att(destination).as_deref(),
+        Some("AuditLogDlq"),
+        "{destination:?}"
+    );
+}

@@ -143,6 +143,15 @@ export function cases(d) {
   for (const r of ['PiiAccessCustomerServiceFunctionRole', 'PiiAccessFraudReviewFunctionRole', 'OperatorRole']) {
     out.push(item(`${r} cannot open a pickup`, role(r), 'dynamodb:UpdateItem', { leading: ['ORDER#A3TH9S8BH6GOGM#113-0000001-0000001'], attributes: ['pk', 'sk', 'pickup_rmas'], returnValues: 'NONE' }));
   }
+  // The table's stream carries every new item image (PII only sealed): only the audit-log
+  // function's role reads it, and that role reads nothing else of the table.
+  const stream = d.getAtt('OrdersTable', 'StreamArn');
+  for (const r of ['IngestFunctionRole', 'DispatchFunctionRole', 'CarrierCallbackFunctionRole', 'RetentionFunctionRole', 'OperatorRole', 'PiiAccessCustomerServiceFunctionRole', 'PiiAccessReturnsFunctionRole', 'PiiAccessFraudReviewFunctionRole', 'CustomerServiceAgentRole']) {
+    out.push({ name: `${r} cannot read the table's stream`, principal: role(r), action: 'dynamodb:GetRecords', resource: stream, account: d.account, context: base(role(r)), expect: 'Denied' });
+  }
+  out.push({ name: 'audit-log function reads the table\'s stream', principal: role('AuditLogFunctionRole'), action: 'dynamodb:GetRecords', resource: stream, account: d.account, context: base(role('AuditLogFunctionRole')), expect: 'Allowed' });
+  out.push(item('audit-log function cannot read an order', role('AuditLogFunctionRole'), 'dynamodb:GetItem', { select: 'ALL_ATTRIBUTES' }));
+  out.push(decrypt('audit-log function cannot open shipping', role('AuditLogFunctionRole'), 'shipping'));
   for (const p of Object.values(people)) {
     out.push(invoke(`operator cannot look orders up for ${p}`, role('OperatorRole'), p));
     out.push(invoke(`key administrator with every data action cannot look orders up for ${p} (no execute-api grant)`, admin, p));

@@ -5,6 +5,7 @@
 //! Used by the `orderseal-local` command and by the integration tests.
 
 pub mod access_api;
+pub mod audit_stream;
 pub mod callbacks;
 pub mod inspect;
 pub mod notify;

@@ -252,6 +252,15 @@ async fn create_table(aws: &AwsClients, t: &TableSpec, name: &str) -> Result<(),
                 .map_err(|_| LocalError::MissingResource(g.name.clone()))?,
         );
     }
+    if let Some(view) = &t.stream_view_type {
+        req = req.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(view.as_str()))
+                .build()
+                .map_err(|_| LocalError::MissingResource(view.clone()))?,
+        );
+    }
     match req.send().await {
         Ok(_) => {}
         Err(e)

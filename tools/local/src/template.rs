@@ -14,6 +14,8 @@ pub struct TableSpec {
     /// (name, HASH|RANGE) pairs from `KeySchema`.
     pub key_schema: Vec<(String, String)>,
     pub ttl_attribute: Option<String>,
+    /// `StreamSpecification.StreamViewType`, when the table has a stream.
+    pub stream_view_type: Option<String>,
     pub global_secondary_indexes: Vec<IndexSpec>,
 }
 
@@ -160,6 +162,11 @@ fn table(id: &str, p: &Value) -> Result<TableSpec, TemplateError> {
         .and_then(|t| t.get("AttributeName"))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let stream_view_type = p
+        .get("StreamSpecification")
+        .and_then(|t| t.get("StreamViewType"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let global_secondary_indexes = p
         .get("GlobalSecondaryIndexes")
         .and_then(Value::as_sequence)
@@ -202,6 +209,7 @@ fn table(id: &str, p: &Value) -> Result<TableSpec, TemplateError> {
         ),
         key_schema,
         ttl_attribute: ttl,
+        stream_view_type,
         global_secondary_indexes,
     })
 }
@@ -265,6 +273,7 @@ mod tests {
             .find(|t| t.logical_id == "OrdersTable")
             .unwrap();
         assert_eq!(table.ttl_attribute.as_deref(), Some("ttl"));
+        assert_eq!(table.stream_view_type.as_deref(), Some("NEW_IMAGE"));
         assert_eq!(
             table.key_schema,
             vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]

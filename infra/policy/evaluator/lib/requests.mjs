@@ -201,6 +201,31 @@ export class Requests {
         }
       }
     }
+    // Lambda reads a table's stream for a function with the function's role, and sends what
+    // still fails after the retries to the on-failure destination with it too.
+    for (const id of d.ofType('AWS::Lambda::EventSourceMapping')) {
+      const m = d.properties(id);
+      const table = d.ofType('AWS::DynamoDB::Table').find((t) => d.getAtt(t, 'StreamArn') === m.EventSourceArn);
+      if (!table) continue;
+      const fn = d.ofType('AWS::Lambda::Function').find((f) => d.ref(f) === m.FunctionName || d.getAtt(f, 'Arn') === m.FunctionName);
+      const role = d.properties(fn).Role;
+      const why = `Lambda reads ${table}'s stream for ${fn}`;
+      for (const action of ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator']) platform(role, action, m.EventSourceArn, {}, why);
+      // ListStreams takes no resource: IAM checks it on "*".
+      platform(role, 'dynamodb:ListStreams', '*', {}, why);
+      const tp = d.properties(table);
+      const key = this.keyArn(tp.SSESpecification?.SSEEnabled ? tp.SSESpecification.KMSMasterKeyId : undefined);
+      const caller = { principal: role, principalId: d.ofType('AWS::IAM::Role').find((r) => d.roleArn(r) === role) ?? role, via: why };
+      if (key) this.viaService(caller, 'dynamodb', key, ['kms:Decrypt'], this.ec({ 'aws:dynamodb:tableName': d.physicalName(table), 'aws:dynamodb:subscriberId': d.account }), 'platform');
+      const dlq = m.DestinationConfig?.OnFailure?.Destination;
+      const queue = dlq && d.ofType('AWS::SQS::Queue').find((q) => d.getAtt(q, 'Arn') === dlq);
+      if (queue) {
+        const failed = { ...caller, via: `Lambda sends ${fn}'s failed stream batches to ${queue}` };
+        platform(role, 'sqs:SendMessage', dlq, {}, failed.via);
+        const qkey = this.keyArn(d.properties(queue).KmsMasterKeyId);
+        if (qkey) this.viaService(failed, 'sqs', qkey, ['kms:GenerateDataKey', 'kms:Decrypt'], {}, 'platform');
+      }
+    }
     for (const id of d.ofType('AWS::Scheduler::Schedule')) {
       const t = d.properties(id).Target;
       platform(t.RoleArn, 'lambda:InvokeFunction', t.Arn, {}, `the Scheduler runs ${id}`);

@@ -118,6 +118,7 @@ export class Deployment {
     const key = `${r.Type} ${attr}`;
     switch (key) {
       case 'AWS::DynamoDB::Table Arn': return this.arn('dynamodb', `table/${name}`);
+      case 'AWS::DynamoDB::Table StreamArn': return this.arn('dynamodb', `table/${name}/stream/2026-12-01T00:00:00.000`);
       case 'AWS::SQS::Queue Arn': return this.arn('sqs', name);
       case 'AWS::SQS::Queue QueueName': return name;
       case 'AWS::SQS::Queue QueueUrl': return this.ref(id);
