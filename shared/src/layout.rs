@@ -13,7 +13,7 @@
 //!   PII away from it.
 //! * tracking lookup `TRACKING#<route>#<number>`, carrier event marker
 //!   `CARRIEREVENT#<carrier>#<id>`, notification lock `NOTIF#...`, business record
-//!   `BUSINESS#<month>` (with the order's returns beside it), registries `HOLDS`, `CANCEL_REQUESTS`, audit `AUDIT#<seller>#<order>`,
+//!   `BUSINESS#<month>` (with the order's returns beside it), registries `HOLDS`, `CANCEL_REQUESTS`, `FRAUD_HOLDS`, audit `AUDIT#<seller>#<order>`,
 //!   run stats `STATS`.
 //!
 //! ## The TTL rule
@@ -45,6 +45,8 @@ pub const CARRIER_EVENT_SK: &str = "CARRIEREVENT";
 /// Registry partitions.
 pub const HOLDS_PK: &str = "HOLDS";
 pub const CANCEL_REQUESTS_PK: &str = "CANCEL_REQUESTS";
+/// Orders a fraud rule held, until a reviewer decides (`orderseal fraud list`).
+pub const FRAUD_HOLDS_PK: &str = "FRAUD_HOLDS";
 pub const STATS_PK: &str = "STATS";
 
 /// Attribute names shared by more than one adapter.

@@ -599,6 +599,16 @@ pub mod dynamo {
         }
     }
 
+    /// An order a fraud rule held, not decided yet.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+    pub struct HeldOrder {
+        pub seller_id: String,
+        pub order_id: String,
+        /// The rules that matched.
+        pub rules: Vec<String>,
+        pub held_at: String,
+    }
+
     /// An entry of the cancellation-request registry with its order's state now.
     #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
     pub struct CancelRequest {
@@ -680,6 +690,31 @@ pub mod dynamo {
                     order_id,
                 });
             }
+            Ok(out)
+        }
+
+        /// Orders held for review and not decided yet (the `FRAUD_HOLDS` registry: ids, the
+        /// rules that matched, when), oldest first.
+        pub async fn held_for_review(&self) -> Result<Vec<HeldOrder>, StoreError> {
+            use crate::aws::ddb::{get_s, partition_items};
+            let mut out: Vec<HeldOrder> =
+                partition_items(&self.client, &self.table, crate::layout::FRAUD_HOLDS_PK)
+                    .await?
+                    .iter()
+                    .filter_map(|e| {
+                        Some(HeldOrder {
+                            seller_id: get_s(e, "seller_id")?.to_owned(),
+                            order_id: get_s(e, "order_id")?.to_owned(),
+                            rules: e
+                                .get("rules")
+                                .and_then(|v| v.as_l().ok())
+                                .map(|l| l.iter().filter_map(|r| r.as_s().ok().cloned()).collect())
+                                .unwrap_or_default(),
+                            held_at: get_s(e, "held_at").unwrap_or_default().to_owned(),
+                        })
+                    })
+                    .collect();
+            out.sort_by(|a, b| a.held_at.cmp(&b.held_at));
             Ok(out)
         }
 
@@ -889,12 +924,34 @@ pub mod dynamo {
                 retention: crate::audit::ACCESS_AUDIT_RETENTION,
             };
             let [by_order, by_day] = crate::audit::puts(&self.table, &event);
+            // Listed for the reviewers until decided (the decision deletes it with its event).
+            let listed = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .item(
+                    crate::layout::PARTITION_KEY,
+                    s(crate::layout::FRAUD_HOLDS_PK),
+                )
+                .item(crate::layout::SORT_KEY, s(registry_sk(seller_id, order_id)))
+                .item("seller_id", s(seller_id))
+                .item("order_id", s(order_id))
+                .item(
+                    "rules",
+                    AttributeValue::L(rules.iter().map(|r| s(*r)).collect()),
+                )
+                .item("held_at", s(iso_text(now)))
+                .item(
+                    TTL,
+                    n((now + crate::fraud::HELD_LISTING_TTL).unix_timestamp()),
+                )
+                .build()
+                .map_err(|_| StoreError::Malformed("transaction request"))?;
             let result = self
                 .client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().update(update).build())
                 .transact_items(by_order)
                 .transact_items(by_day)
+                .transact_items(TransactWriteItem::builder().put(listed).build())
                 .send()
                 .await;
             match result {

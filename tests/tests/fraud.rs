@@ -194,6 +194,18 @@ async fn a_matching_order_is_held_until_a_fraud_reviewer_releases_or_cancels_it(
         assert!(!raw.contains(spelling), "the table shows {spelling}");
     }
 
+    // The reviewers' list: the held orders, not C (ids and rules only).
+    let orders = orderseal::store::DynamoOrderStore::new(
+        stack.aws_as(roles::OPERATOR).dynamodb.clone(),
+        stack.table(),
+    );
+    let listed = |held: Vec<orderseal::store::dynamo::HeldOrder>| {
+        let mut ids: Vec<String> = held.into_iter().map(|h| h.order_id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(listed(orders.held_for_review().await.unwrap()), [a, b, f]);
+
     // The reviewer's side, through the pii-access API.
     let functions = access_api::functions(
         &stack.resources,
@@ -248,6 +260,8 @@ async fn a_matching_order_is_held_until_a_fraud_reviewer_releases_or_cancels_it(
         "released, not shipped"
     );
     assert!(s(&stack.order_item(b).await.unwrap(), "dispatch_state").is_none());
+    // Decided: off the list, in the decision's own transaction.
+    assert_eq!(listed(orders.held_for_review().await.unwrap()), [f]);
 
     // Audited: the hold by ingest, the decisions by the reviewer, the refusals.
     let log = AuditLog::new(stack.aws.dynamodb.clone(), stack.table());

@@ -550,6 +550,16 @@ impl<K: KeyProvider> Access<K> {
             .build()
             .expect("table, key and expression are set");
         let [by_order, by_day] = orderseal::audit::puts(&self.config.table, &event);
+        // Decided: off the reviewers' list (`orderseal fraud list`).
+        let unlisted = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.config.table)
+            .key(PARTITION_KEY, s(orderseal::layout::FRAUD_HOLDS_PK))
+            .key(
+                SORT_KEY,
+                s(orderseal::layout::registry_sk(seller_id, order_id)),
+            )
+            .build()
+            .expect("table and key are set");
         let result = self
             .dynamodb
             .transact_write_items()
@@ -560,6 +570,11 @@ impl<K: KeyProvider> Access<K> {
             )
             .transact_items(by_order)
             .transact_items(by_day)
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .delete(unlisted)
+                    .build(),
+            )
             .send()
             .await;
         match result {

@@ -266,6 +266,30 @@ pub async fn export_csv<W: Write>(
     Ok(done)
 }
 
+/// The orders held for review as a table, with what to do.
+pub fn render_held(held: &[orderseal::store::dynamo::HeldOrder]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<16} {:<22} {:<22} RULES", "SELLER", "ORDER", "HELD");
+    for h in held {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<22} {:<22} {}",
+            h.seller_id,
+            h.order_id,
+            h.held_at,
+            h.rules.join(",")
+        );
+    }
+    if !held.is_empty() {
+        let _ = writeln!(
+            out,
+            "decide each: orderseal fraud release|cancel <order> --purpose fraud_review (the fraud reviewer's role)"
+        );
+    }
+    out
+}
+
 /// The cancellation requests as a table: what the seller still has to do for each.
 pub fn render_cancel_requests(requests: &[orderseal::store::dynamo::CancelRequest]) -> String {
     use std::fmt::Write as _;

@@ -205,6 +205,12 @@ enum OrderCommand {
 
 #[derive(Subcommand)]
 enum FraudCommand {
+    /// Orders held for review and not decided yet: ids, the rules that matched, since when (no
+    /// buyer data). Runs with the operators' table credentials; exits 3 while any is held.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Release a held order: dispatch buys its label and confirms it.
     Release {
         #[command(flatten)]
@@ -577,11 +583,15 @@ async fn main() -> ExitCode {
             }
         };
     }
-    if let Command::Fraud { command } = &cli.command {
+    if let Command::Fraud {
+        command: command @ (FraudCommand::Release { .. } | FraudCommand::Cancel { .. }),
+    } = &cli.command
+    {
         let sdk = aws_config::load_from_env().await;
         return match command {
             FraudCommand::Release { decision } => decide(&sdk, decision, "release").await,
             FraudCommand::Cancel { decision } => decide(&sdk, decision, "cancel").await,
+            FraudCommand::List { .. } => unreachable!("matched above"),
         };
     }
     let Some(table) = cli.table else {
@@ -735,6 +745,19 @@ async fn main() -> ExitCode {
             Ok(orderseal::retention::Erasure::Skipped) => {
                 eprintln!("{seller} {order} holds no PII to erase (its expiry is now)");
                 Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Fraud {
+            command: FraudCommand::List { format },
+        } => match orders.held_for_review().await {
+            Ok(held) => {
+                print_as(format, held.as_slice(), orderseal_ops::render_held);
+                Ok(if held.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(3)
+                })
             }
             Err(e) => Err(e.to_string()),
         },

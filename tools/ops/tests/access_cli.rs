@@ -184,6 +184,17 @@ async fn a_fraud_reviewer_releases_a_held_order_from_the_command_line() {
     let alice = person_for(Purpose::CustomerService);
     let fran = person_for(Purpose::FraudReview);
 
+    // The operators list what is held (exit 3 while any is).
+    let operator = orderseal_local::LOCAL_PEOPLE[3];
+    let out = orderseal(&table, operator, &api, &["fraud", "list"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains(held) && listed.contains("postal_code_mismatch"),
+        "{listed}"
+    );
+    assert_no_canary("the held list", &listed);
+
     let out = orderseal(&table, fran, &api, &["fraud", "release", held]).await;
     assert_eq!(out.status.code(), Some(2), "no purpose, no decision");
     let out = orderseal(
@@ -217,7 +228,8 @@ async fn a_fraud_reviewer_releases_a_held_order_from_the_command_line() {
     );
     assert!(text(&out.stderr).contains("409 not_held"));
 
-    let operator = orderseal_local::LOCAL_PEOPLE[3];
+    let out = orderseal(&table, operator, &api, &["fraud", "list"]).await;
+    assert!(out.status.success(), "decided: nothing held");
     let out = orderseal(&table, operator, &api, &["order", "audit", held]).await;
     let trail = text(&out.stdout);
     for action in ["fraud-hold", "fraud-release", "fraud-cancel"] {
