@@ -38,3 +38,7 @@ target/debug/orderseal order show "$order" --purpose customer_service
 eval "$(target/debug/orderseal-local env)"
 target/debug/orderseal order audit "$order"
 target/debug/orderseal audit report --since 1d
+# The audit log group (CloudWatch Logs on AWS; the table's stream through the audit-log function
+# here): the fraud hold and the lookups above, one line each, with who, why and which classes.
+target/debug/orderseal-local audit-log --order "$held"
+target/debug/orderseal-local audit-log --order "$order"

@@ -68,6 +68,13 @@ enum Cmd {
     },
     /// Messages waiting in each queue (DLQs included).
     Queues,
+    /// The audit log group as it stands: every audit event the table received since the stack
+    /// started, one JSON line each, as the audit-log function prints them from the table's
+    /// stream. `--order` keeps one order's lines.
+    AuditLog {
+        #[arg(long)]
+        order: Option<String>,
+    },
     /// Run the retention function once (erase PII past its expiry) and print its outcome.
     Sweep {
         /// Run as if it were this time (RFC 3339, or `+<days>d` from now): shows what a later
@@ -339,6 +346,22 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             } else {
                 print_orders(&state, &aws).await
             }
+        }
+        Cmd::AuditLog { order } => {
+            let (state, _) = connect().await?;
+            let table = state.resources.table("OrdersTable")?;
+            let mut stream =
+                orderseal_local::audit_stream::AuditStream::open(&state.moto_url, table).await?;
+            for line in stream.mirror().await? {
+                let keep = order.as_ref().is_none_or(|o| {
+                    serde_json::from_str::<serde_json::Value>(&line)
+                        .is_ok_and(|v| v["audit"]["order_id"].as_str() == Some(o))
+                });
+                if keep {
+                    println!("{line}");
+                }
+            }
+            Ok(())
         }
         Cmd::Queues => {
             let (state, aws) = connect().await?;
