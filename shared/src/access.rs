@@ -148,6 +148,30 @@ mod dynamo {
         }
     }
 
+    /// Purpose `returns` reads the address only for a pickup still to be collected
+    /// (`crate::returns`): a seller-addressed return label needs no buyer data. (The key policy
+    /// lets the returns function open `shipping`, since a pickup needs it; this rule is the
+    /// reader's.)
+    fn needs_pickup(purpose: Purpose, class: PiiClass) -> bool {
+        purpose == Purpose::Returns && class == PiiClass::Shipping
+    }
+
+    /// The order item's attributes a purpose's read needs beside the retention state.
+    fn extra_attrs(purpose: Purpose) -> &'static [&'static str] {
+        if purpose == Purpose::Returns {
+            &[attr::PICKUP_RMAS]
+        } else {
+            &[]
+        }
+    }
+
+    fn pickup_open(order: &Item) -> bool {
+        order
+            .get(attr::PICKUP_RMAS)
+            .and_then(|v| v.as_ss().ok())
+            .is_some_and(|rmas| !rmas.is_empty())
+    }
+
     fn check_schema(class: PiiClass, plain: &[u8]) -> Result<(), AccessError> {
         use crate::classes::{ContactPii, GiftPii, ShippingPii};
         match class {
@@ -170,25 +194,16 @@ mod dynamo {
             now: OffsetDateTime,
         ) -> Result<Opened, AccessError> {
             let wanted = purpose.classes();
-            // Purpose `returns` reads the address only for a pickup still to be collected
-            // (`crate::returns`): a seller-addressed return label needs no buyer data.
-            let extra: &[&str] = if purpose == Purpose::Returns {
-                &[attr::PICKUP_RMAS]
-            } else {
-                &[]
-            };
+            let extra = extra_attrs(purpose);
             let (order, pii) = self
                 .read_live(seller_id, order_id, wanted, extra, now)
                 .await?;
-            let pickup_open = order
-                .get(attr::PICKUP_RMAS)
-                .and_then(|v| v.as_ss().ok())
-                .is_some_and(|rmas| !rmas.is_empty());
+            let pickup_open = pickup_open(&order);
             let mut opened = Opened {
                 classes: Vec::with_capacity(wanted.len()),
             };
             for &class in wanted {
-                if purpose == Purpose::Returns && class == PiiClass::Shipping && !pickup_open {
+                if needs_pickup(purpose, class) && !pickup_open {
                     continue;
                 }
                 let Some(bytes) = pii.get(pii_attribute(class)).and_then(|v| v.as_b().ok()) else {
@@ -295,9 +310,15 @@ mod dynamo {
                 });
             }
             let attr = pii_attribute(C::CLASS);
-            let (_, pii) = self
-                .read_live(seller_id, order_id, &[C::CLASS], &[], now)
+            let (order, pii) = self
+                .read_live(seller_id, order_id, &[C::CLASS], extra_attrs(purpose), now)
                 .await?;
+            if needs_pickup(purpose, C::CLASS) && !pickup_open(&order) {
+                return Err(AccessError::NotPermitted {
+                    purpose: purpose.as_str(),
+                    class: C::CLASS,
+                });
+            }
             let bytes = pii
                 .get(attr)
                 .and_then(|v| v.as_b().ok())

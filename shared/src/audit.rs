@@ -5,8 +5,9 @@
 //! It is written twice in one transaction — under the order (`AUDIT#<seller>#<order>`, what
 //! `orderseal order audit` lists) and under its day (`AUDITLOG#<yyyy-mm-dd>`, what the
 //! periodic review's `orderseal audit report --since` reads) — and emitted as one structured
-//! log line at target `audit` (the pii-access functions log into the dedicated, KMS-encrypted
-//! audit log group).
+//! log line at target `audit` in the writer's own log. The dedicated, KMS-encrypted audit log
+//! group receives every event from the table's stream (new `AUDITLOG#` items), whoever wrote
+//! it: the audit-log function (`functions/audit-log`).
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};

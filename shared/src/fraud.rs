@@ -30,10 +30,6 @@ pub const HELD_FOR_REVIEW: &str = "HELD_FOR_REVIEW";
 pub const RELEASED: &str = "RELEASED";
 pub const CANCELLED: &str = "CANCELLED";
 
-/// How long an undecided entry stays in the `FRAUD_HOLDS` registry (ids and rule names only):
-/// past it the order's PII is long gone and only a cancel is left to decide.
-pub const HELD_LISTING_TTL: time::Duration = time::Duration::days(90);
-
 /// The GSI over the sealed-PII items' address key.
 pub const ADDRESS_INDEX: &str = "address-index";
 

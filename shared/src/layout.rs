@@ -68,6 +68,8 @@ pub mod attr {
     /// On the order item: the RMA ids of its open pickup returns (`crate::returns`), the only
     /// time purpose `returns` reads the address.
     pub const PICKUP_RMAS: &str = "pickup_rmas";
+    /// On the order item: bumped by every change of its returns (they change one at a time).
+    pub const RETURNS_REV: &str = "returns_rev";
 }
 
 /// Partition key attribute of the expiry index.

@@ -5,12 +5,15 @@
 //!   audited like every other use of it), never from free text: the reason is a code, the
 //!   items are the order's own lines, the refund is in the order's currency and never more
 //!   than what is left of its total.
-//! * It is stored beside the order's business record, in the same month partition
-//!   (`BUSINESS#<month of purchase>`, sort key `<record's sort key>#RETURN#<rma>`): one Query
-//!   of a month reads the orders' records and their returns together, in order; the item has
-//!   the business retention of its own last change; PII erasure (sweep, TTL, a buyer's request)
-//!   and later notifications never touch it, so a refund recorded after the PII is gone is
-//!   kept like any other.
+//! * It is stored in its own month partition beside the business records
+//!   (`RETURN#<month of purchase>`, sort key `<the order's record sort key>#<rma>`): the export
+//!   reads a month's records, then its returns; the returns function's role can write nothing
+//!   else (it cannot touch a business record); the item has the business retention of its own
+//!   last change; PII erasure (sweep, TTL, a buyer's request) and later notifications never
+//!   touch it, so a refund recorded after the PII is gone is kept like any other.
+//! * An order's returns are changed one at a time: every change bumps `returns_rev` on the
+//!   order item in the same transaction, conditioned on the value read, so two clerks cannot
+//!   both take the last item back or refund past the total.
 //! * A seller-addressed return label needs no buyer data. A **pickup** return (a carrier
 //!   collects at the buyer's address) opens the `shipping` class for purpose `returns` while
 //!   it is open (requested, not yet received): the order item lists such returns in
@@ -22,8 +25,8 @@ use time::OffsetDateTime;
 
 use crate::order::{Money, OrderLine};
 
-/// Marks a return's sort key inside the business partition.
-pub const RETURN_MARK: &str = "#RETURN#";
+/// Partition prefix of the return items (`RETURN#<yyyy-mm>`).
+pub const RETURN_PK_PREFIX: &str = "RETURN#";
 
 /// Most lines one return may list.
 pub const MAX_RETURN_LINES: usize = 100;
@@ -190,6 +193,10 @@ pub struct OrderFacts {
     pub purchase_date: OffsetDateTime,
     pub lines: Vec<OrderLine>,
     pub order_total: Option<Money>,
+    /// The order's PII is erased or past its expiry: no address for a pickup.
+    pub pii_gone: bool,
+    /// The order's returns revision (`returns_rev`; 0 before the first return).
+    pub returns_rev: i64,
 }
 
 /// Why a return request was refused. Messages name fields and positions, never a value.
@@ -203,6 +210,10 @@ pub enum ReturnError {
     BadItems,
     #[error("item {0} is not a line of this order")]
     UnknownItem(usize),
+    #[error("item {0} names more than one line of this order: name it by its order item id")]
+    AmbiguousItem(usize),
+    #[error("a pickup needs the buyer's address, which is erased: use a seller-addressed label")]
+    PickupWithoutAddress,
     #[error(
         "item {0}: the quantity must be at least 1 and no more than the order's, less other returns"
     )]
@@ -351,6 +362,10 @@ pub fn apply(
         let reason = req.reason.ok_or(ReturnError::MissingReason)?;
         let lines = resolve_lines(facts, &others, req.items.as_deref())?;
         check_refund(status, refund.as_ref())?;
+        let method = req.method.unwrap_or_default();
+        if method == ReturnMethod::Pickup && status == ReturnStatus::Requested && facts.pii_gone {
+            return Err(ReturnError::PickupWithoutAddress);
+        }
         let at = |s: ReturnStatus| (status == s).then_some(now);
         return Ok(Change::Created(ReturnRecord {
             seller_id: facts.seller_id.clone(),
@@ -359,7 +374,7 @@ pub fn apply(
             purchase_date: facts.purchase_date,
             rma_id: req.rma_id.clone(),
             reason,
-            method: req.method.unwrap_or_default(),
+            method,
             lines,
             refund,
             status,
@@ -433,11 +448,19 @@ fn resolve_lines(
         .ok_or(ReturnError::BadItems)?;
     let mut lines: Vec<ReturnLine> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let line = facts
+        // By order item id first (unique); a SKU only when one line has it.
+        let by_id = facts.lines.iter().find(|l| l.order_item_id == item.item);
+        let by_sku: Vec<&OrderLine> = facts
             .lines
             .iter()
-            .find(|l| l.order_item_id == item.item || l.seller_sku.as_deref() == Some(&item.item))
-            .ok_or(ReturnError::UnknownItem(i + 1))?;
+            .filter(|l| l.seller_sku.as_deref() == Some(&item.item))
+            .collect();
+        let line = match (by_id, by_sku.as_slice()) {
+            (Some(l), skus) if skus.iter().all(|s| std::ptr::eq(*s, l)) => l,
+            (None, [l]) => l,
+            (None, []) => return Err(ReturnError::UnknownItem(i + 1)),
+            _ => return Err(ReturnError::AmbiguousItem(i + 1)),
+        };
         let taken: u64 = others
             .iter()
             .flat_map(|r| &r.lines)
@@ -478,7 +501,7 @@ mod dynamo {
     type Item = HashMap<String, AttributeValue>;
 
     /// The order item's attributes a return reads (never a blob).
-    pub const FACT_ATTRS: [&str; 7] = [
+    pub const FACT_ATTRS: [&str; 10] = [
         PARTITION_KEY,
         "seller_id",
         "order_id",
@@ -486,17 +509,32 @@ mod dynamo {
         "created_time",
         "items",
         "order_total",
+        attr::PII_ERASED_AT,
+        attr::PII_EXPIRES_AT,
+        attr::RETURNS_REV,
     ];
 
-    /// A return's key: in its order's business partition, right after the order's record.
+    /// The partition and sort-key prefix of an order's returns: the month of its business
+    /// record, and its record's sort key.
+    fn returns_of_order(
+        purchase: OffsetDateTime,
+        seller_id: &str,
+        order_id: &str,
+    ) -> (String, String) {
+        let (pk, sk) = business_key(purchase, seller_id, order_id);
+        let month = pk.trim_start_matches("BUSINESS#");
+        (format!("{RETURN_PK_PREFIX}{month}"), format!("{sk}#"))
+    }
+
+    /// A return's key: `RETURN#<month>`, `<the order's record sort key>#<rma>`.
     pub fn return_key(
         purchase: OffsetDateTime,
         seller_id: &str,
         order_id: &str,
         rma: &str,
     ) -> (String, String) {
-        let (pk, sk) = business_key(purchase, seller_id, order_id);
-        (pk, format!("{sk}{RETURN_MARK}{rma}"))
+        let (pk, prefix) = returns_of_order(purchase, seller_id, order_id);
+        (pk, format!("{prefix}{rma}"))
     }
 
     /// A stored return item's record, if the item is one.
@@ -511,10 +549,9 @@ mod dynamo {
     /// Why a return was not written.
     #[derive(Debug, thiserror::Error)]
     pub enum WriteError {
-        #[error("the order is not stored")]
-        NoOrder,
-        /// Another write changed the order's returns since they were read: read again.
-        #[error("the return changed meanwhile; try again")]
+        /// Another write changed the order's returns (or its item) since they were read:
+        /// read again.
+        #[error("the order's returns changed meanwhile; try again")]
         Concurrent,
         #[error(transparent)]
         Store(#[from] StoreError),
@@ -537,11 +574,13 @@ mod dynamo {
             }
         }
 
-        /// The order's facts (a consistent read of the order item's non-PII attributes).
+        /// The order's facts at `now` (a consistent read of the order item's non-PII
+        /// attributes).
         pub async fn order_facts(
             &self,
             seller_id: &str,
             order_id: &str,
+            now: OffsetDateTime,
         ) -> Result<Option<OrderFacts>, StoreError> {
             let names: HashMap<String, String> = FACT_ATTRS
                 .iter()
@@ -587,6 +626,10 @@ mod dynamo {
                     .ok_or(StoreError::Malformed("created_time"))?,
                 lines,
                 order_total: money_of(item.get("order_total")),
+                pii_gone: item.contains_key(attr::PII_ERASED_AT)
+                    || get_n(&item, attr::PII_EXPIRES_AT)
+                        .is_some_and(|e| e <= now.unix_timestamp()),
+                returns_rev: get_n(&item, attr::RETURNS_REV).unwrap_or(0),
             }))
         }
 
@@ -595,7 +638,8 @@ mod dynamo {
             &self,
             facts: &OrderFacts,
         ) -> Result<Vec<(ReturnRecord, i64)>, StoreError> {
-            let (pk, sk) = business_key(facts.purchase_date, &facts.seller_id, &facts.order_id);
+            let (pk, prefix) =
+                returns_of_order(facts.purchase_date, &facts.seller_id, &facts.order_id);
             let mut out = Vec::new();
             let mut pages = self
                 .client
@@ -603,7 +647,7 @@ mod dynamo {
                 .table_name(&self.table)
                 .key_condition_expression("pk = :p AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":p", s(pk))
-                .expression_attribute_values(":prefix", s(format!("{sk}{RETURN_MARK}")))
+                .expression_attribute_values(":prefix", s(prefix))
                 .projection_expression("#k, #r, #v")
                 .expression_attribute_names("#k", "kind")
                 .expression_attribute_names("#r", "record")
@@ -623,14 +667,17 @@ mod dynamo {
         }
 
         /// Write a change in one transaction with `audit` (the event's items): the return item
-        /// (created only if absent, changed only at the version read), and the order item's
-        /// open pickups when they change. [`Change::Unchanged`] writes only the audit items.
+        /// (created only if absent, changed only at the version read) and the order item's
+        /// returns revision (only at `returns_rev`, the one the change was computed from) with
+        /// its open pickups. [`Change::Unchanged`] writes only the audit items.
         pub async fn write(
             &self,
             change: &Change,
             version: i64,
+            returns_rev: i64,
             audit: [TransactWriteItem; 2],
         ) -> Result<(), WriteError> {
+            let built = |_| StoreError::Malformed("transaction request");
             let record = change.record();
             let mut items: Vec<TransactWriteItem> = Vec::with_capacity(4);
             if !matches!(change, Change::Unchanged(_)) {
@@ -642,6 +689,7 @@ mod dynamo {
                 );
                 let json = serde_json::to_string(record)
                     .map_err(|_| StoreError::Malformed("return record"))?;
+                let ttl = (record.updated_at + self.business_retention).unix_timestamp();
                 let mut put = Put::builder()
                     .table_name(&self.table)
                     .item(PARTITION_KEY, s(pk))
@@ -652,10 +700,7 @@ mod dynamo {
                     .item("rma_id", s(&record.rma_id))
                     .item("record", s(json))
                     .item("version", n(version + 1))
-                    .item(
-                        TTL,
-                        n((record.updated_at + self.business_retention).unix_timestamp()),
-                    );
+                    .item(TTL, n(ttl));
                 put = match change {
                     Change::Created(_) => put.condition_expression("attribute_not_exists(pk)"),
                     _ => put
@@ -664,31 +709,41 @@ mod dynamo {
                 };
                 items.push(
                     TransactWriteItem::builder()
-                        .put(
-                            put.build()
-                                .map_err(|_| StoreError::Malformed("transaction request"))?,
-                        )
+                        .put(put.build().map_err(built)?)
                         .build(),
                 );
-            }
-            if let Some(opens) = change.pickup_change() {
-                let update = Update::builder()
+                let mut update = Update::builder()
                     .table_name(&self.table)
                     .key(
                         PARTITION_KEY,
                         s(order_pk(&record.seller_id, &record.order_id)),
                     )
                     .key(SORT_KEY, s(ORDER_SK))
-                    .update_expression(if opens { "ADD #p :r" } else { "DELETE #p :r" })
-                    .condition_expression("attribute_exists(pk)")
-                    .expression_attribute_names("#p", attr::PICKUP_RMAS)
-                    .expression_attribute_values(
-                        ":r",
-                        AttributeValue::Ss(vec![record.rma_id.clone()]),
+                    .condition_expression(
+                        "attribute_exists(pk) AND (attribute_not_exists(#rev) OR #rev = :rev)",
                     )
-                    .build()
-                    .map_err(|_| StoreError::Malformed("transaction request"))?;
-                items.push(TransactWriteItem::builder().update(update).build());
+                    .expression_attribute_names("#rev", attr::RETURNS_REV)
+                    .expression_attribute_values(":rev", n(returns_rev))
+                    .expression_attribute_values(":next", n(returns_rev + 1));
+                update = match change.pickup_change() {
+                    None => update.update_expression("SET #rev = :next"),
+                    Some(opens) => update
+                        .update_expression(if opens {
+                            "SET #rev = :next ADD #p :r"
+                        } else {
+                            "SET #rev = :next DELETE #p :r"
+                        })
+                        .expression_attribute_names("#p", attr::PICKUP_RMAS)
+                        .expression_attribute_values(
+                            ":r",
+                            AttributeValue::Ss(vec![record.rma_id.clone()]),
+                        ),
+                };
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(update.build().map_err(built)?)
+                        .build(),
+                );
             }
             items.extend(audit);
             let result = self
@@ -701,11 +756,12 @@ mod dynamo {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let reasons = crate::aws::ddb::cancellation_reasons(&e);
-                    if reasons
-                        .iter()
-                        .any(|r| r.as_deref() == Some("ConditionalCheckFailed"))
-                    {
-                        // The return's version moved, or the order item is gone.
+                    if reasons.iter().any(|r| {
+                        matches!(
+                            r.as_deref(),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
+                    }) {
                         Err(WriteError::Concurrent)
                     } else {
                         Err(WriteError::Store(crate::aws::ddb::store_error(
@@ -748,6 +804,8 @@ mod tests {
             purchase_date: datetime!(2026-11-03 07:00 UTC),
             lines: vec![line("OI-1", "SKU-A", 2), line("OI-2", "SKU-B", 1)],
             order_total: money("50.00"),
+            pii_gone: false,
+            returns_rev: 0,
         }
     }
 
@@ -973,6 +1031,31 @@ mod tests {
         assert_eq!(received.pickup_change(), Some(false));
         assert!(
             !created(apply(&f, &[], &open("RMA-8", &[("SKU-B", 1)]), NOW).unwrap()).pickup_open()
+        );
+    }
+
+    #[test]
+    fn an_item_naming_two_lines_is_refused_and_a_pickup_needs_the_address() {
+        let mut f = facts();
+        f.lines[1].seller_sku = Some("SKU-A".into());
+        assert_eq!(
+            apply(&f, &[], &open("R", &[("SKU-A", 1)]), NOW),
+            Err(ReturnError::AmbiguousItem(1))
+        );
+        let by_id = created(apply(&f, &[], &open("R", &[("OI-2", 1)]), NOW).unwrap());
+        assert_eq!(by_id.lines[0].order_item_id, "OI-2");
+
+        let mut f = facts();
+        f.pii_gone = true;
+        let mut pickup = open("R", &[("SKU-B", 1)]);
+        pickup.method = Some(ReturnMethod::Pickup);
+        assert_eq!(
+            apply(&f, &[], &pickup, NOW),
+            Err(ReturnError::PickupWithoutAddress)
+        );
+        assert!(
+            apply(&f, &[], &open("R", &[("SKU-B", 1)]), NOW).is_ok(),
+            "a seller-addressed label needs no address"
         );
     }
 

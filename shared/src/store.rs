@@ -924,7 +924,8 @@ pub mod dynamo {
                 retention: crate::audit::ACCESS_AUDIT_RETENTION,
             };
             let [by_order, by_day] = crate::audit::puts(&self.table, &event);
-            // Listed for the reviewers until decided (the decision deletes it with its event).
+            // Listed for the reviewers until decided (the decision deletes it with its event; no
+            // TTL: an undecided hold stays listed, whatever became of the order's PII).
             let listed = aws_sdk_dynamodb::types::Put::builder()
                 .table_name(&self.table)
                 .item(
@@ -939,10 +940,6 @@ pub mod dynamo {
                     AttributeValue::L(rules.iter().map(|r| s(*r)).collect()),
                 )
                 .item("held_at", s(iso_text(now)))
-                .item(
-                    TTL,
-                    n((now + crate::fraud::HELD_LISTING_TTL).unix_timestamp()),
-                )
                 .build()
                 .map_err(|_| StoreError::Malformed("transaction request"))?;
             let result = self

@@ -300,3 +300,88 @@ async fn returns_are_recorded_audited_exported_and_outlive_the_pii() {
     logs.assert_clean();
     server.abort();
 }
+
+/// Two clerks record different returns of one order from the same reading: the second write
+/// is refused (the order's returns revision moved), so the limits computed from that reading
+/// (what is left to return, what is left to refund) cannot be exceeded together.
+#[tokio::test]
+async fn returns_of_one_order_change_one_at_a_time() {
+    use orderseal::returns::{Change, DynamoReturns, WriteError, apply};
+    let stack = TestStack::new().await;
+    let order = "113-6200002-0000001";
+    stack.ship(order, "US", "WA").await;
+    let returns = DynamoReturns::new(
+        stack.aws_as(roles::PII_ACCESS_RETURNS).dynamodb.clone(),
+        stack.table(),
+        Duration::days(548),
+    );
+    let now = OffsetDateTime::now_utc();
+    let facts = returns
+        .order_facts(SELLER, order, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.returns_rev, 0);
+    // Both read no returns: each may take both mugs back.
+    let both = |rma: &str| new_return(rma, "SKU-MUG-1", 2, ReturnMethod::SellerLabel);
+    let first = apply(&facts, &[], &both("RMA-A"), now).unwrap();
+    let second = apply(&facts, &[], &both("RMA-B"), now).unwrap();
+    assert!(matches!(
+        (&first, &second),
+        (Change::Created(_), Change::Created(_))
+    ));
+    let event = |id: &'static str, rma: &'static str| orderseal::audit::AuditEvent {
+        id,
+        at: now,
+        who: "arn:aws:sts::123456789012:assumed-role/ReturnsClerkRole/rob",
+        action: "return-record",
+        purpose: Some("returns"),
+        seller_id: SELLER,
+        order_id: order,
+        classes: Vec::new(),
+        outcome: orderseal::audit::Outcome::Allowed,
+        note: Some(rma),
+        canary: false,
+        until: None,
+        retention: orderseal::audit::ACCESS_AUDIT_RETENTION,
+    };
+    returns
+        .write(
+            &first,
+            0,
+            facts.returns_rev,
+            orderseal::audit::puts(stack.table(), &event("r1", "RMA-A")),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        returns
+            .write(
+                &second,
+                0,
+                facts.returns_rev,
+                orderseal::audit::puts(stack.table(), &event("r2", "RMA-B"))
+            )
+            .await,
+        Err(WriteError::Concurrent)
+    ));
+    // Read again: the second is refused for what it is.
+    let facts = returns
+        .order_facts(SELLER, order, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.returns_rev, 1);
+    let recorded: Vec<_> = returns
+        .returns_of(&facts)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        apply(&facts, &recorded, &both("RMA-B"), now),
+        Err(orderseal::returns::ReturnError::Quantity(1))
+    );
+}

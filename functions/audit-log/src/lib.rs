@@ -6,9 +6,10 @@
 //! `AUDITLOG#<day>`). The table's stream carries each new `AUDITLOG#` item to this function
 //! (the event source mapping filters on inserts of that prefix), which prints it as one JSON
 //! line; the function logs into the dedicated, KMS-encrypted audit log group kept 400 days. So
-//! no writer can leave an event out of the log group, and each event is there once: Lambda
-//! retries a failed batch (bisecting it) and sends what still fails to the mirror's DLQ, while
-//! the table keeps the event either way.
+//! no writer can leave an event out of the log group. Lambda delivers stream records at least
+//! once: after a failed invocation it retries the batch (bisecting it), so an event can appear
+//! twice — with the same `id` (its sort key), by which a reader dedupes — and what still fails
+//! goes to the mirror's DLQ, while the table keeps the event either way.
 //!
 //! The line holds the event's fields — ids, names and codes; an audit event never holds a
 //! value. An item that does not read as an event is printed by its key only.

@@ -721,41 +721,30 @@ impl<K: KeyProvider> Access<K> {
         let failed = |e: &dyn std::fmt::Display| {
             tracing::warn!(error = %e, order_id, "return record failed");
         };
-        let facts = match returns.order_facts(seller_id, order_id).await {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                return self
-                    .refuse_as(
-                        call,
-                        action,
-                        purpose,
-                        ids,
-                        now,
-                        404,
-                        "no_such_order",
-                        "no such order",
-                    )
-                    .await;
-            }
-            Err(e) => {
-                failed(&e);
-                return self
-                    .refuse_as(
-                        call,
-                        action,
-                        purpose,
-                        ids,
-                        now,
-                        500,
-                        "internal_error",
-                        "the order could not be read; try again",
-                    )
-                    .await;
-            }
-        };
         let canary = self.config.canary_orders.contains(order_id);
         // Two writers of one order's returns: the loser reads again (a few times).
         for _ in 0..3 {
+            let facts = match returns.order_facts(seller_id, order_id, now).await {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    return self
+                        .refuse_as(
+                            call,
+                            action,
+                            purpose,
+                            ids,
+                            now,
+                            404,
+                            "no_such_order",
+                            "no such order",
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    failed(&e);
+                    break;
+                }
+            };
             let existing = match returns.returns_of(&facts).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -805,6 +794,7 @@ impl<K: KeyProvider> Access<K> {
                 .write(
                     &change,
                     version,
+                    facts.returns_rev,
                     orderseal::audit::puts(&self.config.table, &event),
                 )
                 .await
@@ -816,7 +806,7 @@ impl<K: KeyProvider> Access<K> {
                         "seller_id": seller_id,
                         "order_id": order_id,
                         "changed": !matches!(change, orderseal::returns::Change::Unchanged(_)),
-                        "shipping_for_returns": record.pickup_open(),
+                        "shipping_for_returns": record.pickup_open() && !facts.pii_gone,
                         "return": record,
                     });
                     return Reply {

@@ -1069,7 +1069,14 @@ impl DynamoRetention {
         to: OffsetDateTime,
         seller_id: Option<String>,
     ) -> BusinessRecords {
-        let months = months(from, to);
+        // Each month's records, then its returns (their own partition, same sort keys).
+        let months = months(from, to)
+            .into_iter()
+            .flat_map(|m| {
+                let returns = m.replacen("BUSINESS#", crate::returns::RETURN_PK_PREFIX, 1);
+                [m, returns]
+            })
+            .collect();
         BusinessRecords {
             client: self.client.clone(),
             table: self.table.clone(),
@@ -1094,8 +1101,8 @@ pub struct BusinessRecords {
     cursor: Option<Item>,
 }
 
-/// One item of the business partitions: an order's record, or one of its returns (which
-/// sort right after it).
+/// One item of the business partitions: an order's record, or a return (read after the
+/// records of its month).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusinessEntry {
     Order(BusinessRecord),
@@ -1115,7 +1122,8 @@ impl BusinessRecords {
         }))
     }
 
-    /// The next page of records and returns, in key order, or `None` at the end.
+    /// The next page of records and returns (a month's records, then its returns), or `None`
+    /// at the end.
     pub async fn next_entries(&mut self) -> Result<Option<Vec<BusinessEntry>>, StoreError> {
         loop {
             let Some(month) = self.months.first().cloned() else {
