@@ -199,10 +199,17 @@ async fn delivered_order_readable_on_day_29_erased_on_day_30_business_record_kep
         "customer service reads the buyer on day 29"
     );
     let shipping: ShippingPii = reader
-        .open(SELLER, id, Purpose::Returns, day29)
+        .open(SELLER, id, Purpose::FraudReview, day29)
         .await
         .unwrap();
     assert!(shipping.address_line1.is_some());
+    // Returns reads the address only for an open pickup return (tests/tests/returns.rs).
+    assert!(matches!(
+        reader
+            .open::<ShippingPii>(SELLER, id, Purpose::Returns, day29)
+            .await,
+        Err(AccessError::NotPermitted { .. })
+    ));
     assert!(matches!(
         reader
             .open::<ContactPii>(SELLER, id, Purpose::FraudReview, day29)

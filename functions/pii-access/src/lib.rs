@@ -283,10 +283,13 @@ fn refusal(e: &AccessError) -> (u16, &'static str, &'static str) {
             "legal_hold",
             "the order's PII is kept under a legal hold, for that purpose only",
         ),
+        // Not the caller's doing (the function's own guard): a code of its own, so that
+        // `not_permitted` stays the refusal of a caller without the purpose (the one IAM must
+        // refuse too; the local gateway records it for the IAM evaluation).
         AccessError::NotPermitted { .. }
         | AccessError::Seal(SealError::ClassNotPermitted { .. }) => (
             403,
-            "not_permitted",
+            "class_not_permitted",
             "this purpose may not open the order's data",
         ),
         _ => (
