@@ -215,13 +215,7 @@ impl AccessClient {
             order_path(Purpose::FraudReview, seller_id, order_id)
         );
         let (status, body) = self.send("POST", &url, Vec::new()).await?;
-        if status == 200 {
-            serde_json::from_slice(&body)
-                .map(Ok)
-                .map_err(|_| ClientError::Malformed { status })
-        } else {
-            Ok(Err(refusal(status, &body)))
-        }
+        answer(status, &body)
     }
 }
 
@@ -253,13 +247,21 @@ impl AccessClient {
         );
         let body = serde_json::to_vec(request).map_err(|e| ClientError::Http(e.to_string()))?;
         let (status, body) = self.send("POST", &url, body).await?;
-        if status == 200 {
-            serde_json::from_slice(&body)
-                .map(Ok)
-                .map_err(|_| ClientError::Malformed { status })
-        } else {
-            Ok(Err(refusal(status, &body)))
-        }
+        answer(status, &body)
+    }
+}
+
+/// A POST's answer: its view on 200, else the refusal.
+fn answer<T: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+) -> Result<Result<T, Refusal>, ClientError> {
+    if status == 200 {
+        serde_json::from_slice(body)
+            .map(Ok)
+            .map_err(|_| ClientError::Malformed { status })
+    } else {
+        Ok(Err(refusal(status, body)))
     }
 }
 

@@ -106,6 +106,21 @@ pub mod ddb {
             .and_then(|v| v.parse().ok())
     }
 
+    /// A projection of `attrs` through expression attribute names (any may be a reserved
+    /// word): the expression and its names.
+    pub fn aliased_projection(attrs: &[&str]) -> (String, HashMap<String, String>) {
+        let names = attrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("#p{i}"), (*a).to_owned()))
+            .collect();
+        let projection = (0..attrs.len())
+            .map(|i| format!("#p{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        (projection, names)
+    }
+
     pub fn n(v: impl ToString) -> AttributeValue {
         AttributeValue::N(v.to_string())
     }

@@ -582,15 +582,7 @@ mod dynamo {
             order_id: &str,
             now: OffsetDateTime,
         ) -> Result<Option<OrderFacts>, StoreError> {
-            let names: HashMap<String, String> = FACT_ATTRS
-                .iter()
-                .enumerate()
-                .map(|(i, a)| (format!("#f{i}"), (*a).to_owned()))
-                .collect();
-            let projection = (0..FACT_ATTRS.len())
-                .map(|i| format!("#f{i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let (projection, names) = crate::aws::ddb::aliased_projection(&FACT_ATTRS);
             let item = self
                 .client
                 .get_item()

@@ -670,33 +670,20 @@ impl<K: KeyProvider> Access<K> {
         let (seller_id, order_id) = ids;
         let purpose = Some(Purpose::Returns);
         let action = Act::RecordReturn.action();
+        let refuse = async |status: u16, code: &'static str, message: &str| {
+            self.refuse_as(call, action, purpose, ids, now, status, code, message)
+                .await
+        };
         let Some(returns) = &self.returns else {
-            return self
-                .refuse_as(
-                    call,
-                    action,
-                    purpose,
-                    ids,
-                    now,
-                    500,
-                    "internal_error",
-                    "returns are not configured",
-                )
-                .await;
+            return refuse(500, "internal_error", "returns are not configured").await;
         };
         if call.body.len() > MAX_BODY {
-            return self
-                .refuse_as(
-                    call,
-                    action,
-                    purpose,
-                    ids,
-                    now,
-                    413,
-                    "bad_request",
-                    "the return record is larger than 16 KiB",
-                )
-                .await;
+            return refuse(
+                413,
+                "bad_request",
+                "the return record is larger than 16 KiB",
+            )
+            .await;
         }
         // serde's messages can quote the input: only its position is answered.
         let req: ReturnRequest = match serde_json::from_slice(call.body) {
@@ -707,18 +694,7 @@ impl<K: KeyProvider> Access<K> {
                     e.line(),
                     e.column()
                 );
-                return self
-                    .refuse_as(
-                        call,
-                        action,
-                        purpose,
-                        ids,
-                        now,
-                        400,
-                        "bad_request",
-                        &message,
-                    )
-                    .await;
+                return refuse(400, "bad_request", &message).await;
             }
         };
         let failed = |e: &dyn std::fmt::Display| {
@@ -730,18 +706,7 @@ impl<K: KeyProvider> Access<K> {
             let facts = match returns.order_facts(seller_id, order_id, now).await {
                 Ok(Some(f)) => f,
                 Ok(None) => {
-                    return self
-                        .refuse_as(
-                            call,
-                            action,
-                            purpose,
-                            ids,
-                            now,
-                            404,
-                            "no_such_order",
-                            "no such order",
-                        )
-                        .await;
+                    return refuse(404, "no_such_order", "no such order").await;
                 }
                 Err(e) => {
                     failed(&e);
@@ -760,18 +725,7 @@ impl<K: KeyProvider> Access<K> {
                 Ok(c) => c,
                 Err(e) => {
                     let status = if e.is_conflict() { 409 } else { 422 };
-                    return self
-                        .refuse_as(
-                            call,
-                            action,
-                            purpose,
-                            ids,
-                            now,
-                            status,
-                            e.code(),
-                            &e.to_string(),
-                        )
-                        .await;
+                    return refuse(status, e.code(), &e.to_string()).await;
                 }
             };
             let version = existing
@@ -825,12 +779,7 @@ impl<K: KeyProvider> Access<K> {
                 }
             }
         }
-        self.refuse_as(
-            call,
-            action,
-            purpose,
-            ids,
-            now,
+        refuse(
             500,
             "internal_error",
             "the return could not be recorded; try again",

@@ -232,15 +232,7 @@ pub async fn refresh_business_record(
     order_id: &str,
     keep_until: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let names: HashMap<String, String> = BUSINESS_ATTRS
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (format!("#b{i}"), (*a).to_owned()))
-        .collect();
-    let projection = (0..BUSINESS_ATTRS.len())
-        .map(|i| format!("#b{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (projection, names) = crate::aws::ddb::aliased_projection(&BUSINESS_ATTRS);
     let item = client
         .get_item()
         .table_name(table)
@@ -1201,15 +1193,7 @@ impl RetentionStore for DynamoRetention {
         now: OffsetDateTime,
         keep_until: OffsetDateTime,
     ) -> Result<Loaded, StoreError> {
-        let names: HashMap<String, String> = BUSINESS_ATTRS
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (format!("#b{i}"), (*a).to_owned()))
-            .collect();
-        let projection = (0..BUSINESS_ATTRS.len())
-            .map(|i| format!("#b{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let (projection, names) = crate::aws::ddb::aliased_projection(&BUSINESS_ATTRS);
         let mut items = Vec::with_capacity(due.len());
         for chunk in due.chunks(100) {
             let mut pending = Some(

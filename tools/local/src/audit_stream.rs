@@ -42,9 +42,8 @@ pub struct AuditStream {
 impl AuditStream {
     /// The stream of `table` on the emulator at `endpoint`.
     pub async fn open(endpoint: &str, table: &str) -> Result<Self, LocalError> {
-        let aws = crate::AwsClients::for_endpoint(endpoint).await;
-        let described = aws
-            .dynamodb
+        let sdk = crate::sdk_config(endpoint).await;
+        let described = aws_sdk_dynamodb::Client::new(&sdk)
             .describe_table()
             .table_name(table)
             .send()
@@ -55,18 +54,6 @@ impl AuditStream {
             .and_then(|t| t.latest_stream_arn())
             .ok_or_else(|| LocalError::Stack(format!("table {table} has no stream")))?
             .to_owned();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_config::Region::new(crate::REGION))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "orderseal-local",
-            ))
-            .load()
-            .await;
         Ok(Self {
             client: aws_sdk_dynamodbstreams::Client::new(&sdk),
             stream_arn,

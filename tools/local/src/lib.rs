@@ -227,6 +227,22 @@ pub fn access_config(
         .map_err(LocalError::Stack)
 }
 
+/// The AWS configuration of the emulator at `endpoint` (region, local credentials).
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "orderseal-local",
+        ))
+        .load()
+        .await
+}
+
 /// AWS clients pointed at the emulator, each counting its requests (and, for a principal,
 /// recording what each request asks IAM to allow when `ORDERSEAL_RECORD_REQUESTS` is set).
 #[derive(Debug, Clone)]
@@ -251,18 +267,7 @@ impl AwsClients {
     }
 
     async fn build(endpoint: &str, recorder: Option<RequestRecorder>) -> Self {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "orderseal-local",
-            ))
-            .load()
-            .await;
+        let sdk = sdk_config(endpoint).await;
         let calls = CallCounter::default();
         macro_rules! client {
             ($sdk:ident) => {{

@@ -328,12 +328,10 @@ async fn record_return(
     request: orderseal::returns::ReturnRequest,
 ) -> ExitCode {
     let ReturnsPurpose::Returns = target.purpose;
-    let credentials = match own_credentials(sdk).await {
+    let client = match access_client(sdk, &target.api_url).await {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
-    let client = orderseal::access_client::AccessClient::new(&target.api_url, &region, credentials);
     match client
         .record_return(&target.seller, &target.order, &request)
         .await
@@ -416,30 +414,36 @@ fn parse_since(s: &str) -> Result<OffsetDateTime, String> {
     }
 }
 
-/// The caller's own credentials, for the pii-access API.
-async fn own_credentials(
+/// A client of the pii-access API at `api_url`, signing with the caller's own credentials
+/// (their purpose's role).
+async fn access_client(
     sdk: &aws_config::SdkConfig,
-) -> Result<aws_credential_types::Credentials, ExitCode> {
+    api_url: &str,
+) -> Result<orderseal::access_client::AccessClient, ExitCode> {
     use aws_credential_types::provider::ProvideCredentials;
     let Some(provider) = sdk.credentials_provider() else {
         eprintln!("error: no AWS credentials: sign in as your purpose's role");
         return Err(ExitCode::from(2));
     };
-    provider.provide_credentials().await.map_err(|e| {
+    let credentials = provider.provide_credentials().await.map_err(|e| {
         eprintln!("error: no AWS credentials: {e}");
         ExitCode::from(2)
-    })
+    })?;
+    let region = sdk.region().map_or("us-east-1", |r| r.as_ref());
+    Ok(orderseal::access_client::AccessClient::new(
+        api_url,
+        region,
+        credentials,
+    ))
 }
 
 /// `orderseal fraud release|cancel`.
 async fn decide(sdk: &aws_config::SdkConfig, d: &FraudDecision, decision: &str) -> ExitCode {
     let ReviewPurpose::FraudReview = d.purpose;
-    let credentials = match own_credentials(sdk).await {
+    let client = match access_client(sdk, &d.api_url).await {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
-    let client = orderseal::access_client::AccessClient::new(&d.api_url, &region, credentials);
     match client.decide(&d.seller, &d.order, decision).await {
         Ok(Ok(v)) if decision == "release" => {
             println!(
@@ -474,13 +478,11 @@ async fn show_order(
     order: &str,
     purpose: orderseal::access::Purpose,
 ) -> ExitCode {
-    use orderseal::access_client::{AccessClient, Answer, render};
-    let credentials = match own_credentials(sdk).await {
+    use orderseal::access_client::{Answer, render};
+    let client = match access_client(sdk, api_url).await {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let region = sdk.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
-    let client = AccessClient::new(api_url, &region, credentials);
     match client.get_order(purpose, seller, order).await {
         Ok(Answer::Opened(view)) => {
             print!("{}", render(&view));
