@@ -41,6 +41,9 @@ pub struct DispatchLine {
     pub quantity: u32,
 }
 
+/// `dispatch_state` once Amazon has the shipment confirmation: nothing left to do.
+pub const CONFIRMED_STATE: &str = "CONFIRMED";
+
 /// What dispatch reads of an order: business facts, the sealed `shipping` blob, the state.
 #[derive(Debug, Clone)]
 pub struct OrderForDispatch {
@@ -215,7 +218,7 @@ mod dynamo {
 
     const PENDING: &str = "LABEL_PENDING";
     const PURCHASED: &str = "LABEL_PURCHASED";
-    const CONFIRMED: &str = "CONFIRMED";
+    const CONFIRMED: &str = super::CONFIRMED_STATE;
 
     #[derive(Debug, Clone)]
     pub struct DynamoDispatchStore {

@@ -29,6 +29,7 @@ pub mod migrate;
 pub mod notification;
 pub mod order;
 pub mod pii;
+pub mod quarantine;
 pub mod retention;
 pub mod returns;
 pub mod seal;

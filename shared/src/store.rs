@@ -173,6 +173,52 @@ pub mod dynamo {
             self
         }
 
+        /// `orderseal dlq replay shipments`: arm the order's shipment request again
+        /// (`ship_req` PENDING) before it is re-sent, then [`OrderStore::mark_shipment_sent`]
+        /// after: should the replay stop in between, the order's next notification sends it
+        /// (ingest's repair), as after a crash of ingest itself. `false`: nothing to ship — the
+        /// order is confirmed already, or orderseal holds no such order.
+        ///
+        /// The state is read first rather than in the write's condition, so the operators'
+        /// grant names `ship_req` alone (never `dispatch_state`). An order confirmed in between
+        /// is left PENDING, which nothing acts on: dispatch finds it confirmed, and ingest
+        /// re-sends only for an order still unshipped.
+        pub async fn rearm_shipment(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+        ) -> Result<bool, StoreError> {
+            use crate::aws::ddb::{applied, get_s, store_error};
+            let state = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key(layout::PARTITION_KEY, s(order_pk(seller_id, order_id)))
+                .key(layout::SORT_KEY, s(ORDER_SK))
+                .projection_expression("pk, sk, dispatch_state")
+                .send()
+                .await
+                .map_err(|e| store_error("GetItem", &e))?;
+            let Some(item) = state.item else {
+                return Ok(false);
+            };
+            if get_s(&item, "dispatch_state") == Some(crate::dispatch::CONFIRMED_STATE) {
+                return Ok(false);
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(layout::PARTITION_KEY, s(order_pk(seller_id, order_id)))
+                .key(layout::SORT_KEY, s(ORDER_SK))
+                .update_expression("SET ship_req = :pending")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":pending", s(ShipmentRequest::Pending.as_str()))
+                .send()
+                .await;
+            applied("UpdateItem", result)
+        }
+
         /// After a write: list a buyer's open cancellation request, and keep the business record
         /// of an order outside the expiry index (no sweep will ever write it).
         async fn after_write(

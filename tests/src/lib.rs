@@ -178,9 +178,9 @@ impl TestStack {
 
     /// Run a dispatch handler over the shipments queue like the event source mapping would
     /// (its receives and deletes are the dispatch role's, as on Lambda).
-    pub async fn drain_shipments<S, K, R, A>(
+    pub async fn drain_shipments<S, K, R, A, D>(
         &self,
-        dispatch: &orderseal_dispatch::Dispatch<S, K, R, A>,
+        dispatch: &orderseal_dispatch::Dispatch<S, K, R, A, D>,
         settle: Duration,
     ) -> PumpReport
     where
@@ -188,6 +188,7 @@ impl TestStack {
         K: orderseal::seal::KeyProvider,
         R: orderseal_dispatch::Carriers,
         A: orderseal_dispatch::ShipmentConfirmer,
+        D: orderseal::quarantine::Quarantine,
     {
         let q = self.resources.queue("ShipmentsQueue").unwrap();
         pump::drain(

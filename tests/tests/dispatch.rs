@@ -254,6 +254,7 @@ async fn a_crash_between_the_carrier_call_and_the_record_write_buys_exactly_one_
         rules: d.rules,
         clock: d.clock,
         retention: d.retention,
+        quarantine: d.quarantine,
     };
     let report = stack
         .drain_shipments(&crashing, Duration::from_secs(4))
@@ -517,5 +518,42 @@ async fn a_tracking_number_cannot_be_moved_to_another_order() {
         .item
         .unwrap();
     assert_eq!(s(&lookup, "order_id"), first);
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn a_request_that_can_never_succeed_is_quarantined_at_once_with_its_reason() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            "113-0000022-0000077",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+        )],
+    )
+    .await;
+    let garbage = r#"{"version":1,"order":"not a shipment request"}"#;
+    orderseal_local::pump::send(&stack.aws, &stack.queue_url("ShipmentsQueue"), garbage)
+        .await
+        .unwrap();
+    let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    let report = stack.drain_shipments(&d, Duration::ZERO).await;
+    // Neither retried nor lost: parked whole with its reason, the good one shipped.
+    assert_eq!((report.acknowledged, report.failed), (2, 0));
+    let parked = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("ShipmentsDlq"))
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].body(), Some(garbage));
+    assert_eq!(
+        parked[0].message_attributes().unwrap()[orderseal::quarantine::REASON_ATTRIBUTE]
+            .string_value(),
+        Some("malformed_shipment_request")
+    );
+    let item = stack.order_item("113-0000022-0000077").await.unwrap();
+    assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
     logs.assert_clean();
 }

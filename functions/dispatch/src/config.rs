@@ -85,6 +85,8 @@ pub struct DispatchConfig {
     pub carrier_timeout: std::time::Duration,
     pub rules: ShippingRules,
     pub retention: orderseal::order::RetentionPolicy,
+    /// The shipments DLQ: requests that can never succeed go there at once with their reason.
+    pub quarantine_queue_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +170,7 @@ impl DispatchConfig {
                     .unwrap_or(10_000),
             ),
             rules,
+            quarantine_queue_url: get("ORDERSEAL_QUARANTINE_QUEUE_URL").filter(|v| !v.is_empty()),
         })
     }
 }

@@ -23,6 +23,7 @@ use orderseal::clock::Clock;
 use orderseal::dispatch::{
     Begin, DispatchState, DispatchStore, NotShippable, OrderForDispatch, PurchasedLabel,
 };
+use orderseal::quarantine::Quarantine;
 use orderseal::seal::{KeyProvider, PiiClass, SealContext, SealError, Sealer};
 use orderseal::shipments::ShipmentRequestMessage;
 use orderseal::spapi::SpApiError;
@@ -51,7 +52,7 @@ pub trait Carriers: Send + Sync {
     fn get(&self, name: &str) -> Option<&Self::C>;
 }
 
-pub struct Dispatch<S, K, R, A> {
+pub struct Dispatch<S, K, R, A, D> {
     pub store: S,
     /// Guarded: opens `shipping` only.
     pub sealer: Sealer<K>,
@@ -61,6 +62,8 @@ pub struct Dispatch<S, K, R, A> {
     pub clock: std::sync::Arc<dyn Clock>,
     /// The retention anchor: under `shipment`, the label's ship date fixes the PII expiry.
     pub retention: orderseal::order::RetentionPolicy,
+    /// The shipments DLQ, for requests that can never succeed as they stand.
+    pub quarantine: D,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +72,9 @@ pub enum Outcome {
     AlreadyConfirmed,
     NotShippable(NotShippable),
     OrderMissing,
+    /// Can never succeed as things stand: moved to the DLQ with its reason (replay it with
+    /// `orderseal dlq replay shipments` once the cause is fixed).
+    Quarantined(&'static str),
 }
 
 impl Outcome {
@@ -78,6 +84,7 @@ impl Outcome {
             Outcome::AlreadyConfirmed => "already_confirmed",
             Outcome::NotShippable(_) => "not_shippable",
             Outcome::OrderMissing => "order_missing",
+            Outcome::Quarantined(_) => "quarantined",
         }
     }
 }
@@ -100,6 +107,8 @@ pub enum Retry {
     NoCarrier(String),
     #[error("decrypted shipping class is malformed")]
     BadPlaintext,
+    #[error("quarantine failed: {0}")]
+    Quarantine(String),
 }
 
 impl Retry {
@@ -114,6 +123,25 @@ impl Retry {
             Retry::Address(_) => "address_incomplete",
             Retry::NoCarrier(_) => "carrier_not_configured",
             Retry::BadPlaintext => "shipping_class_malformed",
+            Retry::Quarantine(_) => "quarantine_failed",
+        }
+    }
+
+    /// Retrying the same request cannot help: the body does not parse, the stored address or
+    /// plaintext cannot make a shipment, the route names an adapter that is not configured, the
+    /// carrier refused the request (4xx, no rates, a field it may not get) or Amazon refused the
+    /// confirmation (400). Everything else (timeouts, throttling, 5xx, AWS errors) is retried.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Retry::Malformed | Retry::Address(_) | Retry::NoCarrier(_) | Retry::BadPlaintext => {
+                true
+            }
+            Retry::Carrier(e) => matches!(
+                e,
+                CarrierError::Rejected { .. } | CarrierError::NoRates | CarrierError::Disallowed(_)
+            ),
+            Retry::Amazon(e) => e.is_permanent(),
+            Retry::Store(_) | Retry::Seal(_) | Retry::Quarantine(_) => false,
         }
     }
 }
@@ -135,12 +163,13 @@ pub fn label_key(seller_id: &str, order_id: &str, package_ref: &str) -> String {
     format!("os-{hex}")
 }
 
-impl<S, K, R, A> Dispatch<S, K, R, A>
+impl<S, K, R, A, D> Dispatch<S, K, R, A, D>
 where
     S: DispatchStore,
     K: KeyProvider,
     R: Carriers,
     A: ShipmentConfirmer,
+    D: Quarantine,
 {
     /// Process a batch with partial batch failures ([`orderseal::batch`]).
     pub async fn handle_batch(
@@ -160,31 +189,32 @@ where
         message: &SqsMessage,
         deadline: Instant,
     ) -> Result<Outcome, Retry> {
-        let request: ShipmentRequestMessage =
-            match serde_json::from_str(message.body.as_deref().unwrap_or("")) {
-                Ok(r) => r,
-                Err(_) => {
-                    warn!(
-                        outcome = "retry",
-                        reason = "malformed_shipment_request",
-                        "message failed"
-                    );
-                    return Err(Retry::Malformed);
+        let body = message.body.as_deref().unwrap_or("");
+        let result = match serde_json::from_str::<ShipmentRequestMessage>(body) {
+            Ok(request) => {
+                let span = info_span!("dispatch", order_id = %request.order_id, seller_id = %request.seller_id);
+                self.process(&request, deadline).instrument(span).await
+            }
+            Err(_) => Err(Retry::Malformed),
+        };
+        let result = match result {
+            Err(e) if e.is_permanent() => {
+                let reason = e.reason_code();
+                warn!(outcome = "quarantined", reason, error = %e, "shipment request quarantined");
+                match self.quarantine.quarantine(body, reason).await {
+                    Ok(()) => Ok(Outcome::Quarantined(reason)),
+                    Err(q) => Err(Retry::Quarantine(q)),
                 }
-            };
-        let span =
-            info_span!("dispatch", order_id = %request.order_id, seller_id = %request.seller_id);
-        let result = self
-            .process(&request, deadline)
-            .instrument(span.clone())
-            .await;
-        let _g = span.enter();
+            }
+            other => other,
+        };
         match &result {
             Ok(Outcome::NotShippable(why)) => info!(
                 outcome = "not_shippable",
                 reason = why.as_str(),
                 "nothing bought"
             ),
+            Ok(Outcome::Quarantined(_)) => {}
             Ok(o) => info!(outcome = o.as_str(), "message processed"),
             Err(e) => {
                 warn!(outcome = "retry", reason = e.reason_code(), error = %e, "message failed")

@@ -14,6 +14,7 @@ use orderseal::carriers::generic::GenericCarrier;
 use orderseal::carriers::shippo::Shippo;
 use orderseal::clock::Clock;
 use orderseal::dispatch::DynamoDispatchStore;
+use orderseal::quarantine::SqsQuarantine;
 use orderseal::seal::{ClassGuard, KmsKeyProvider, PiiClass, Sealer};
 use orderseal::secret::SecretString;
 use orderseal::spapi::SecretsManagerCredentials;
@@ -34,6 +35,7 @@ pub type LambdaDispatch = Dispatch<
     ClassGuard<KmsKeyProvider>,
     CarrierSet,
     SpApiClient<SecretsManagerCredentials, DynamoRateLimiter>,
+    SqsQuarantine,
 >;
 
 /// The configured carrier adapters by name.
@@ -70,6 +72,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub kms: aws_sdk_kms::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -78,6 +81,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             kms: aws_sdk_kms::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
         }
     }
 }
@@ -150,5 +154,9 @@ pub async fn build(
         rules: config.rules,
         clock,
         retention: config.retention,
+        quarantine: SqsQuarantine {
+            client: clients.sqs.clone(),
+            queue_url: config.quarantine_queue_url,
+        },
     })
 }

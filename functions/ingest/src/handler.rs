@@ -6,7 +6,6 @@
 //! reports the message failed so SQS redelivers it; what can never succeed is quarantined in the
 //! DLQ with its reason (or, for notification types we do not handle, acknowledged and counted).
 
-use std::future::Future;
 use std::time::{Duration as StdDuration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -19,21 +18,13 @@ use orderseal::mapping::{self, OrderPii};
 use orderseal::notification::{
     self, FulfillmentType, Notification, OrderChangeNotification, OrderStatus,
 };
+use orderseal::quarantine::Quarantine;
 use orderseal::seal::{KeyProvider, SealContext, Sealer};
 use orderseal::shipments::{ShipmentQueue, ShipmentRequestMessage};
 use orderseal::spapi::{INGEST_INCLUDED_DATA, NO_PII_INCLUDED_DATA, OrderSource, SpApiError};
 use orderseal::store::{OrderStore, SealedPii, ShipmentRequest, WriteOutcome};
 
 use crate::config::IngestConfig;
-
-/// Port: where messages that can never succeed are parked with their reason (the DLQ).
-pub trait Quarantine: Send + Sync {
-    fn quarantine(
-        &self,
-        body: &str,
-        reason: &'static str,
-    ) -> impl Future<Output = Result<(), String>> + Send;
-}
 
 /// Everything the handler talks to.
 pub struct Ingest<S, I, K, Q, O, D> {

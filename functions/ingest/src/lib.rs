@@ -9,9 +9,9 @@ pub mod handler;
 
 use std::sync::Arc;
 
-use aws_sdk_sqs::types::MessageAttributeValue;
 use orderseal::clock::{Clock, SystemClock};
 use orderseal::idempotency::DynamoIdempotencyStore;
+pub use orderseal::quarantine::{Quarantine, SqsQuarantine};
 use orderseal::seal::{KmsKeyProvider, Sealer};
 use orderseal::shipments::SqsShipmentQueue;
 use orderseal::spapi::SecretsManagerCredentials;
@@ -20,7 +20,7 @@ use orderseal::spapi::ratelimit::DynamoRateLimiter;
 use orderseal::store::DynamoOrderStore;
 
 pub use config::IngestConfig;
-pub use handler::{Ingest, Outcome, Quarantine};
+pub use handler::{Ingest, Outcome};
 
 /// The production wiring.
 pub type LambdaIngest = Ingest<
@@ -104,47 +104,4 @@ fn fraud_check(
 
 pub fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
-}
-
-/// Moves a message that can never succeed to the notifications DLQ with its reason as a
-/// message attribute. Without a configured DLQ the failure is reported instead, so SQS redrive
-/// takes it there after `maxReceiveCount` — either way nothing is dropped.
-#[derive(Debug, Clone)]
-pub struct SqsQuarantine {
-    pub client: aws_sdk_sqs::Client,
-    pub queue_url: Option<String>,
-}
-
-impl Quarantine for SqsQuarantine {
-    async fn quarantine(&self, body: &str, reason: &'static str) -> Result<(), String> {
-        let Some(url) = &self.queue_url else {
-            return Err("no quarantine queue configured".into());
-        };
-        // A body over the SQS limit cannot be sent whole; park a marker so it is not lost from
-        // sight (the original stays visible in the source queue's metrics and redrive).
-        let body = if body.len() > orderseal::notification::MAX_BODY_BYTES {
-            format!(
-                "{{\"orderseal_quarantine\":\"{reason}\",\"original_bytes\":{}}}",
-                body.len()
-            )
-        } else if body.is_empty() {
-            "{}".to_owned()
-        } else {
-            body.to_owned()
-        };
-        let reason_attr = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(reason)
-            .build()
-            .map_err(|_| "attribute".to_owned())?;
-        self.client
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .message_attributes("orderseal-reason", reason_attr)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| orderseal::aws::error_code(&e))
-    }
 }

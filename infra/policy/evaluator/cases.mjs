@@ -242,5 +242,20 @@ export function cases(d) {
     const send = (tls, expect) => ({ name: `${q}: the administrator's SendMessage ${tls ? 'over TLS is allowed' : 'without TLS is refused'}`, principal: admin, action: 'sqs:SendMessage', resource: arn, account: d.account, context: { ...base(admin), 'aws:SecureTransport': String(tls) }, expect });
     out.push(send(true, 'Allowed'), send(false, 'Denied'));
   }
+  // `orderseal dlq replay`: the operator empties the DLQs and sends back to their sources, and
+  // nothing else - it never consumes a live queue nor feeds a DLQ, and re-arming a shipment
+  // writes `ship_req` alone (never the dispatch state).
+  const sqs = (name, action, q, expect = 'Denied') => ({ name, principal: op, action, resource: d.getAtt(q, 'Arn'), account: d.account, context: base(op), expect });
+  out.push(sqs('operator reads the notifications DLQ', 'sqs:ReceiveMessage', 'NotificationsDlq', 'Allowed'));
+  out.push(sqs('operator sends a parked shipment request back', 'sqs:SendMessage', 'ShipmentsQueue', 'Allowed'));
+  for (const q of ['NotificationsQueue', 'ShipmentsQueue']) {
+    for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage']) out.push(sqs(`operator cannot ${a.slice(4)} on the live ${q}`, a, q));
+  }
+  for (const q of ['NotificationsDlq', 'ShipmentsDlq', 'AuditLogDlq']) out.push(sqs(`operator cannot SendMessage into ${q}`, 'sqs:SendMessage', q));
+  out.push(sqs('operator cannot read the audit-log DLQ', 'sqs:ReceiveMessage', 'AuditLogDlq'));
+  out.push(item('operator re-arms a shipment request', op, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'ship_req'], returnValues: 'NONE' }, 'Allowed'));
+  for (const a of ['dispatch_state', 'label', 'confirmed_at', 'fulfillment_status']) {
+    out.push(item(`operator cannot write ${a} with ship_req`, op, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'ship_req', a], returnValues: 'NONE' }));
+  }
   return out;
 }

@@ -292,6 +292,7 @@ impl AwsClients {
             dynamodb: self.dynamodb.clone(),
             kms: self.kms.clone(),
             secrets: self.secrets.clone(),
+            sqs: self.sqs.clone(),
         }
     }
 
@@ -517,6 +518,10 @@ pub fn dispatch_config(
             format!("{carrier_url}/generic"),
         ),
         ("ORDERSEAL_SHIPPING_RULES", rules.to_string()),
+        (
+            "ORDERSEAL_QUARANTINE_QUEUE_URL",
+            resources.queue("ShipmentsDlq")?.url.clone(),
+        ),
         (
             "ORDERSEAL_CARRIER_TIMEOUT_MS",
             std::env::var("ORDERSEAL_CARRIER_TIMEOUT_MS").unwrap_or_else(|_| "10000".into()),

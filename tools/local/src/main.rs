@@ -260,6 +260,14 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             println!("export AWS_REGION={}", orderseal_local::REGION);
             println!("export ORDERSEAL_ACCESS_API={}", state.access_url);
             println!("export ORDERSEAL_SELLER={}", state.seller_id);
+            for (var, queue) in [
+                ("ORDERSEAL_NOTIFICATIONS_QUEUE", "NotificationsQueue"),
+                ("ORDERSEAL_NOTIFICATIONS_DLQ", "NotificationsDlq"),
+                ("ORDERSEAL_SHIPMENTS_QUEUE", "ShipmentsQueue"),
+                ("ORDERSEAL_SHIPMENTS_DLQ", "ShipmentsDlq"),
+            ] {
+                println!("export {var}={}", state.resources.queue(queue)?.url);
+            }
             println!(
                 "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
                 person.access_key_id,

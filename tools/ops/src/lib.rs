@@ -1,6 +1,8 @@
 //! The operator CLI's work, apart from argument parsing: render the retention report, stream
 //! the accounting export. Nothing here reads a sealed blob; the CLI has no KMS client.
 
+pub mod dlq;
+
 use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressStyle};

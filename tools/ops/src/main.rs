@@ -100,6 +100,14 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The notifications and shipments DLQs: what is parked there and why (ids and reason
+    /// codes, never a body), and replaying it to its queue once the cause is fixed.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+        #[command(flatten)]
+        queues: DlqQueues,
+    },
     /// Accounting export: business records (no PII) purchased in [--from, --to) as CSV.
     ///
     /// A business record is written when Amazon reports the order shipped or canceled (or with
@@ -117,6 +125,57 @@ enum Command {
         /// Output file; standard output when absent.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+    },
+}
+
+/// The stack's queue URLs (outputs `NotificationsDlqUrl`, `NotificationsQueueUrl`,
+/// `ShipmentsDlqUrl`, `ShipmentsQueueUrl`).
+#[derive(clap::Args)]
+struct DlqQueues {
+    #[arg(long, env = "ORDERSEAL_NOTIFICATIONS_DLQ", global = true)]
+    notifications_dlq: Option<String>,
+    #[arg(long, env = "ORDERSEAL_NOTIFICATIONS_QUEUE", global = true)]
+    notifications_queue: Option<String>,
+    #[arg(long, env = "ORDERSEAL_SHIPMENTS_DLQ", global = true)]
+    shipments_dlq: Option<String>,
+    #[arg(long, env = "ORDERSEAL_SHIPMENTS_QUEUE", global = true)]
+    shipments_queue: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Every parked message: id, reason (`orderseal-reason`, or `retries_exhausted` when SQS
+    /// redrove it), receives, when it was sent, its order. They stay in the DLQ.
+    List {
+        #[arg(value_enum)]
+        queue: orderseal_ops::dlq::Kind,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Read at most this many.
+        #[arg(long, default_value_t = 10_000)]
+        max: usize,
+    },
+    /// Send parked messages back to their queue (whole, as parked) and delete them from the
+    /// DLQ. A shipment request re-arms its order's shipment state first; one for an order
+    /// already confirmed is only deleted. Exits 1 if any could not be replayed.
+    Replay {
+        #[arg(value_enum)]
+        queue: orderseal_ops::dlq::Kind,
+        /// Only messages parked with this reason.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Only this order's messages.
+        #[arg(long)]
+        order: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 1_000)]
+        max: usize,
+        /// Messages sent per second (the functions' own limits still apply downstream).
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// Report what would be replayed; send and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -596,6 +655,10 @@ async fn main() -> ExitCode {
             FraudCommand::List { .. } => unreachable!("matched above"),
         };
     }
+    if let Command::Dlq { command, queues } = cli.command {
+        let sdk = aws_config::load_from_env().await;
+        return dlq(&sdk, cli.table.as_deref(), command, queues).await;
+    }
     let Some(table) = cli.table else {
         eprintln!("error: no table: pass --table or set ORDERSEAL_TABLE");
         return ExitCode::from(2);
@@ -765,6 +828,7 @@ async fn main() -> ExitCode {
         },
         // Handled above, with their own clients.
         Command::Migrate { .. }
+        | Command::Dlq { .. }
         | Command::Fraud { .. }
         | Command::Return { .. }
         | Command::Order {
@@ -840,4 +904,140 @@ async fn main() -> ExitCode {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })
+}
+
+/// `orderseal dlq list|replay`.
+async fn dlq(
+    sdk: &aws_config::SdkConfig,
+    table: Option<&str>,
+    command: DlqCommand,
+    queues: DlqQueues,
+) -> ExitCode {
+    use orderseal_ops::dlq::{Dlq, Kind, ReplayOptions, render_listing};
+    let kind = match &command {
+        DlqCommand::List { queue, .. } | DlqCommand::Replay { queue, .. } => *queue,
+    };
+    let (dlq_url, source_url, names) = match kind {
+        Kind::Notifications => (
+            queues.notifications_dlq,
+            queues.notifications_queue,
+            "--notifications-dlq and --notifications-queue (ORDERSEAL_NOTIFICATIONS_DLQ, ORDERSEAL_NOTIFICATIONS_QUEUE)",
+        ),
+        Kind::Shipments => (
+            queues.shipments_dlq,
+            queues.shipments_queue,
+            "--shipments-dlq and --shipments-queue (ORDERSEAL_SHIPMENTS_DLQ, ORDERSEAL_SHIPMENTS_QUEUE)",
+        ),
+    };
+    let (Some(dlq_url), Some(source_url)) = (dlq_url, source_url) else {
+        eprintln!("error: pass {names}");
+        return ExitCode::from(2);
+    };
+    let recorder = orderseal::aws::record::RequestRecorder::from_env("OperatorRole");
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let dlq = Dlq {
+        kind,
+        client: sqs,
+        dlq_url,
+        source_url,
+    };
+    match command {
+        DlqCommand::List { format, max, .. } => {
+            let listing = match dlq.read(max, std::time::Duration::from_secs(120)).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let released = dlq.release(&listing.entries).await;
+            print_as(format, &listing.entries, |_| render_listing(kind, &listing));
+            if let Err(e) = released {
+                eprintln!("warning: the messages stay hidden until their hold ends: {e}");
+            }
+            ExitCode::SUCCESS
+        }
+        DlqCommand::Replay {
+            reason,
+            order,
+            max,
+            rate,
+            dry_run,
+            ..
+        } => {
+            if kind == Kind::Shipments && table.is_none() {
+                eprintln!(
+                    "error: a shipment replay re-arms the order: pass --table or set ORDERSEAL_TABLE"
+                );
+                return ExitCode::from(2);
+            }
+            if !(rate > 0.0 && rate.is_finite()) {
+                eprintln!("error: --rate must be a positive number of messages per second");
+                return ExitCode::from(2);
+            }
+            let orders = table.map(|t| {
+                let client = aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(sdk)
+                        .interceptor(recorder.clone())
+                        .build(),
+                );
+                DynamoOrderStore::new(client, t)
+            });
+            // Held for the whole run at the paced rate, with a margin.
+            let hold = std::time::Duration::from_secs_f64(max as f64 / rate + 120.0);
+            let listing = match dlq.read(max.saturating_mul(4).max(max), hold).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let options = ReplayOptions {
+                reason,
+                order_id: order,
+                max,
+                rate,
+                dry_run,
+            };
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            let report = dlq
+                .replay(&listing, orders.as_ref(), &options, |_| bar.inc(1))
+                .await;
+            bar.finish_and_clear();
+            match report {
+                Ok(report) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).expect("the report serializes")
+                    );
+                    eprintln!(
+                        "{} {}, {} settled, {} kept, {} failed, {} not selected",
+                        report.replayed,
+                        if dry_run {
+                            "would be replayed"
+                        } else {
+                            "replayed"
+                        },
+                        report.settled,
+                        report.kept.len(),
+                        report.failed.len(),
+                        report.unselected
+                    );
+                    if report.failed.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }

@@ -45,6 +45,8 @@ pub enum Fault {
     ServerError,
     /// 503, code `ServiceUnavailable`.
     Unavailable,
+    /// 400, code `InvalidInput`: Amazon refuses the request as sent (no retry can help).
+    BadRequest,
 }
 
 /// Request counters for one operation.

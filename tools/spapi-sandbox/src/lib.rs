@@ -32,7 +32,7 @@
 //! | `GET /_sandbox/orders` | `{"sellerId", "orders": [OrderRef…]}` |
 //! | `POST /_sandbox/orders` | add or replace a full order (body: the order) → 204 |
 //! | `GET` / `DELETE /_sandbox/orders/{orderId}` | one full stored order / remove it |
-//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"confirmShipment"\|"token", "fault": "throttle"\|"server_error"\|"unavailable", "times": N}` |
+//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"confirmShipment"\|"token", "fault": "throttle"\|"server_error"\|"unavailable"\|"bad_request", "times": N}` |
 //! | `DELETE /_sandbox/faults` | drop pending faults |
 //! | `POST /_sandbox/down` | `{"down": true\|false}`: getOrder and confirmShipment answer 503 while down |
 //! | `GET` / `DELETE /_sandbox/stats` | [`Stats`] / zero them |

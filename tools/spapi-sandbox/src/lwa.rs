@@ -268,6 +268,11 @@ fn fault_error(fault: Fault) -> LwaError {
             "temporarily_unavailable",
             "The service is temporarily unavailable",
         ),
+        Fault::BadRequest => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request is missing a required parameter or is otherwise malformed",
+        ),
     };
     LwaError {
         status,

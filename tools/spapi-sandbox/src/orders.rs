@@ -297,6 +297,12 @@ pub(crate) fn fault_response(fault: Fault) -> Response {
             "Service temporarily unavailable. Please try again later.",
             "",
         ),
+        Fault::BadRequest => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidInput",
+            "Invalid input.",
+            "",
+        ),
     }
 }
 
