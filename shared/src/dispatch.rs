@@ -1,5 +1,6 @@
 //! The dispatch side of the order record: what dispatch reads, and the conditional state
-//! transitions UNSHIPPED → LABEL_PENDING → LABEL_PURCHASED → CONFIRMED.
+//! transitions UNSHIPPED → LABEL_PENDING → LABEL_PURCHASED → CONFIRMED, or LABEL_PURCHASED →
+//! LABEL_VOIDED once an order cancelled after its label was bought has its label voided.
 //!
 //! `LABEL_PENDING` records the chosen carrier adapter and the idempotency key *before* a label is
 //! bought, so a retry after a crash reuses both and the carrier answers the same purchase again
@@ -9,7 +10,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::carriers::ShipmentCreated;
+use crate::carriers::{ShipmentCreated, VoidOutcome};
 use crate::seal::SealedBlob;
 use crate::store::StoreError;
 
@@ -23,6 +24,20 @@ pub enum DispatchState {
     LabelPurchased(PurchasedLabel),
     /// Amazon accepted the shipment confirmation.
     Confirmed(PurchasedLabel),
+    /// The order was cancelled after its label was bought; the carrier voided the label.
+    Voided {
+        label: PurchasedLabel,
+        void: RecordedVoid,
+    },
+}
+
+/// A label's void as kept on the order (`label_void`, JSON; no PII).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedVoid {
+    #[serde(flatten)]
+    pub outcome: VoidOutcome,
+    /// RFC 3339.
+    pub at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +58,8 @@ pub struct DispatchLine {
 
 /// `dispatch_state` once Amazon has the shipment confirmation: nothing left to do.
 pub const CONFIRMED_STATE: &str = "CONFIRMED";
+/// `dispatch_state` once a label is bought, before Amazon has the confirmation.
+pub const LABEL_PURCHASED_STATE: &str = "LABEL_PURCHASED";
 
 /// What dispatch reads of an order: business facts, the sealed `shipping` blob, the state.
 #[derive(Debug, Clone)]
@@ -99,6 +116,17 @@ impl NotShippable {
 }
 
 impl OrderForDispatch {
+    /// Amazon cancelled the order (or it can never be fulfilled): a label bought for it is
+    /// voided with the carrier. A buyer's cancellation *request* is not enough — the seller
+    /// decides it (cancelling on Amazon then brings the cancellation).
+    pub fn label_must_be_voided(&self) -> bool {
+        use crate::order::status;
+        matches!(
+            self.fulfillment_status.as_str(),
+            status::CANCELLED | status::UNFULFILLABLE
+        )
+    }
+
     /// Re-checked right before buying anything.
     pub fn shippable(&self, now_unix: i64) -> Result<(), NotShippable> {
         use crate::order::status;
@@ -186,6 +214,17 @@ pub trait DispatchStore: Send + Sync {
         order_id: &str,
         at: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Record a void of this label: LABEL_PURCHASED → LABEL_VOIDED, or, when the carrier
+    /// refused it, the refusal alone (still LABEL_PURCHASED: a later cancellation notice asks
+    /// again). `false`: the order was no longer at this label (voided already, or changed).
+    fn label_voided(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        label: &PurchasedLabel,
+        void: &RecordedVoid,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 #[cfg(feature = "dynamodb")]
@@ -211,14 +250,15 @@ mod dynamo {
     /// What dispatch reads of an order item: everything shipping needs and its own state.
     const LOAD_PROJECTION: &str = "pk, sk, seller_id, order_id, marketplace_id, fulfillment_status, \
         fulfilled_by, ship_country, #items, pii_expires_at, pii_erased_at, #hold, \
-        dispatch_state, dispatch_via, dispatch_key, label, cancel_requested, review_state";
+        dispatch_state, dispatch_via, dispatch_key, label, label_void, cancel_requested, review_state";
     /// What dispatch reads of the sealed-PII item: the `shipping` blob only (never `contact` or
     /// `gift`). Its IAM policy allows no other attribute.
     const PII_PROJECTION: &str = "pk, sk, pii_shipping";
 
     const PENDING: &str = "LABEL_PENDING";
-    const PURCHASED: &str = "LABEL_PURCHASED";
+    const PURCHASED: &str = super::LABEL_PURCHASED_STATE;
     const CONFIRMED: &str = super::CONFIRMED_STATE;
+    const VOIDED: &str = "LABEL_VOIDED";
 
     #[derive(Debug, Clone)]
     pub struct DynamoDispatchStore {
@@ -353,6 +393,12 @@ mod dynamo {
             },
             Some(PURCHASED) => DispatchState::LabelPurchased(label_of(item)?),
             Some(CONFIRMED) => DispatchState::Confirmed(label_of(item)?),
+            Some(VOIDED) => DispatchState::Voided {
+                label: label_of(item)?,
+                void: get_s(item, "label_void")
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .ok_or(StoreError::Malformed("label_void"))?,
+            },
             Some(_) => return Err(StoreError::Malformed("dispatch_state")),
         };
         let shipping = match item.get(pii_attribute(PiiClass::Shipping)) {
@@ -568,6 +614,34 @@ mod dynamo {
                 .send()
                 .await;
             result.map(|_| ()).map_err(|e| err("UpdateItem", &e))
+        }
+
+        async fn label_voided(
+            &self,
+            seller_id: &str,
+            order_id: &str,
+            label: &PurchasedLabel,
+            void: &RecordedVoid,
+        ) -> Result<bool, StoreError> {
+            let label = serde_json::to_string(label).expect("plain struct serializes");
+            let void_text = serde_json::to_string(void).expect("plain struct serializes");
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .condition_expression("dispatch_state = :purchased AND label = :label")
+                .expression_attribute_values(":purchased", s(PURCHASED))
+                .expression_attribute_values(":label", s(label))
+                .expression_attribute_values(":void", s(void_text));
+            let update = if void.outcome.status.settled() {
+                update
+                    .update_expression("SET dispatch_state = :voided, label_void = :void")
+                    .expression_attribute_values(":voided", s(VOIDED))
+            } else {
+                update.update_expression("SET label_void = :void")
+            };
+            crate::aws::ddb::applied("UpdateItem", update.send().await)
         }
     }
 }

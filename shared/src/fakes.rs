@@ -42,6 +42,7 @@ impl OrderStore for InMemoryOrderStore {
             return Ok(WriteOutcome::Unchanged {
                 shipment: stored.shipment,
                 stored_needs_shipment: stored.record.needs_shipment(),
+                label_to_void: false,
             });
         }
         let previous = orders.get(&key).and_then(|s| s.shipment);
@@ -58,7 +59,10 @@ impl OrderStore for InMemoryOrderStore {
                 shipment,
             },
         );
-        Ok(WriteOutcome::Written { shipment })
+        Ok(WriteOutcome::Written {
+            shipment,
+            label_to_void: false,
+        })
     }
 
     async fn mark_shipment_sent(&self, seller_id: &str, order_id: &str) -> Result<(), StoreError> {

@@ -54,12 +54,27 @@ impl ShipmentRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// The record was new or older than ours and now holds our version.
-    Written { shipment: Option<ShipmentRequest> },
+    Written {
+        shipment: Option<ShipmentRequest>,
+        /// Cancelled (or unfulfillable) with a label bought: dispatch must void it.
+        label_to_void: bool,
+    },
     /// The stored record is as new or newer (or its PII was erased): nothing changed.
     Unchanged {
         shipment: Option<ShipmentRequest>,
         stored_needs_shipment: bool,
+        /// As for `Written`, of the stored version: a void not recorded yet is asked again.
+        label_to_void: bool,
     },
+}
+
+impl WriteOutcome {
+    pub fn label_to_void(&self) -> bool {
+        match self {
+            WriteOutcome::Written { label_to_void, .. }
+            | WriteOutcome::Unchanged { label_to_void, .. } => *label_to_void,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -443,6 +458,17 @@ pub mod dynamo {
         item
     }
 
+    /// Cancelled (or never fulfillable) while its label is bought and not voided yet.
+    fn label_to_void(item: Option<&Item>) -> bool {
+        item.is_some_and(|i| {
+            let get = |k: &str| i.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
+            matches!(
+                get("fulfillment_status"),
+                Some(status::CANCELLED | status::UNFULFILLABLE)
+            ) && get("dispatch_state") == Some(crate::dispatch::LABEL_PURCHASED_STATE)
+        })
+    }
+
     fn shipment_of(item: Option<&Item>) -> Option<ShipmentRequest> {
         item?
             .get("ship_req")
@@ -665,26 +691,30 @@ pub mod dynamo {
         pub fulfillment_status: Option<String>,
         /// Still asked for on the order's latest version.
         pub still_requested: bool,
-        /// `LABEL_PURCHASED` or `CONFIRMED`: a label was bought before the request; void it.
+        /// `LABEL_PURCHASED` or `CONFIRMED`: a label was bought before the request (dispatch
+        /// voids it once Amazon cancels the order: `LABEL_VOIDED`).
         pub dispatch_state: Option<String>,
         pub via: Option<String>,
         pub carrier: Option<String>,
         pub tracking_number: Option<String>,
+        /// The carrier's answer to the void (`submitted`, `refunded`, `rejected`, ...).
+        pub label_void: Option<String>,
     }
 
     impl CancelRequest {
-        /// Nothing left to do: the order is cancelled or shipped, or the request was withdrawn.
+        /// Nothing left to do: the order is shipped, or the request was withdrawn, or the order
+        /// is cancelled and no bought label is left unvoided.
         pub fn resolved(&self) -> bool {
-            !self.still_requested
-                || matches!(
-                    self.fulfillment_status.as_deref(),
-                    Some(status::CANCELLED | status::SHIPPED)
-                )
+            match self.fulfillment_status.as_deref() {
+                Some(status::CANCELLED) => !self.label_to_void(),
+                Some(status::SHIPPED) => true,
+                _ => !self.still_requested,
+            }
         }
 
-        /// A label was bought for it and must be voided with the carrier.
+        /// A label was bought for it and is not voided yet.
         pub fn label_to_void(&self) -> bool {
-            self.tracking_number.is_some()
+            self.tracking_number.is_some() && self.dispatch_state.as_deref() != Some("LABEL_VOIDED")
         }
     }
 
@@ -712,7 +742,7 @@ pub mod dynamo {
                     .key(crate::layout::SORT_KEY, s(ORDER_SK))
                     .projection_expression(
                         "pk, sk, fulfillment_status, cancel_requested, dispatch_state, \
-                         dispatch_via, carrier, tracking_number",
+                         dispatch_via, carrier, tracking_number, label_void",
                     )
                     .consistent_read(true)
                     .send()
@@ -732,6 +762,9 @@ pub mod dynamo {
                     via: text(&order, "dispatch_via"),
                     carrier: text(&order, "carrier"),
                     tracking_number: text(&order, "tracking_number"),
+                    label_void: text(&order, "label_void")
+                        .and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
+                        .and_then(|v| v["status"].as_str().map(str::to_owned)),
                     seller_id,
                     order_id,
                 });
@@ -806,6 +839,7 @@ pub mod dynamo {
                     }
                     Ok(WriteOutcome::Written {
                         shipment: shipment_of(out.attributes()),
+                        label_to_void: label_to_void(out.attributes()),
                     })
                 }
                 Err(e) => match e.as_service_error() {
@@ -831,6 +865,7 @@ pub mod dynamo {
                         Ok(WriteOutcome::Unchanged {
                             shipment: shipment_of(old),
                             stored_needs_shipment,
+                            label_to_void: label_to_void(old),
                         })
                     }
                     _ => Err(StoreError::Service {

@@ -182,14 +182,29 @@ async fn carriers_receive_only_allowed_fields_and_never_email_price_or_title() {
     assert!(phone_in(Api::Shippo) && phone_in(Api::Generic));
 }
 
-/// A store that "crashes" once right after the carrier answered: the label is bought but never
-/// recorded.
-struct CrashOnceAfterPurchase<S> {
+/// Where [`CrashOnce`] fails.
+#[derive(PartialEq)]
+enum CrashAt {
+    /// The label is bought but never recorded.
+    Purchase,
+    /// The label is voided but the void never recorded.
+    Void,
+}
+
+/// A store that "crashes" once right after the carrier answered.
+struct CrashOnce<S> {
     inner: S,
+    at: CrashAt,
     crashed: std::sync::atomic::AtomicBool,
 }
 
-impl<S: DispatchStore> DispatchStore for CrashOnceAfterPurchase<S> {
+impl<S> CrashOnce<S> {
+    fn crash_now(&self, at: CrashAt) -> bool {
+        self.at == at && !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<S: DispatchStore> DispatchStore for CrashOnce<S> {
     async fn load(
         &self,
         seller_id: &str,
@@ -215,7 +230,7 @@ impl<S: DispatchStore> DispatchStore for CrashOnceAfterPurchase<S> {
         label: &PurchasedLabel,
         anchored: Option<i64>,
     ) -> Result<(), StoreError> {
-        if !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if self.crash_now(CrashAt::Purchase) {
             return Err(StoreError::Malformed("injected crash"));
         }
         self.inner
@@ -225,6 +240,21 @@ impl<S: DispatchStore> DispatchStore for CrashOnceAfterPurchase<S> {
 
     async fn confirmed(&self, seller_id: &str, order_id: &str, at: &str) -> Result<(), StoreError> {
         self.inner.confirmed(seller_id, order_id, at).await
+    }
+
+    async fn label_voided(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        label: &PurchasedLabel,
+        void: &orderseal::dispatch::RecordedVoid,
+    ) -> Result<bool, StoreError> {
+        if self.crash_now(CrashAt::Void) {
+            return Err(StoreError::Malformed("injected crash"));
+        }
+        self.inner
+            .label_voided(seller_id, order_id, label, void)
+            .await
     }
 }
 
@@ -244,8 +274,9 @@ async fn a_crash_between_the_carrier_call_and_the_record_write_buys_exactly_one_
     .await;
     let d = stack.dispatch(CARRIER_TIMEOUT).await;
     let crashing = orderseal_dispatch::Dispatch {
-        store: CrashOnceAfterPurchase {
+        store: CrashOnce {
             inner: d.store,
+            at: CrashAt::Purchase,
             crashed: Default::default(),
         },
         sealer: d.sealer,
@@ -555,5 +586,124 @@ async fn a_request_that_can_never_succeed_is_quarantined_at_once_with_its_reason
     );
     let item = stack.order_item("113-0000022-0000077").await.unwrap();
     assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn a_label_bought_before_amazon_cancelled_the_order_is_voided_once_even_when_retried() {
+    use spapi_sandbox::{Fault as AmazonFault, Op};
+    let logs = LogCapture::start();
+    let stack = TestStack::with_visibility_timeout(1).await;
+    let ingest = stack.ingest();
+    let destinations = [
+        (
+            "113-0000023-0000001",
+            "US",
+            "WA",
+            Api::EasyPost,
+            "submitted",
+        ),
+        ("113-0000023-0000002", "CA", "BC", Api::Shippo, "refunded"),
+        (
+            "113-0000023-0000003",
+            "GB",
+            "London",
+            Api::Generic,
+            "refunded",
+        ),
+    ];
+    let version = |id: &str, status: &str, at: &str, country: &str, region: &str| {
+        canary_order_to(id, status, "MERCHANT", at, country, region)
+    };
+    for (id, country, region, _, _) in destinations {
+        let order = version(id, "UNSHIPPED", "2026-11-21T10:00:00Z", country, region);
+        stack.notify(&ingest, &order).await;
+    }
+    // The labels are bought, but Amazon refuses the confirmations: the orders stay unshipped.
+    stack
+        .sandbox
+        .control()
+        .inject(Op::ConfirmShipment, AmazonFault::BadRequest, 3);
+    let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    let report = stack.drain_shipments(&d, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (3, 0));
+    for (id, ..) in destinations {
+        let item = stack.order_item(id).await.unwrap();
+        assert_eq!(s(&item, "dispatch_state"), "LABEL_PURCHASED", "{id}");
+    }
+    // Then Amazon cancels them (the seller cancelled a buyer's request, or the order expired).
+    for (id, country, region, _, _) in destinations {
+        let order = version(id, "CANCELLED", "2026-11-22T09:00:00Z", country, region);
+        stack.notify(&ingest, &order).await;
+    }
+    // Ingest asks dispatch to void each label; dispatch "crashes" once after a carrier voided
+    // one (not recorded), and the retry asks the carrier again under the same key.
+    let crashing = orderseal_dispatch::Dispatch {
+        store: CrashOnce {
+            inner: d.store,
+            at: CrashAt::Void,
+            crashed: Default::default(),
+        },
+        sealer: d.sealer,
+        carriers: d.carriers,
+        amazon: d.amazon,
+        rules: d.rules,
+        clock: d.clock,
+        retention: d.retention,
+        quarantine: d.quarantine,
+    };
+    let report = stack
+        .drain_shipments(&crashing, Duration::from_secs(4))
+        .await;
+    assert_eq!(
+        (report.failed, report.acknowledged),
+        (1, 3),
+        "one crash, then every void recorded"
+    );
+    let control = stack.carriers.control();
+    let stats = control.stats();
+    for (id, _, _, api, status) in destinations {
+        assert_eq!(
+            control.labels_refunded(api),
+            1,
+            "{api}: voided exactly once"
+        );
+        let item = stack.order_item(id).await.unwrap();
+        assert_eq!(s(&item, "dispatch_state"), "LABEL_VOIDED", "{id}");
+        let void: serde_json::Value = serde_json::from_str(s(&item, "label_void")).unwrap();
+        assert_eq!(void["status"], status, "{id}");
+    }
+    assert!(
+        Api::ALL
+            .iter()
+            .map(|api| stats.api(*api).idempotent_replays)
+            .sum::<u64>()
+            >= 1,
+        "the retried void was answered from the carrier's idempotency store"
+    );
+
+    // A later request finds the label voided: the carrier is not asked again.
+    orderseal_local::pump::send(
+        &stack.aws,
+        &stack.queue_url("ShipmentsQueue"),
+        &serde_json::json!({"version": 1, "seller_id": SELLER,
+            "order_id": "113-0000023-0000001", "order_last_updated": ""})
+        .to_string(),
+    )
+    .await
+    .unwrap();
+    let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    let before = control.stats();
+    let report = stack.drain_shipments(&d, Duration::ZERO).await;
+    assert_eq!(report.acknowledged, 1);
+    assert_eq!(control.stats().easypost.requests, before.easypost.requests);
+    // Nothing was ever confirmed to Amazon, and no void went to another carrier.
+    assert_eq!(
+        stack.sandbox.control().stats().confirm_shipment.count(204),
+        0
+    );
+    for api in Api::ALL {
+        assert_eq!(control.labels_purchased(api), 1, "{api}");
+    }
     logs.assert_clean();
 }

@@ -5,7 +5,9 @@
 //! re-check it is still shippable (not canceled, not held, PII not expired) right before buying,
 //! record the carrier choice and idempotency key (LABEL_PENDING), unseal only `shipping`, build
 //! the `MinimalShipment`, buy the label with the key, record it (LABEL_PURCHASED, no PII), then
-//! `confirmShipment` (CONFIRMED). A crash anywhere resumes from the recorded state.
+//! `confirmShipment` (CONFIRMED). A crash anywhere resumes from the recorded state. An order
+//! Amazon cancelled after its label was bought (LABEL_PURCHASED) has the label voided with the
+//! carrier instead, once (LABEL_VOIDED; the carrier's answer recorded on the order).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -16,12 +18,13 @@ use time::format_description::well_known::Rfc3339;
 use tracing::{Instrument, info, info_span, warn};
 
 use orderseal::carriers::{
-    Carrier, CarrierError, MinimalError, MinimalShipment, ShipmentCreated, amazon_carrier_code,
+    Carrier, CarrierError, MinimalError, MinimalShipment, VoidStatus, amazon_carrier_code,
 };
 use orderseal::classes::{ClassPayload, ShippingPii};
 use orderseal::clock::Clock;
 use orderseal::dispatch::{
     Begin, DispatchState, DispatchStore, NotShippable, OrderForDispatch, PurchasedLabel,
+    RecordedVoid,
 };
 use orderseal::quarantine::Quarantine;
 use orderseal::seal::{KeyProvider, PiiClass, SealContext, SealError, Sealer};
@@ -70,6 +73,10 @@ pub struct Dispatch<S, K, R, A, D> {
 pub enum Outcome {
     Confirmed,
     AlreadyConfirmed,
+    /// The order was cancelled after its label was bought: the carrier voided the label (or,
+    /// `Rejected`, refused to; recorded, and asked again by the next cancellation notice).
+    LabelVoided(VoidStatus),
+    AlreadyVoided,
     NotShippable(NotShippable),
     OrderMissing,
     /// Can never succeed as things stand: moved to the DLQ with its reason (replay it with
@@ -82,6 +89,8 @@ impl Outcome {
         match self {
             Outcome::Confirmed => "confirmed",
             Outcome::AlreadyConfirmed => "already_confirmed",
+            Outcome::LabelVoided(_) => "label_voided",
+            Outcome::AlreadyVoided => "already_voided",
             Outcome::NotShippable(_) => "not_shippable",
             Outcome::OrderMissing => "order_missing",
             Outcome::Quarantined(_) => "quarantined",
@@ -233,6 +242,10 @@ where
         };
         let label = match order.state.clone() {
             DispatchState::Confirmed(_) => return Ok(Outcome::AlreadyConfirmed),
+            DispatchState::Voided { .. } => return Ok(Outcome::AlreadyVoided),
+            DispatchState::LabelPurchased(label) if order.label_must_be_voided() => {
+                return self.void(&order, &label, deadline).await;
+            }
             // Bought, not yet confirmed: a cancellation asked for since stops the confirmation,
             // and the label is reported for voiding (the seller cancels on Amazon).
             DispatchState::LabelPurchased(label) if order.cancel_requested => {
@@ -353,15 +366,57 @@ where
         Ok(label)
     }
 
-    /// Carrier retries with the same idempotency key, within the invocation's time.
-    async fn with_retries<F, Fut>(
+    /// Void the label of an order cancelled after it was bought, under the label's own key (a
+    /// retry asks for the same refund), and record the carrier's answer.
+    async fn void(
         &self,
+        order: &OrderForDispatch,
+        label: &PurchasedLabel,
         deadline: Instant,
-        call: F,
-    ) -> Result<ShipmentCreated, CarrierError>
+    ) -> Result<Outcome, Retry> {
+        let via = &label.shipment.via;
+        let carrier = self
+            .carriers
+            .get(via)
+            .ok_or_else(|| Retry::NoCarrier(via.clone()))?;
+        let key = label_key(&order.seller_id, &order.order_id, &label.package_ref);
+        let outcome = self
+            .with_retries(deadline, || carrier.void_label(&label.shipment, &key))
+            .await?;
+        let status = outcome.status;
+        let void = RecordedVoid {
+            outcome,
+            at: self.now().format(&Rfc3339).unwrap_or_default(),
+        };
+        let recorded = self
+            .store
+            .label_voided(&order.seller_id, &order.order_id, label, &void)
+            .await?;
+        if status.settled() {
+            info!(
+                via = %via,
+                carrier = %label.shipment.carrier,
+                tracking_number = %label.shipment.tracking_number,
+                void_status = status.as_str(),
+                recorded,
+                "cancelled after its label was bought: label voided"
+            );
+        } else {
+            warn!(
+                via = %via,
+                tracking_number = %label.shipment.tracking_number,
+                reason = "void_rejected",
+                "the carrier refused to void the label: ask it again, or take it up with the carrier"
+            );
+        }
+        Ok(Outcome::LabelVoided(status))
+    }
+
+    /// Carrier retries with the same idempotency key, within the invocation's time.
+    async fn with_retries<T, F, Fut>(&self, deadline: Instant, call: F) -> Result<T, CarrierError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<ShipmentCreated, CarrierError>>,
+        Fut: Future<Output = Result<T, CarrierError>>,
     {
         let mut attempt = 0u32;
         loop {

@@ -51,6 +51,8 @@ pub enum Outcome {
     Stale,
     /// A shipment request left pending by an earlier crash was enqueued.
     ShipmentRequestRepaired,
+    /// The order is cancelled and its label bought: dispatch was asked to void it.
+    LabelVoidRequested,
     /// The same notification was already processed.
     Duplicate,
     /// A known notification type orderseal does not act on.
@@ -68,6 +70,7 @@ impl Outcome {
             Outcome::StoredShipmentRequested => "stored_shipment_requested",
             Outcome::Stale => "stale_noop",
             Outcome::ShipmentRequestRepaired => "shipment_request_repaired",
+            Outcome::LabelVoidRequested => "label_void_requested",
             Outcome::Duplicate => "duplicate",
             Outcome::IgnoredKnownType => "ignored_known_type",
             Outcome::IgnoredUnknownType => "ignored_unknown_type",
@@ -286,13 +289,15 @@ where
             .store
             .upsert_if_newer(&record, &sealed, self.clock.now())
             .await?;
+        let label_to_void = outcome.label_to_void();
         let (pending, written) = match outcome {
-            WriteOutcome::Written { shipment } => {
+            WriteOutcome::Written { shipment, .. } => {
                 (shipment == Some(ShipmentRequest::Pending), true)
             }
             WriteOutcome::Unchanged {
                 shipment,
                 stored_needs_shipment,
+                ..
             } => (
                 stored_needs_shipment && shipment == Some(ShipmentRequest::Pending),
                 false,
@@ -304,22 +309,27 @@ where
                 .hold_for_review(seller, order_id, &review, self.clock.now())
                 .await?;
         }
+        let request = ShipmentRequestMessage {
+            version: ShipmentRequestMessage::VERSION,
+            seller_id: seller.clone(),
+            order_id: order_id.clone(),
+            order_last_updated: record
+                .last_updated
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        };
         if pending {
-            self.shipments
-                .send(&ShipmentRequestMessage {
-                    version: ShipmentRequestMessage::VERSION,
-                    seller_id: seller.clone(),
-                    order_id: order_id.clone(),
-                    order_last_updated: record
-                        .last_updated
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default(),
-                })
-                .await?;
+            self.shipments.send(&request).await?;
             self.store.mark_shipment_sent(seller, order_id).await?;
+        } else if label_to_void {
+            // Cancelled after its label was bought: dispatch voids it (once; a repeat of this
+            // request finds it voided). Asked again by every notice until it is recorded.
+            info!("cancelled with a label bought: dispatch is asked to void it");
+            self.shipments.send(&request).await?;
         }
         Ok(match (written, pending) {
             (true, true) => Outcome::StoredShipmentRequested,
+            _ if label_to_void => Outcome::LabelVoidRequested,
             (true, false) => Outcome::Stored,
             (false, true) => Outcome::ShipmentRequestRepaired,
             (false, false) => Outcome::Stale,

@@ -1,11 +1,14 @@
-//! EasyPost (API v2): create a shipment (which returns rates), choose one, buy it.
+//! EasyPost (API v2): create a shipment (which returns rates), choose one, buy it; refund it.
 //! Auth: HTTP Basic with the API key as user name.
 
 use base64::Engine;
 use serde_json::{Value, json};
 
 use super::http::{JsonApi, client, inches, ounces, recipient_address, ship_from_address, str_at};
-use super::{Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated};
+use super::{
+    Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated, VoidOutcome,
+    VoidStatus,
+};
 use crate::order::Money;
 use crate::secret::SecretString;
 
@@ -148,6 +151,32 @@ impl Carrier for EasyPost {
                 .to_owned(),
             carrier_shipment_id: shipment_id,
             cost: rate.cost.clone(),
+        })
+    }
+
+    async fn void_label(
+        &self,
+        label: &ShipmentCreated,
+        idempotency_key: &str,
+    ) -> Result<VoidOutcome, CarrierError> {
+        let shipment = self
+            .api
+            .post(
+                &format!("/v2/shipments/{}/refund", label.carrier_shipment_id),
+                &json!({}),
+                &format!("{idempotency_key}:void"),
+            )
+            .await?;
+        let status = match str_at(&shipment, &["refund_status"]) {
+            Some("submitted") => VoidStatus::Submitted,
+            Some("refunded") => VoidStatus::Refunded,
+            Some("rejected") => VoidStatus::Rejected,
+            Some("not_applicable") => VoidStatus::NotApplicable,
+            _ => return Err(CarrierError::Decode("refund_status")),
+        };
+        Ok(VoidOutcome {
+            status,
+            refund_ref: None,
         })
     }
 }

@@ -1,10 +1,14 @@
-//! A generic REST carrier (our documented minimal API): quotes, then one create call that buys
-//! the label. Auth: `Bearer <key>`.
+//! A generic REST carrier (our documented minimal API, `tools/carrier-sandbox/src/generic.rs`):
+//! quotes, then one create call that buys the label; `POST /v1/shipments/{id}/void` voids it.
+//! Auth: `Bearer <key>`.
 
 use serde_json::{Value, json};
 
 use super::http::{JsonApi, client, str_at};
-use super::{Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated};
+use super::{
+    Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated, VoidOutcome,
+    VoidStatus,
+};
 use crate::order::Money;
 use crate::secret::SecretString;
 
@@ -151,6 +155,31 @@ impl Carrier for GenericCarrier {
                     .unwrap_or(&rate.cost.currency_code)
                     .to_owned(),
             },
+        })
+    }
+
+    async fn void_label(
+        &self,
+        label: &ShipmentCreated,
+        idempotency_key: &str,
+    ) -> Result<VoidOutcome, CarrierError> {
+        let voided = self
+            .api
+            .post(
+                &format!("/v1/shipments/{}/void", label.carrier_shipment_id),
+                &json!({}),
+                &format!("{idempotency_key}:void"),
+            )
+            .await?;
+        let status = match str_at(&voided, &["void_status"]) {
+            Some("voided") => VoidStatus::Refunded,
+            Some("pending") => VoidStatus::Submitted,
+            Some("rejected") => VoidStatus::Rejected,
+            _ => return Err(CarrierError::Decode("void_status")),
+        };
+        Ok(VoidOutcome {
+            status,
+            refund_ref: str_at(&voided, &["void_id"]).map(str::to_owned),
         })
     }
 }

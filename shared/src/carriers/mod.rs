@@ -259,6 +259,54 @@ pub trait Carrier: Send + Sync {
         policy: ServicePolicy,
         idempotency_key: &str,
     ) -> impl Future<Output = Result<ShipmentCreated, CarrierError>> + Send;
+
+    /// Void a bought label and ask for its refund (EasyPost `POST /shipments/{id}/refund`,
+    /// Shippo `POST /refunds`, the generic API's `POST /shipments/{id}/void`). Nothing but the
+    /// carrier's own ids is sent. Repeating it for the same label is safe: the same key, and the
+    /// carriers answer a repeat with the refund already asked for.
+    fn void_label(
+        &self,
+        label: &ShipmentCreated,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<VoidOutcome, CarrierError>> + Send;
+}
+
+/// Where a label's refund stands, as the carrier reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidStatus {
+    /// Asked for; the carrier settles it later (EasyPost `submitted`, Shippo `QUEUED`/`PENDING`).
+    Submitted,
+    /// Voided and refunded (Shippo `SUCCESS`, EasyPost `refunded`, generic `voided`).
+    Refunded,
+    /// The carrier refused (e.g. the label was scanned); it may be asked again.
+    Rejected,
+    /// The carrier bills on scan: nothing to refund (EasyPost `not_applicable`).
+    NotApplicable,
+}
+
+impl VoidStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoidStatus::Submitted => "submitted",
+            VoidStatus::Refunded => "refunded",
+            VoidStatus::Rejected => "rejected",
+            VoidStatus::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// The label is taken care of: nothing more to ask the carrier.
+    pub fn settled(self) -> bool {
+        self != VoidStatus::Rejected
+    }
+}
+
+/// A void as recorded on the order (no PII: the carrier's refund id and status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoidOutcome {
+    pub status: VoidStatus,
+    /// The carrier's id for the refund, if it gave one.
+    pub refund_ref: Option<String>,
 }
 
 #[cfg(test)]
@@ -412,6 +460,18 @@ mod any {
                 AnyCarrier::Generic(c) => {
                     c.create_shipment(shipment, policy, idempotency_key).await
                 }
+            }
+        }
+
+        async fn void_label(
+            &self,
+            label: &ShipmentCreated,
+            idempotency_key: &str,
+        ) -> Result<VoidOutcome, CarrierError> {
+            match self {
+                AnyCarrier::EasyPost(c) => c.void_label(label, idempotency_key).await,
+                AnyCarrier::Shippo(c) => c.void_label(label, idempotency_key).await,
+                AnyCarrier::Generic(c) => c.void_label(label, idempotency_key).await,
             }
         }
     }

@@ -1,10 +1,14 @@
-//! Shippo: create a shipment (synchronous rates), then a transaction for the chosen rate.
+//! Shippo: create a shipment (synchronous rates), then a transaction for the chosen rate; a
+//! refund for the transaction voids it.
 //! Auth: `ShippoToken <token>`.
 
 use serde_json::{Value, json};
 
 use super::http::{JsonApi, client, inches, ounces, recipient_address, ship_from_address, str_at};
-use super::{Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated};
+use super::{
+    Carrier, CarrierError, MinimalShipment, Rate, ServicePolicy, ShipmentCreated, VoidOutcome,
+    VoidStatus,
+};
 use crate::order::Money;
 use crate::secret::SecretString;
 
@@ -35,6 +39,7 @@ pub const ALLOWED: &[&str] = &[
     "metadata",
     "async",
     "rate",
+    "transaction",
     "label_file_type",
 ];
 
@@ -158,6 +163,32 @@ impl Carrier for Shippo {
                 .to_owned(),
             carrier_shipment_id: shipment_id,
             cost: rate.cost.clone(),
+        })
+    }
+
+    async fn void_label(
+        &self,
+        label: &ShipmentCreated,
+        idempotency_key: &str,
+    ) -> Result<VoidOutcome, CarrierError> {
+        // The transaction is the label (`label_ref` holds its object id).
+        let refund = self
+            .api
+            .post(
+                "/refunds",
+                &json!({"transaction": label.label_ref, "async": false}),
+                &format!("{idempotency_key}:void"),
+            )
+            .await?;
+        let status = match str_at(&refund, &["status"]) {
+            Some("QUEUED" | "PENDING") => VoidStatus::Submitted,
+            Some("SUCCESS") => VoidStatus::Refunded,
+            Some("ERROR") => VoidStatus::Rejected,
+            _ => return Err(CarrierError::Decode("status")),
+        };
+        Ok(VoidOutcome {
+            status,
+            refund_ref: str_at(&refund, &["object_id"]).map(str::to_owned),
         })
     }
 }

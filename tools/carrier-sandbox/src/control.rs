@@ -54,11 +54,11 @@ impl fmt::Display for Api {
 
 /// A kind of carrier call, to aim faults at and to label recorded requests.
 ///
-/// | API | `CreateShipment` | `Buy` | `Quote` |
-/// |---|---|---|---|
-/// | EasyPost | `POST /shipments` | `POST /shipments/{id}/buy` | — |
-/// | Shippo | `POST /shipments` | `POST /transactions` | — |
-/// | Generic | `POST /v1/shipments` | `POST /v1/shipments` | `POST /v1/quotes` |
+/// | API | `CreateShipment` | `Buy` | `Quote` | `Refund` |
+/// |---|---|---|---|---|
+/// | EasyPost | `POST /shipments` | `POST /shipments/{id}/buy` | — | `POST /shipments/{id}/refund` |
+/// | Shippo | `POST /shipments` | `POST /transactions` | — | `POST /refunds` |
+/// | Generic | `POST /v1/shipments` | `POST /v1/shipments` | `POST /v1/quotes` | `POST /v1/shipments/{id}/void` |
 ///
 /// The generic create-shipment call also buys the label, so faults aimed at either
 /// `CreateShipment` or `Buy` hit it; it is recorded as `CreateShipment`. `Any` only aims faults.
@@ -68,6 +68,8 @@ pub enum Route {
     CreateShipment,
     Buy,
     Quote,
+    /// Void and refund a bought label (EasyPost refund, Shippo refund, generic void).
+    Refund,
     Any,
 }
 
@@ -92,14 +94,21 @@ pub(crate) enum Endpoint {
     ShippoTransaction,
     GenericQuote,
     GenericCreateShipment,
+    EasyPostRefund,
+    ShippoRefund,
+    GenericVoid,
 }
 
 impl Endpoint {
     pub(crate) fn api(self) -> Api {
         match self {
-            Self::EasyPostCreateShipment | Self::EasyPostBuy => Api::EasyPost,
-            Self::ShippoCreateShipment | Self::ShippoTransaction => Api::Shippo,
-            Self::GenericQuote | Self::GenericCreateShipment => Api::Generic,
+            Self::EasyPostCreateShipment | Self::EasyPostBuy | Self::EasyPostRefund => {
+                Api::EasyPost
+            }
+            Self::ShippoCreateShipment | Self::ShippoTransaction | Self::ShippoRefund => {
+                Api::Shippo
+            }
+            Self::GenericQuote | Self::GenericCreateShipment | Self::GenericVoid => Api::Generic,
         }
     }
 
@@ -111,6 +120,7 @@ impl Endpoint {
             | Self::GenericCreateShipment => Route::CreateShipment,
             Self::EasyPostBuy | Self::ShippoTransaction => Route::Buy,
             Self::GenericQuote => Route::Quote,
+            Self::EasyPostRefund | Self::ShippoRefund | Self::GenericVoid => Route::Refund,
         }
     }
 
@@ -158,6 +168,9 @@ pub struct ShipmentRecord {
     pub created_at: OffsetDateTime,
     /// ISO 3166-1 alpha-2 code of the recipient's country (upper case).
     pub to_country: String,
+    /// Set once its label is voided (refunded): the refund's id.
+    #[serde(default)]
+    pub refund_id: Option<String>,
 }
 
 /// Counters for one API since start or the last reset.
@@ -172,6 +185,9 @@ pub struct ApiStats {
     pub shipments_created: u64,
     /// Labels actually purchased (EasyPost buy, Shippo transaction, generic create).
     pub labels_purchased: u64,
+    /// Labels voided and refunded (a repeated refund of the same label not counted).
+    #[serde(default)]
+    pub labels_refunded: u64,
     /// Requests answered from the idempotency store.
     pub idempotent_replays: u64,
 }
@@ -297,6 +313,41 @@ impl State {
     }
 }
 
+/// What [`State::refund_label`] found.
+pub(crate) enum Refund {
+    /// No shipment of that API with that id.
+    Unknown,
+    /// The shipment has no label to refund.
+    NotBought,
+    /// Refunded, now or by an earlier request (counted once), under this refund id.
+    Done { refund_id: String },
+}
+
+impl State {
+    /// Voids a shipment's label once: a repeat answers with the first refund's id.
+    pub(crate) fn refund_label(&mut self, api: Api, shipment_id: &str, prefix: &str) -> Refund {
+        let Some(record) = self
+            .shipments
+            .iter_mut()
+            .find(|record| record.api == api && record.shipment_id == shipment_id)
+        else {
+            return Refund::Unknown;
+        };
+        if record.label_id.is_none() {
+            return Refund::NotBought;
+        }
+        if let Some(refund_id) = &record.refund_id {
+            return Refund::Done {
+                refund_id: refund_id.clone(),
+            };
+        }
+        let refund_id = crate::server::new_id(prefix);
+        record.refund_id = Some(refund_id.clone());
+        self.stats.api_mut(api).labels_refunded += 1;
+        Refund::Done { refund_id }
+    }
+}
+
 /// What [`State::add_label`] stores.
 pub(crate) struct PurchasedLabel {
     pub(crate) label_id: String,
@@ -380,6 +431,11 @@ impl SandboxControl {
     /// Labels actually purchased from `api` since start or the last reset.
     pub fn labels_purchased(&self, api: Api) -> u64 {
         self.lock().stats.api(api).labels_purchased
+    }
+
+    /// Labels voided (refunded) at `api` since start or the last reset, each counted once.
+    pub fn labels_refunded(&self, api: Api) -> u64 {
+        self.lock().stats.api(api).labels_refunded
     }
 
     /// Every shipment of every API, in creation order.

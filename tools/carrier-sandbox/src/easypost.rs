@@ -12,6 +12,9 @@
 //! - `POST /shipments/{id}/buy` `{"rate": {"id": "rate_…"}}` → 200 the Shipment with
 //!   `tracking_code`, `selected_rate`, `postage_label` (PDF URL on this server) and `tracker`.
 //!   A second buy → 422 `SHIPMENT.POSTAGE.EXISTS`.
+//! - `POST /shipments/{id}/refund` (body `{}`) → 200 the Shipment with `refund_status:
+//!   "submitted"`; a repeat answers the same without a second refund. Unknown shipment → 404;
+//!   no postage bought → 422 `SHIPMENT.REFUND.UNAVAILABLE`.
 //! - Errors: `{"error": {"code", "message", "errors": [{"field", "message", "suggestion"}]}}`;
 //!   missing fields `PARAMETER.REQUIRED`, malformed ones `PARAMETER.INVALID` (422).
 
@@ -64,6 +67,7 @@ pub(crate) fn routes() -> Router<SandboxControl> {
     Router::new()
         .route("/easypost/v2/shipments", post(create_shipment))
         .route("/easypost/v2/shipments/{id}/buy", post(buy))
+        .route("/easypost/v2/shipments/{id}/refund", post(refund))
 }
 
 /// An EasyPost error with no field errors.
@@ -145,6 +149,51 @@ async fn buy(
     .await
 }
 
+async fn refund(
+    AxumState(control): AxumState<SandboxControl>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    server::call(
+        &control,
+        Endpoint::EasyPostRefund,
+        uri.path(),
+        &headers,
+        &body,
+        |state, _body, ctx| refund_shipment(state, &id, ctx),
+    )
+    .await
+}
+
+fn refund_shipment(state: &mut State, id: &str, ctx: &Ctx<'_>) -> Reply {
+    match state.refund_label(Api::EasyPost, id, "rfnd_") {
+        crate::control::Refund::Unknown => error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource could not be found.",
+        ),
+        crate::control::Refund::NotBought => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "SHIPMENT.REFUND.UNAVAILABLE",
+            "This shipment has no postage to refund.",
+        ),
+        crate::control::Refund::Done { .. } => {
+            let Some(shipment) = state.easypost.shipments.get_mut(id) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "The requested resource could not be found.",
+                );
+            };
+            shipment.json["refund_status"] = json!("submitted");
+            shipment.json["updated_at"] = json!(ctx.timestamp());
+            Reply::new(StatusCode::OK, shipment.json.clone())
+        }
+    }
+}
+
 /// A validated create-shipment request.
 struct NewShipment {
     reference: Option<String>,
@@ -219,6 +268,7 @@ fn create(state: &mut State, body: &Value, ctx: &Ctx<'_>) -> Reply {
         label_id: None,
         created_at: ctx.now,
         to_country: new.ship_to.country.clone(),
+        refund_id: None,
     });
     state.easypost.shipments.insert(
         id,

@@ -12,11 +12,14 @@
 //! - `POST /shipments` → 201 `{"shipment_id", "reference", "carrier", "service",
 //!   "tracking_number", "label_url", "cost": {"amount", "currency"}, "estimated_days"}`. Without
 //!   `service` the cheapest available one is bought.
+//! - `POST /shipments/{shipment_id}/void` (body `{}`) → 200 `{"shipment_id", "void_id",
+//!   "void_status"}` (`voided`; `pending` or `rejected` are the other answers a carrier may
+//!   give). A repeat answers the same void. Unknown shipment → 404.
 //! - Errors: `{"detail": …}`; validation 422 `{"detail", "errors": [{"field", "message"}]}`.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State as AxumState;
+use axum::extract::{Path, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::post;
@@ -37,6 +40,7 @@ pub(crate) fn routes() -> Router<SandboxControl> {
     Router::new()
         .route("/generic/v1/quotes", post(post_quotes))
         .route("/generic/v1/shipments", post(post_shipment))
+        .route("/generic/v1/shipments/{id}/void", post(post_void))
 }
 
 pub(crate) fn authenticate(headers: &HeaderMap, api_key: &str) -> Result<(), Reply> {
@@ -274,6 +278,7 @@ fn ship(state: &mut State, body: &Value, ctx: &Ctx<'_>) -> Reply {
         label_id: None,
         created_at: ctx.now,
         to_country: request.ship_to.country.clone(),
+        refund_id: None,
     });
     state.add_label(
         Api::Generic,
@@ -287,6 +292,30 @@ fn ship(state: &mut State, body: &Value, ctx: &Ctx<'_>) -> Reply {
         },
     );
     Reply::new(StatusCode::CREATED, json)
+}
+
+async fn post_void(
+    AxumState(control): AxumState<SandboxControl>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    server::call(
+        &control,
+        Endpoint::GenericVoid,
+        uri.path(),
+        &headers,
+        &body,
+        |state, _body, _ctx| match state.refund_label(Api::Generic, &id, "gvd_") {
+            crate::control::Refund::Done { refund_id, .. } => Reply::new(
+                StatusCode::OK,
+                json!({"shipment_id": id, "void_id": refund_id, "void_status": "voided"}),
+            ),
+            _ => detail(StatusCode::NOT_FOUND, "No such shipment."),
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -52,10 +52,13 @@
 //! |---|---|
 //! | `POST /easypost/v2/shipments` | EasyPost create shipment → 201 Shipment with `rates` |
 //! | `POST /easypost/v2/shipments/{id}/buy` | EasyPost buy `{"rate": {"id"}}` → 200 Shipment with label |
+//! | `POST /easypost/v2/shipments/{id}/refund` | EasyPost refund `{}` → 200 Shipment, `refund_status: submitted` |
 //! | `POST /shippo/shipments` | Shippo create shipment → 201 Shipment with `rates` |
 //! | `POST /shippo/transactions` | Shippo buy `{"rate": "<rate object_id>"}` → 201 Transaction |
+//! | `POST /shippo/refunds` | Shippo refund `{"transaction"}` → 201 Refund, `status: SUCCESS` |
 //! | `POST /generic/v1/quotes` | generic quotes → 200 `{"quotes": […]}` |
 //! | `POST /generic/v1/shipments` | generic create shipment and buy its label → 201 |
+//! | `POST /generic/v1/shipments/{id}/void` | generic void `{}` → 200 `{"void_status": "voided"}` |
 //! | `GET /labels/{labelId}.pdf` | a purchased label (`application/pdf`) |
 //! | `GET /_sandbox/received[?api=easypost]` | recorded requests ([`Received`]) |
 //! | `DELETE /_sandbox/received` | forget recorded requests |

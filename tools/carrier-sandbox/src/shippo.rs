@@ -13,6 +13,9 @@
 //!   "metadata"?, "async"?}` → 201 Transaction (`status: SUCCESS`, `tracking_number`,
 //!   `tracking_status: UNKNOWN`, `tracking_url_provider`, `label_url`). An unknown or already
 //!   purchased rate → 400 `{"detail": …}`. `async: true` is answered synchronously all the same.
+//! - `POST /refunds` `{"transaction": "<transaction object_id>", "async"?}` → 201 Refund
+//!   (`object_id`, `status: SUCCESS`, `transaction`); a repeat for the same transaction answers
+//!   the same refund without a second one. An unknown transaction → 400 `{"detail": …}`.
 //! - Validation errors: 400 in Django REST style, `{"<field path>": ["<message>"]}`.
 
 use std::collections::HashMap;
@@ -69,6 +72,67 @@ pub(crate) fn routes() -> Router<SandboxControl> {
     Router::new()
         .route("/shippo/shipments", post(create_shipment))
         .route("/shippo/transactions", post(create_transaction))
+        .route("/shippo/refunds", post(create_refund))
+}
+
+async fn create_refund(
+    AxumState(control): AxumState<SandboxControl>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    server::call(
+        &control,
+        Endpoint::ShippoRefund,
+        uri.path(),
+        &headers,
+        &body,
+        refund,
+    )
+    .await
+}
+
+fn refund(state: &mut State, body: &Value, ctx: &Ctx<'_>) -> Reply {
+    let empty = Map::new();
+    let root = body.as_object().unwrap_or(&empty);
+    let mut fields = Fields::default();
+    let transaction = fields.string(root, "", "transaction", true);
+    let Some(transaction) = transaction.filter(|_| fields.is_empty()) else {
+        return field_errors(fields);
+    };
+    let Some(shipment_id) = state
+        .shippo
+        .rates
+        .values()
+        .find(|rate| rate.transaction.as_deref() == Some(transaction.as_str()))
+        .map(|rate| rate.shipment_id.clone())
+    else {
+        return detail(
+            StatusCode::BAD_REQUEST,
+            &format!("Transaction with object_id '{transaction}' does not exist."),
+        );
+    };
+    match state.refund_label(Api::Shippo, &shipment_id, "") {
+        crate::control::Refund::Done { refund_id, .. } => {
+            let timestamp = ctx.timestamp();
+            Reply::new(
+                StatusCode::CREATED,
+                json!({
+                    "object_created": timestamp,
+                    "object_id": refund_id,
+                    "object_owner": OBJECT_OWNER,
+                    "object_updated": timestamp,
+                    "status": "SUCCESS",
+                    "test": true,
+                    "transaction": transaction,
+                }),
+            )
+        }
+        crate::control::Refund::Unknown | crate::control::Refund::NotBought => detail(
+            StatusCode::BAD_REQUEST,
+            &format!("Transaction with object_id '{transaction}' does not exist."),
+        ),
+    }
 }
 
 pub(crate) fn authenticate(headers: &HeaderMap, token: &str) -> Result<(), Reply> {
@@ -218,6 +282,7 @@ fn create(state: &mut State, body: &Value, ctx: &Ctx<'_>) -> Reply {
         label_id: None,
         created_at: ctx.now,
         to_country: ship_to.country.clone(),
+        refund_id: None,
     });
     state.shippo.shipments.insert(
         id,

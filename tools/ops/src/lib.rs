@@ -306,12 +306,20 @@ pub fn render_cancel_requests(requests: &[orderseal::store::dynamo::CancelReques
             (Some(via), Some(t)) => format!("{via} {t}"),
             _ => "-".to_owned(),
         };
-        let todo = if r.resolved() {
-            "resolved"
-        } else if r.label_to_void() {
-            "cancel on Amazon; void the label"
-        } else {
-            "cancel on Amazon"
+        let cancelled = r.fulfillment_status.as_deref() == Some("CANCELLED");
+        let todo = match (r.resolved(), r.label_void.as_deref()) {
+            (true, Some(void)) => format!("resolved; label voided ({void})"),
+            (true, None) => "resolved".to_owned(),
+            (false, Some("rejected")) => {
+                "the carrier refused to void the label: take it up with the carrier".to_owned()
+            }
+            (false, _) if cancelled => {
+                "dispatch voids the label (drain the shipments queue)".to_owned()
+            }
+            (false, _) if r.label_to_void() => {
+                "cancel on Amazon; orderseal then voids the label".to_owned()
+            }
+            (false, _) => "cancel on Amazon".to_owned(),
         };
         let _ = writeln!(
             out,

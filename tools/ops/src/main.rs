@@ -47,8 +47,8 @@ enum Command {
     },
     /// Orders whose buyer asked to cancel: nothing is bought or confirmed for them. Cancel each
     /// on Amazon (Seller Central: Orders > Manage Orders > Cancel order, reason "Buyer
-    /// canceled"), void any label listed with a tracking number at its carrier, or ship it
-    /// yourself if you decline. Exits 3 while any is unresolved.
+    /// canceled"; orderseal then voids a label already bought), or ship it yourself if you
+    /// decline. Exits 3 while any is unresolved.
     CancelRequests {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
