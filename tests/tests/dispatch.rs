@@ -707,3 +707,66 @@ async fn a_label_bought_before_amazon_cancelled_the_order_is_voided_once_even_wh
     }
     logs.assert_clean();
 }
+
+#[tokio::test]
+async fn a_carrier_key_rotated_under_a_running_dispatch_is_read_again_on_its_401() {
+    let logs = LogCapture::start();
+    let stack = TestStack::new().await;
+    ingest_orders(
+        &stack,
+        &[canary_order(
+            "113-0000024-0000001",
+            "UNSHIPPED",
+            "MERCHANT",
+            "2026-11-21T10:00:00Z",
+        )],
+    )
+    .await;
+    let secret_id = stack
+        .resources
+        .secret("CarrierCredentialsSecret")
+        .unwrap()
+        .to_owned();
+    let put = |value: String| {
+        let aws = &stack.aws;
+        let id = secret_id.clone();
+        async move {
+            aws.secrets
+                .put_secret_value()
+                .secret_id(id)
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let current = stack
+        .aws
+        .secrets
+        .get_secret_value()
+        .secret_id(&secret_id)
+        .send()
+        .await
+        .unwrap()
+        .secret_string()
+        .unwrap()
+        .to_owned();
+    let mut stale: serde_json::Value = serde_json::from_str(&current).unwrap();
+    stale["easypost"] = serde_json::json!("EZTK-revoked-key");
+    // Dispatch starts with the key the carrier no longer accepts; then the secret is rotated.
+    put(stale.to_string()).await;
+    let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    put(current).await;
+    let report = stack.drain_shipments(&d, Duration::ZERO).await;
+    assert_eq!((report.acknowledged, report.failed), (1, 0));
+    let control = stack.carriers.control();
+    assert_eq!(
+        control.stats().easypost.count(401),
+        1,
+        "refused once, then read again"
+    );
+    assert_eq!(control.labels_purchased(Api::EasyPost), 1);
+    let item = stack.order_item("113-0000024-0000001").await.unwrap();
+    assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
+    logs.assert_clean();
+}

@@ -52,7 +52,10 @@ pub trait ShipmentConfirmer: Send + Sync {
 /// Port: the carrier adapters by name.
 pub trait Carriers: Send + Sync {
     type C: Carrier;
-    fn get(&self, name: &str) -> Option<&Self::C>;
+    fn get(&self, name: &str) -> Option<std::sync::Arc<Self::C>>;
+    /// A carrier refused its key: read the keys again. `true`: fresh ones are in place (now, or
+    /// by a reload moments ago), worth one more attempt.
+    fn reload(&self) -> impl Future<Output = bool> + Send;
 }
 
 pub struct Dispatch<S, K, R, A, D> {
@@ -310,10 +313,10 @@ where
         key: &str,
         deadline: Instant,
     ) -> Result<PurchasedLabel, Retry> {
-        let carrier = self
-            .carriers
-            .get(via)
-            .ok_or_else(|| Retry::NoCarrier(via.to_owned()))?;
+        // No adapter, no unsealing.
+        if self.carriers.get(via).is_none() {
+            return Err(Retry::NoCarrier(via.to_owned()));
+        }
         let blob = order
             .shipping
             .as_ref()
@@ -339,8 +342,9 @@ where
         )?;
         drop(shipping);
         let created = self
-            .with_retries(deadline, || {
-                carrier.create_shipment(&shipment, route.policy, key)
+            .carrier_call(via, deadline, |carrier| {
+                let shipment = &shipment;
+                async move { carrier.create_shipment(shipment, route.policy, key).await }
             })
             .await?;
         let label = PurchasedLabel {
@@ -375,13 +379,12 @@ where
         deadline: Instant,
     ) -> Result<Outcome, Retry> {
         let via = &label.shipment.via;
-        let carrier = self
-            .carriers
-            .get(via)
-            .ok_or_else(|| Retry::NoCarrier(via.clone()))?;
         let key = label_key(&order.seller_id, &order.order_id, &label.package_ref);
         let outcome = self
-            .with_retries(deadline, || carrier.void_label(&label.shipment, &key))
+            .carrier_call(via, deadline, |carrier| {
+                let key = &key;
+                async move { carrier.void_label(&label.shipment, key).await }
+            })
             .await?;
         let status = outcome.status;
         let void = RecordedVoid {
@@ -410,6 +413,35 @@ where
             );
         }
         Ok(Outcome::LabelVoided(status))
+    }
+
+    /// Call `via`'s adapter with [`Self::with_retries`]; a key it refuses (401) is read again
+    /// from the secret once and the call repeated with the new one.
+    async fn carrier_call<T, F, Fut>(
+        &self,
+        via: &str,
+        deadline: Instant,
+        call: F,
+    ) -> Result<T, Retry>
+    where
+        F: Fn(std::sync::Arc<R::C>) -> Fut,
+        Fut: Future<Output = Result<T, CarrierError>>,
+    {
+        let adapter = || {
+            self.carriers
+                .get(via)
+                .ok_or_else(|| Retry::NoCarrier(via.to_owned()))
+        };
+        let carrier = adapter()?;
+        match self.with_retries(deadline, || call(carrier.clone())).await {
+            Err(CarrierError::Unauthorized) if self.carriers.reload().await => {
+                let carrier = adapter()?;
+                Ok(self
+                    .with_retries(deadline, || call(carrier.clone()))
+                    .await?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Carrier retries with the same idempotency key, within the invocation's time.

@@ -38,15 +38,134 @@ pub type LambdaDispatch = Dispatch<
     SqsQuarantine,
 >;
 
-/// The configured carrier adapters by name.
-#[derive(Debug, Clone, Default)]
-pub struct CarrierSet(pub BTreeMap<String, AnyCarrier>);
+/// The configured carrier adapters by name, built from `CarrierCredentialsSecret`; read again
+/// when a carrier refuses the key (a rotated key needs no redeploy), at most once per
+/// [`RELOAD_MIN_INTERVAL`].
+#[derive(Debug)]
+pub struct CarrierSet {
+    adapters: std::sync::RwLock<BTreeMap<String, Arc<AnyCarrier>>>,
+    source: Option<CarrierSource>,
+    last_reload: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// How soon after one reload of the carrier secret another may happen.
+pub const RELOAD_MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where the carrier keys come from, and what the adapters are built with.
+#[derive(Debug, Clone)]
+pub struct CarrierSource {
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub secret_id: String,
+    pub easypost_url: String,
+    pub shippo_url: String,
+    pub generic_url: Option<String>,
+    pub timeout: std::time::Duration,
+}
+
+impl CarrierSource {
+    /// Read the secret and build an adapter for every carrier it has a key for.
+    pub async fn load(&self) -> Result<BTreeMap<String, Arc<AnyCarrier>>, InitError> {
+        let secret = self
+            .secrets
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| InitError::CarrierSecret(orderseal::aws::error_code(&e)))?;
+        let creds: CarrierSecrets = serde_json::from_str(secret.secret_string().unwrap_or("{}"))
+            .map_err(|_| InitError::CarrierSecret("not the expected JSON".into()))?;
+        let timeout = self.timeout;
+        let mut carriers = BTreeMap::new();
+        if let Some(k) = &creds.easypost {
+            carriers.insert(
+                "easypost".to_owned(),
+                Arc::new(AnyCarrier::EasyPost(EasyPost::new(
+                    &self.easypost_url,
+                    k,
+                    timeout,
+                ))),
+            );
+        }
+        if let Some(k) = &creds.shippo {
+            carriers.insert(
+                "shippo".to_owned(),
+                Arc::new(AnyCarrier::Shippo(Shippo::new(
+                    &self.shippo_url,
+                    k,
+                    timeout,
+                ))),
+            );
+        }
+        if let (Some(k), Some(url)) = (&creds.generic, &self.generic_url) {
+            carriers.insert(
+                "generic".to_owned(),
+                Arc::new(AnyCarrier::Generic(GenericCarrier::new(url, k, timeout))),
+            );
+        }
+        Ok(carriers)
+    }
+}
+
+impl CarrierSet {
+    /// These adapters, never reloaded.
+    pub fn fixed(adapters: BTreeMap<String, AnyCarrier>) -> Self {
+        Self {
+            adapters: std::sync::RwLock::new(
+                adapters
+                    .into_iter()
+                    .map(|(k, v)| (k, Arc::new(v)))
+                    .collect(),
+            ),
+            source: None,
+            last_reload: Default::default(),
+        }
+    }
+
+    /// The adapters `source` builds now, reloaded from it when a key is refused.
+    pub async fn load(source: CarrierSource) -> Result<Self, InitError> {
+        Ok(Self {
+            adapters: std::sync::RwLock::new(source.load().await?),
+            source: Some(source),
+            last_reload: Default::default(),
+        })
+    }
+}
 
 impl Carriers for CarrierSet {
     type C = AnyCarrier;
 
-    fn get(&self, name: &str) -> Option<&AnyCarrier> {
-        self.0.get(name)
+    fn get(&self, name: &str) -> Option<Arc<AnyCarrier>> {
+        self.adapters
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    async fn reload(&self) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        let mut last = self.last_reload.lock().await;
+        if last.is_some_and(|at| at.elapsed() < RELOAD_MIN_INTERVAL) {
+            // Another request just read the secret: try once more with what it found.
+            return true;
+        }
+        *last = Some(Instant::now());
+        match source.load().await {
+            Ok(adapters) => {
+                *self
+                    .adapters
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = adapters;
+                tracing::info!("carrier credentials read again after a refusal");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "carrier credentials could not be read again");
+                false
+            }
+        }
     }
 }
 
@@ -102,41 +221,21 @@ struct CarrierSecrets {
     generic: Option<SecretString>,
 }
 
-/// Wire dispatch to AWS, SP-API and the carriers (reads the carrier secret once).
+/// Wire dispatch to AWS, SP-API and the carriers (reads the carrier secret; again on a 401).
 pub async fn build(
     config: DispatchConfig,
     clients: Clients,
     clock: Arc<dyn Clock>,
 ) -> Result<LambdaDispatch, InitError> {
-    let secret = clients
-        .secrets
-        .get_secret_value()
-        .secret_id(&config.carrier_secret_id)
-        .send()
-        .await
-        .map_err(|e| InitError::CarrierSecret(orderseal::aws::error_code(&e)))?;
-    let creds: CarrierSecrets = serde_json::from_str(secret.secret_string().unwrap_or("{}"))
-        .map_err(|_| InitError::CarrierSecret("not the expected JSON".into()))?;
-    let timeout = config.carrier_timeout;
-    let mut carriers = BTreeMap::new();
-    if let Some(k) = &creds.easypost {
-        carriers.insert(
-            "easypost".to_owned(),
-            AnyCarrier::EasyPost(EasyPost::new(&config.easypost_url, k, timeout)),
-        );
-    }
-    if let Some(k) = &creds.shippo {
-        carriers.insert(
-            "shippo".to_owned(),
-            AnyCarrier::Shippo(Shippo::new(&config.shippo_url, k, timeout)),
-        );
-    }
-    if let (Some(k), Some(url)) = (&creds.generic, &config.generic_url) {
-        carriers.insert(
-            "generic".to_owned(),
-            AnyCarrier::Generic(GenericCarrier::new(url, k, timeout)),
-        );
-    }
+    let carriers = CarrierSet::load(CarrierSource {
+        secrets: clients.secrets.clone(),
+        secret_id: config.carrier_secret_id.clone(),
+        easypost_url: config.easypost_url.clone(),
+        shippo_url: config.shippo_url.clone(),
+        generic_url: config.generic_url.clone(),
+        timeout: config.carrier_timeout,
+    })
+    .await?;
     let amazon = SpApiClient::new(
         SpApiConfig::new(&config.spapi_endpoint, &config.lwa_endpoint),
         SecretsManagerCredentials::new(clients.secrets.clone(), &config.lwa_secret_id),
@@ -149,7 +248,7 @@ pub async fn build(
             MAY_OPEN,
             &[],
         )),
-        carriers: CarrierSet(carriers),
+        carriers,
         amazon,
         rules: config.rules,
         clock,
