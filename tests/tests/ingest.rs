@@ -726,3 +726,59 @@ async fn a_newer_version_without_pii_removes_the_older_pii() {
     assert!(order.contains_key("pii_shard"));
     logs.assert_clean();
 }
+
+#[tokio::test]
+async fn an_unknown_seller_or_application_is_quarantined_at_once_with_its_reason() {
+    let logs = LogCapture::start();
+    let stack = TestStack::with_visibility_timeout(1).await;
+    let ingest = stack.ingest();
+    let order = canary_order(
+        "113-0000031-0000001",
+        "UNSHIPPED",
+        "MERCHANT",
+        "2026-11-21T10:00:00Z",
+    );
+    stack.sandbox.control().put_order(order.clone()).unwrap();
+    // A seller nobody added (no refresh token), and our queue named by another application.
+    let stranger =
+        orderseal_local::notify::order_change_for(&order, "A0STRANGERSELLER", "n-stranger");
+    let mut other_app = orderseal_local::notify::order_change_for(&order, SELLER, "n-other-app");
+    other_app["NotificationMetadata"]["ApplicationId"] =
+        json!("amzn1.sellerapps.app.11111111-1111-1111-1111-111111111111");
+    stack.send(&stranger.to_string()).await;
+    stack.send(&other_app.to_string()).await;
+    let report = stack.drain(&ingest, FAST, Duration::ZERO).await;
+    // Once each: neither was retried until SQS gave up on it.
+    assert_eq!((report.acknowledged, report.failed), (2, 0));
+    let dlq = orderseal_local::pump::take_all(&stack.aws, &stack.queue_url("NotificationsDlq"))
+        .await
+        .unwrap();
+    let mut reasons: Vec<(String, String)> = dlq
+        .iter()
+        .map(|m| {
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            (
+                body["NotificationMetadata"]["NotificationId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                m.message_attributes().unwrap()["orderseal-reason"]
+                    .string_value()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            ("n-other-app".to_owned(), "unknown_application".to_owned()),
+            ("n-stranger".to_owned(), "unknown_seller".to_owned()),
+        ]
+    );
+    // The other application's notification was never fetched; nothing was stored for either.
+    assert_eq!(stack.sandbox.control().stats().get_order.requests, 0);
+    assert!(stack.order_item("113-0000031-0000001").await.is_none());
+    logs.assert_clean();
+}

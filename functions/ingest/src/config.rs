@@ -26,6 +26,10 @@ pub struct IngestConfig {
     /// The secret holding the blind-index key (`ORDERSEAL_FRAUD_INDEX_SECRET_ID`); required
     /// when any rule uses the address index.
     pub fraud_index_secret_id: Option<String>,
+    /// The SP-API application the notifications must come from (`ORDERSEAL_APPLICATION_ID`,
+    /// `amzn1.sellerapps.app.…`); a notification for another application is quarantined at
+    /// once. Absent: not checked.
+    pub application_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +108,7 @@ impl IngestConfig {
             dedupe_window: days("ORDERSEAL_NOTIFICATION_DEDUPE_DAYS", 7)?,
             retention,
             business_retention,
+            application_id: get("ORDERSEAL_APPLICATION_ID").filter(|v| !v.is_empty()),
         })
     }
 }

@@ -209,6 +209,12 @@ where
         n: &OrderChangeNotification,
         deadline: Instant,
     ) -> Result<Outcome, Retry> {
+        if let Some(app) = &self.config.application_id
+            && n.metadata.application_id != *app
+        {
+            // Another application's subscription points at our queue: nothing to fetch with.
+            return self.quarantine(body, "unknown_application").await;
+        }
         let now = self.clock.now();
         let lease = Lease {
             notification_id: n.metadata.notification_id.clone(),

@@ -13,6 +13,9 @@ use super::ratelimit::{RateLimitError, RateLimiter, UsagePlan};
 use super::{CredentialSource, IncludedData, SpApiError};
 use crate::secret::SecretString;
 
+/// A seller not in the credentials read them again, but not sooner than this after the last read.
+pub const UNKNOWN_SELLER_RELOAD: Duration = Duration::from_secs(30);
+
 /// Where SP-API and LWA live (production hosts in Lambda; the sandbox locally).
 #[derive(Debug, Clone)]
 pub struct SpApiConfig {
@@ -251,6 +254,14 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
         }
     }
 
+    async fn credentials_older_than(&self, age: Duration) -> bool {
+        self.cached_credentials
+            .read()
+            .await
+            .as_ref()
+            .is_none_or(|(_, at)| at.elapsed() >= age)
+    }
+
     async fn credentials(&self, force_reload: bool) -> Result<Arc<LwaCredentials>, SpApiError> {
         if !force_reload
             && let Some((c, at)) = self.cached_credentials.read().await.as_ref()
@@ -271,9 +282,16 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
         if let Some(t) = self.tokens.get(seller_id, Instant::now()).await {
             return Ok(t);
         }
-        // One retry with freshly read credentials covers an LWA secret rotated under us.
+        // One retry with freshly read credentials covers an LWA secret rotated under us, and a
+        // seller added since they were read (not more than once per `UNKNOWN_SELLER_RELOAD`:
+        // notifications for a seller nobody added must not each read the secret).
         match self.exchange(seller_id, false, deadline).await {
             Err(SpApiError::LwaRejected(_)) => self.exchange(seller_id, true, deadline).await,
+            Err(SpApiError::UnknownSeller)
+                if self.credentials_older_than(UNKNOWN_SELLER_RELOAD).await =>
+            {
+                self.exchange(seller_id, true, deadline).await
+            }
             other => other,
         }
     }

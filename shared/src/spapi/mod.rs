@@ -108,9 +108,10 @@ impl SpApiError {
         )
     }
 
-    /// Can never succeed on a retry of the same message (acknowledge with a logged reason).
+    /// Can never succeed on a retry of the same message as things stand: quarantined at once
+    /// with its reason (replayed from the DLQ once fixed, e.g. after the seller is added).
     pub fn is_permanent(&self) -> bool {
-        matches!(self, SpApiError::Rejected(400))
+        matches!(self, SpApiError::Rejected(400) | SpApiError::UnknownSeller)
     }
 
     pub fn reason_code(&self) -> &'static str {

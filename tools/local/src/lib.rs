@@ -358,6 +358,10 @@ pub fn ingest_config(
             resources.queue("NotificationsDlq")?.url.clone(),
         ),
         (
+            "ORDERSEAL_APPLICATION_ID",
+            crate::notify::APPLICATION_ID.to_owned(),
+        ),
+        (
             "ORDERSEAL_LWA_SECRET_ID",
             resources.secret("LwaCredentialsSecret")?.to_owned(),
         ),

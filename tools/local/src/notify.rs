@@ -66,13 +66,16 @@ pub fn order_change_for(order: &Value, seller_id: &str, notification_id: &str) -
             }
         },
         "NotificationMetadata": {
-            "ApplicationId": "amzn1.sellerapps.app.00000000-0000-0000-0000-000000000000",
+            "ApplicationId": APPLICATION_ID,
             "SubscriptionId": "00000000-0000-0000-0000-00000000cafe",
             "PublishTime": updated,
             "NotificationId": notification_id,
         }
     })
 }
+
+/// The SP-API application id of the local notifications (ingest accepts only it).
+pub const APPLICATION_ID: &str = "amzn1.sellerapps.app.00000000-0000-0000-0000-000000000000";
 
 /// A stable notification id for an order version (so a re-run of the demo is a duplicate).
 pub fn notification_id_for(order: &Value) -> String {
