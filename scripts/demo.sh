@@ -17,6 +17,9 @@ target/debug/orderseal-local sweep
 eval "$(target/debug/orderseal-local env)"
 target/debug/orderseal retention audit
 target/debug/orderseal retention report --check
+# What ingest could not process waits in the notifications DLQ with its reason (the demo's
+# malformed notification); `orderseal dlq replay notifications` would send it back once fixed.
+target/debug/orderseal dlq list notifications
 # A fraud rule held an order for review: nothing was bought for it. The fraud reviewer looks
 # at its address (fraud_review: shipping only); its trail shows the hold and the lookup. (Release
 # it with `orderseal fraud release <order> --purpose fraud_review`, then `orderseal-local drain`.)

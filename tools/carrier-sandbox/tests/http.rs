@@ -1210,3 +1210,108 @@ async fn shutdown_stops_the_server() {
     h.sandbox.shutdown().await;
     assert!(h.http.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn refunds_void_a_bought_label_once_in_each_api() {
+    let h = Harness::new().await;
+    let control = h.sandbox.control();
+
+    // EasyPost: no postage yet → 422; bought → submitted; again → the same, counted once.
+    let shipment = easypost_created(&h, "US", 12.0).await;
+    let id = shipment["id"].as_str().unwrap().to_owned();
+    let refund_path = format!("/easypost/v2/shipments/{id}/refund");
+    let early = h.call(Api::EasyPost, &refund_path, None, &json!({})).await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(early.body["error"]["code"], "SHIPMENT.REFUND.UNAVAILABLE");
+    let bought = h
+        .call(
+            Api::EasyPost,
+            &buy_path(&shipment),
+            None,
+            &buy_body(&shipment, "Priority"),
+        )
+        .await;
+    assert_eq!(bought.status, StatusCode::OK);
+    for _ in 0..2 {
+        let refunded = h.call(Api::EasyPost, &refund_path, None, &json!({})).await;
+        assert_eq!(refunded.status, StatusCode::OK, "{}", refunded.body);
+        assert_eq!(refunded.body["refund_status"], "submitted");
+        assert_eq!(refunded.body["id"], shipment["id"]);
+    }
+    let unknown = h
+        .call(
+            Api::EasyPost,
+            "/easypost/v2/shipments/shp_unknown/refund",
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(control.labels_refunded(Api::EasyPost), 1);
+
+    // Shippo: the refund names the transaction; a repeat answers the same refund.
+    let (_, rate_id) = shippo_rate(&h, "US", "usps_priority").await;
+    let tx = h
+        .call(
+            Api::Shippo,
+            "/shippo/transactions",
+            None,
+            &transaction(&rate_id),
+        )
+        .await;
+    assert_eq!(tx.status, StatusCode::CREATED, "{}", tx.body);
+    let body = json!({"transaction": tx.body["object_id"], "async": false});
+    let first = h.call(Api::Shippo, "/shippo/refunds", None, &body).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["status"], "SUCCESS");
+    assert_eq!(first.body["transaction"], tx.body["object_id"]);
+    let again = h.call(Api::Shippo, "/shippo/refunds", None, &body).await;
+    assert_eq!(again.body["object_id"], first.body["object_id"]);
+    let bogus = h
+        .call(
+            Api::Shippo,
+            "/shippo/refunds",
+            None,
+            &json!({"transaction": "nope"}),
+        )
+        .await;
+    assert_eq!(bogus.status, StatusCode::BAD_REQUEST);
+    let missing = h
+        .call(Api::Shippo, "/shippo/refunds", None, &json!({}))
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(missing.body["transaction"].is_array(), "{}", missing.body);
+    assert_eq!(control.labels_refunded(Api::Shippo), 1);
+
+    // Generic: void by shipment id.
+    let created = h
+        .call(
+            Api::Generic,
+            "/generic/v1/shipments",
+            None,
+            &generic_request("US", 340),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let void_path = format!(
+        "/generic/v1/shipments/{}/void",
+        created.body["shipment_id"].as_str().unwrap()
+    );
+    let voided = h.call(Api::Generic, &void_path, None, &json!({})).await;
+    assert_eq!(voided.status, StatusCode::OK, "{}", voided.body);
+    assert_eq!(voided.body["void_status"], "voided");
+    let again = h.call(Api::Generic, &void_path, None, &json!({})).await;
+    assert_eq!(again.body["void_id"], voided.body["void_id"]);
+    let unknown = h
+        .call(
+            Api::Generic,
+            "/generic/v1/shipments/gshp_unknown/void",
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(control.labels_refunded(Api::Generic), 1);
+    let records = control.shipments();
+    assert_eq!(records.iter().filter(|r| r.refund_id.is_some()).count(), 3);
+}

@@ -383,7 +383,7 @@ pub fn render_listing(kind: Kind, listing: &Listing) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<38} {:<32} {:>8} {:<20} ORDER",
+        "{:<38} {:<32} {:>8} {:<24} ORDER",
         "MESSAGE", "REASON", "RECEIVES", "SENT"
     );
     for e in &listing.entries {
@@ -396,7 +396,7 @@ pub fn render_listing(kind: Kind, listing: &Listing) -> String {
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
-            "{:<38} {:<32} {:>8} {:<20} {}{}",
+            "{:<38} {:<32} {:>8} {:<24} {}{}",
             e.message_id,
             e.reason,
             e.receives,
