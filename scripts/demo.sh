@@ -17,6 +17,8 @@ target/debug/orderseal-local sweep
 eval "$(target/debug/orderseal-local env)"
 target/debug/orderseal retention audit
 target/debug/orderseal retention report --check
+# The sellers served here (the demo's one, added at provisioning like `orderseal seller add`).
+target/debug/orderseal seller list
 # What ingest could not process waits in the notifications DLQ with its reason (the demo's
 # malformed notification); `orderseal dlq replay notifications` would send it back once fixed.
 target/debug/orderseal dlq list notifications

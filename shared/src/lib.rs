@@ -34,6 +34,7 @@ pub mod retention;
 pub mod returns;
 pub mod seal;
 pub mod secret;
+pub mod sellers;
 pub mod shipments;
 pub mod spapi;
 pub mod store;

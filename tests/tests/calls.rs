@@ -18,7 +18,8 @@ async fn aws_calls_per_new_order_and_per_duplicate() {
     let calls = &stack.aws_as(orderseal_local::roles::INGEST).calls;
     let timeout = Duration::from_secs(30);
 
-    // Cold container, first order: the LWA secret is read once.
+    // Cold container, first order: the LWA secret and the seller's token secret are read once,
+    // and the seller registry asked once (cached for minutes).
     let first = canary_order(
         "113-0000010-0000001",
         "UNSHIPPED",
@@ -55,7 +56,8 @@ async fn aws_calls_per_new_order_and_per_duplicate() {
         ])
     );
     let mut cold_expected = new_order.clone();
-    cold_expected.insert("Secrets Manager.GetSecretValue".into(), 1);
+    cold_expected.insert("Secrets Manager.GetSecretValue".into(), 2);
+    cold_expected.insert("DynamoDB.GetItem".into(), 1);
     assert_eq!(cold, cold_expected);
 
     // The same notification again: one conditional put, nothing else.

@@ -478,14 +478,15 @@ async fn calls_per_shipped_order() {
     // Per order: TransactGetItems (load: order item + shipping blob), UpdateItem ×3 (begin,
     // usage-plan slot, confirmed), TransactWriteItems ×2 (label + tracking lookup + the
     // anchored expiry; the PII item's TTL after it), GetItem ×1 (the expiry the TTL follows),
-    // KMS Decrypt ×1 (shipping); the LWA secret once per container.
+    // KMS Decrypt ×1 (shipping); the LWA secret and the seller's token secret once per
+    // container.
     let per_order = |k: &str| aws.get(k).copied().unwrap_or(0);
     assert_eq!(per_order("DynamoDB.TransactGetItems"), 2);
     assert_eq!(per_order("DynamoDB.GetItem"), 2);
     assert_eq!(per_order("DynamoDB.UpdateItem"), 6);
     assert_eq!(per_order("DynamoDB.TransactWriteItems"), 4);
     assert_eq!(per_order("KMS.Decrypt"), 2);
-    assert_eq!(per_order("Secrets Manager.GetSecretValue"), 1);
+    assert_eq!(per_order("Secrets Manager.GetSecretValue"), 2);
     assert_eq!(spapi.confirm_shipment.requests, 2);
     assert_eq!(
         carrier.api(Api::EasyPost).requests,

@@ -87,6 +87,8 @@ pub struct DispatchConfig {
     pub retention: orderseal::order::RetentionPolicy,
     /// The shipments DLQ: requests that can never succeed go there at once with their reason.
     pub quarantine_queue_url: Option<String>,
+    /// Where sellers' refresh tokens live (`ORDERSEAL_SELLER_SECRET_PREFIX`).
+    pub seller_secret_prefix: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +173,7 @@ impl DispatchConfig {
             ),
             rules,
             quarantine_queue_url: get("ORDERSEAL_QUARANTINE_QUEUE_URL").filter(|v| !v.is_empty()),
+            seller_secret_prefix: get("ORDERSEAL_SELLER_SECRET_PREFIX").filter(|v| !v.is_empty()),
         })
     }
 }

@@ -238,7 +238,8 @@ pub async fn build(
     .await?;
     let amazon = SpApiClient::new(
         SpApiConfig::new(&config.spapi_endpoint, &config.lwa_endpoint),
-        SecretsManagerCredentials::new(clients.secrets.clone(), &config.lwa_secret_id),
+        SecretsManagerCredentials::new(clients.secrets.clone(), &config.lwa_secret_id)
+            .with_seller_secrets(config.seller_secret_prefix.clone()),
         DynamoRateLimiter::new(clients.dynamodb.clone(), &config.table, clock.clone()),
     )?;
     Ok(Dispatch {

@@ -30,6 +30,9 @@ pub struct IngestConfig {
     /// `amzn1.sellerapps.app.…`); a notification for another application is quarantined at
     /// once. Absent: not checked.
     pub application_id: Option<String>,
+    /// Where sellers' refresh tokens live (`ORDERSEAL_SELLER_SECRET_PREFIX`, secrets
+    /// `<prefix><sellerId>`); with it, the seller registry decides who is served.
+    pub seller_secret_prefix: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +112,7 @@ impl IngestConfig {
             retention,
             business_retention,
             application_id: get("ORDERSEAL_APPLICATION_ID").filter(|v| !v.is_empty()),
+            seller_secret_prefix: get("ORDERSEAL_SELLER_SECRET_PREFIX").filter(|v| !v.is_empty()),
         })
     }
 }

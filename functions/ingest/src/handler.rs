@@ -27,7 +27,7 @@ use orderseal::store::{OrderStore, SealedPii, ShipmentRequest, WriteOutcome};
 use crate::config::IngestConfig;
 
 /// Everything the handler talks to.
-pub struct Ingest<S, I, K, Q, O, D> {
+pub struct Ingest<S, I, K, Q, O, D, R = orderseal::sellers::AnySeller> {
     pub store: S,
     pub idempotency: I,
     pub sealer: Sealer<K>,
@@ -38,6 +38,8 @@ pub struct Ingest<S, I, K, Q, O, D> {
     pub config: IngestConfig,
     /// The fraud rules and the blind-index key; `None`: no rules.
     pub fraud: Option<orderseal::fraud::FraudCheck>,
+    /// The sellers served here: a notification for another is quarantined at once.
+    pub sellers: R,
 }
 
 /// What became of one message (logged as `outcome`, stored on the dedupe record).
@@ -122,8 +124,9 @@ impl Retry {
 pub use orderseal::batch::BatchFailed;
 use orderseal::batch::for_each_message;
 
-impl<S, I, K, Q, O, D> Ingest<S, I, K, Q, O, D>
+impl<S, I, K, Q, O, D, R> Ingest<S, I, K, Q, O, D, R>
 where
+    R: orderseal::sellers::SellerRegistry,
     S: OrderStore,
     I: IdempotencyStore,
     K: KeyProvider,
@@ -214,6 +217,10 @@ where
         {
             // Another application's subscription points at our queue: nothing to fetch with.
             return self.quarantine(body, "unknown_application").await;
+        }
+        if !self.sellers.is_known(&n.payload.seller_id).await? {
+            // Not added here (`orderseal seller add`), or removed: replay it once it is.
+            return self.quarantine(body, "unknown_seller").await;
         }
         let now = self.clock.now();
         let lease = Lease {
@@ -499,6 +506,7 @@ mod tests {
             quarantine: parked,
             clock: Arc::new(SystemClock),
             fraud: None,
+            sellers: orderseal::sellers::AnySeller,
             config: IngestConfig::from_lookup(|k| {
                 env.iter()
                     .find(|(n, _)| *n == k)

@@ -30,6 +30,7 @@ pub type LambdaIngest = Ingest<
     SqsShipmentQueue,
     SpApiClient<SecretsManagerCredentials, DynamoRateLimiter>,
     SqsQuarantine,
+    Option<orderseal::sellers::DynamoSellers>,
 >;
 
 /// The AWS clients ingest uses (built once per container from one `SdkConfig`).
@@ -60,10 +61,17 @@ pub fn build(
 ) -> Result<LambdaIngest, orderseal::spapi::SpApiError> {
     let orders = SpApiClient::new(
         SpApiConfig::new(&config.spapi_endpoint, &config.lwa_endpoint),
-        SecretsManagerCredentials::new(clients.secrets.clone(), &config.lwa_secret_id),
+        SecretsManagerCredentials::new(clients.secrets.clone(), &config.lwa_secret_id)
+            .with_seller_secrets(config.seller_secret_prefix.clone()),
         DynamoRateLimiter::new(clients.dynamodb.clone(), &config.table, clock.clone()),
     )?;
+    // With sellers' own secrets the registry says who is served.
+    let sellers = config
+        .seller_secret_prefix
+        .as_ref()
+        .map(|_| orderseal::sellers::DynamoSellers::new(clients.dynamodb.clone(), &config.table));
     Ok(Ingest {
+        sellers,
         store: DynamoOrderStore::new(clients.dynamodb.clone(), &config.table)
             .with_business_retention(config.business_retention),
         idempotency: DynamoIdempotencyStore::new(clients.dynamodb.clone(), &config.table),

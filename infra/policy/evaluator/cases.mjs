@@ -257,5 +257,27 @@ export function cases(d) {
   for (const a of ['dispatch_state', 'label', 'confirmed_at', 'fulfillment_status']) {
     out.push(item(`operator cannot write ${a} with ship_req`, op, 'dynamodb:UpdateItem', { attributes: ['pk', 'sk', 'ship_req', a], returnValues: 'NONE' }));
   }
+  // Sellers' refresh tokens: the operator writes and deletes them, on the storage key, and can
+  // never read one back; the functions that call SP-API read them and change nothing.
+  const sellerSecret = d.arn('secretsmanager', `secret:${d.stack}/sellers/A3TH9S8BH6GOGM-AbCdEf`);
+  const secret = (name, principal, action, resource, context = {}, expect = 'Denied') => ({ name, principal, action, resource, account: d.account, context: { ...base(principal), ...context }, expect });
+  const storageKey = { 'secretsmanager:KmsKeyArn': d.getAtt('StorageKey', 'Arn') };
+  out.push(secret('operator stores a seller token on the storage key', op, 'secretsmanager:CreateSecret', sellerSecret, storageKey, 'Allowed'));
+  out.push(secret('operator cannot store a seller token on another key', op, 'secretsmanager:CreateSecret', sellerSecret, { 'secretsmanager:KmsKeyArn': d.arn('kms', 'key/00000000-0000-0000-0000-000000000000') }));
+  out.push(secret('operator cannot read a seller token back', op, 'secretsmanager:GetSecretValue', sellerSecret));
+  out.push(secret('operator cannot create a secret outside the sellers prefix', op, 'secretsmanager:CreateSecret', d.arn('secretsmanager', `secret:${d.stack}/other/x-AbCdEf`), storageKey));
+  out.push(secret('operator cannot overwrite the LWA app secret', op, 'secretsmanager:PutSecretValue', d.ref('LwaCredentialsSecret')));
+  out.push(secret('operator cannot read the LWA app secret', op, 'secretsmanager:GetSecretValue', d.ref('LwaCredentialsSecret')));
+  for (const r of ['IngestFunctionRole', 'DispatchFunctionRole']) {
+    out.push(secret(`${r} reads a seller token`, role(r), 'secretsmanager:GetSecretValue', sellerSecret, {}, 'Allowed'));
+    for (const a of ['secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret', 'secretsmanager:CreateSecret']) {
+      out.push(secret(`${r} cannot ${a.slice(15)} a seller token`, role(r), a, sellerSecret, a.endsWith('CreateSecret') ? storageKey : {}));
+    }
+  }
+  for (const r of ['CarrierCallbackFunctionRole', 'RetentionFunctionRole', 'PiiAccessCustomerServiceFunctionRole', 'CustomerServiceAgentRole']) {
+    out.push(secret(`${r} cannot read a seller token`, role(r), 'secretsmanager:GetSecretValue', sellerSecret));
+  }
+  out.push(item('ingest cannot add a seller', role('IngestFunctionRole'), 'dynamodb:PutItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'seller_id'], returnValues: 'NONE' }));
+  out.push(item('operator cannot read an order through the seller registry grant', op, 'dynamodb:Query', { select: 'ALL_ATTRIBUTES' }));
   return out;
 }

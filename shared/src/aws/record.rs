@@ -323,7 +323,9 @@ pub fn describe(
             );
         }
         "Secrets Manager" => {
+            // CreateSecret names the secret it makes; every other call names one by its id.
             let resource = str_at(body, "SecretId")
+                .or_else(|| str_at(body, "Name"))
                 .map(|id| Resource::Secret { id: id.to_owned() })
                 .unwrap_or_else(|| unknown(&call));
             push(

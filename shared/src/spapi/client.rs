@@ -303,9 +303,10 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
         deadline: Instant,
     ) -> Result<SecretString, SpApiError> {
         let creds = self.credentials(reload).await?;
-        let refresh = creds
-            .refresh_tokens
-            .get(seller_id)
+        let own = self.credentials.refresh_token(seller_id).await?;
+        let refresh = own
+            .as_ref()
+            .or_else(|| creds.refresh_tokens.get(seller_id))
             .ok_or(SpApiError::UnknownSeller)?;
         let form = [
             ("grant_type", "refresh_token"),

@@ -12,12 +12,14 @@ use crate::secret::SecretString;
 /// Renew this long before `expires_in` runs out, so a token never expires mid-request.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(120);
 
-/// The app's LWA client and the sellers' refresh tokens, as stored in Secrets Manager:
-/// `{"client_id": "...", "client_secret": "...", "refresh_tokens": {"<sellerId>": "Atzr|..."}}`.
+/// The app's LWA client, as stored in Secrets Manager: `{"client_id": "...", "client_secret":
+/// "..."}`. Sellers' refresh tokens live in secrets of their own (`orderseal seller add`); a
+/// `"refresh_tokens": {"<sellerId>": "Atzr|..."}` map here is still read for a seller without one.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LwaCredentials {
     pub client_id: String,
     pub client_secret: SecretString,
+    #[serde(default)]
     pub refresh_tokens: HashMap<String, SecretString>,
 }
 

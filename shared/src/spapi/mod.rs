@@ -9,6 +9,7 @@ pub mod ratelimit;
 
 use std::future::Future;
 
+use crate::secret::SecretString;
 pub use lwa::LwaCredentials;
 
 /// The `includedData` datasets of Orders v2026-01-01 `getOrder`.
@@ -160,7 +161,17 @@ impl<C: CredentialSource, L: ratelimit::RateLimiter> OrderSource for client::SpA
 
 /// Port: where LWA credentials come from (Secrets Manager in Lambda).
 pub trait CredentialSource: Send + Sync {
+    /// The app's client id and secret (and the legacy per-seller map, if the secret has one).
     fn load(&self) -> impl Future<Output = Result<LwaCredentials, SpApiError>> + Send;
+
+    /// The seller's refresh token from its own secret ([`crate::sellers`]); `None`: it has
+    /// none (the legacy map is asked next).
+    fn refresh_token(
+        &self,
+        _seller_id: &str,
+    ) -> impl Future<Output = Result<Option<SecretString>, SpApiError>> + Send {
+        async { Ok(None) }
+    }
 }
 
 /// Fixed credentials (unit tests).
@@ -180,13 +191,15 @@ pub use secrets::SecretsManagerCredentials;
 mod secrets {
     use aws_sdk_secretsmanager::Client;
 
-    use super::{CredentialSource, LwaCredentials, SpApiError};
+    use super::{CredentialSource, LwaCredentials, SecretString, SpApiError};
 
-    /// LWA credentials from one Secrets Manager secret (JSON, see [`LwaCredentials`]).
+    /// LWA credentials from one Secrets Manager secret (JSON, see [`LwaCredentials`]), and
+    /// each seller's refresh token from its own secret under a prefix.
     #[derive(Debug, Clone)]
     pub struct SecretsManagerCredentials {
         client: Client,
         secret_id: String,
+        seller_prefix: Option<String>,
     }
 
     impl SecretsManagerCredentials {
@@ -194,7 +207,14 @@ mod secrets {
             Self {
                 client,
                 secret_id: secret_id.into(),
+                seller_prefix: None,
             }
+        }
+
+        /// Sellers' refresh tokens in `<prefix><sellerId>` secrets ([`crate::sellers`]).
+        pub fn with_seller_secrets(mut self, prefix: Option<String>) -> Self {
+            self.seller_prefix = prefix.filter(|p| !p.is_empty());
+            self
         }
     }
 
@@ -212,6 +232,38 @@ mod secrets {
                 .ok_or_else(|| SpApiError::Credentials("secret has no string value".into()))?;
             serde_json::from_str(text)
                 .map_err(|_| SpApiError::Credentials("secret is not LWA credentials JSON".into()))
+        }
+
+        async fn refresh_token(&self, seller_id: &str) -> Result<Option<SecretString>, SpApiError> {
+            let Some(prefix) = &self.seller_prefix else {
+                return Ok(None);
+            };
+            let out = self
+                .client
+                .get_secret_value()
+                .secret_id(crate::sellers::token_secret_name(prefix, seller_id))
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                // No secret, or one scheduled for deletion (`seller remove`): not a seller here.
+                Err(e)
+                    if e.as_service_error().is_some_and(|se| {
+                        se.is_resource_not_found_exception() || se.is_invalid_request_exception()
+                    }) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(SpApiError::Credentials(crate::aws::error_code(&e))),
+            };
+            let text = out.secret_string().ok_or_else(|| {
+                SpApiError::Credentials("seller secret has no string value".into())
+            })?;
+            serde_json::from_str::<crate::sellers::TokenSecret>(text)
+                .map(|t| Some(t.refresh_token))
+                .map_err(|_| {
+                    SpApiError::Credentials("seller secret is not {\"refresh_token\"}".into())
+                })
         }
     }
 }

@@ -35,6 +35,9 @@ pub const DEFAULT_CARRIER_PORT: u16 = 8478;
 pub const DEFAULT_ACCESS_PORT: u16 = 8479;
 /// Region used against the emulator.
 pub const REGION: &str = "us-east-1";
+/// Amazon.com's marketplace id.
+pub const MARKETPLACE_US: &str = "ATVPDKIKX0DER";
+
 /// The seller of the demo and of the sandbox's generated orders.
 pub const DEMO_SELLER: &str = "A3TH9S8BH6GOGM";
 
@@ -362,6 +365,10 @@ pub fn ingest_config(
             crate::notify::APPLICATION_ID.to_owned(),
         ),
         (
+            "ORDERSEAL_SELLER_SECRET_PREFIX",
+            resources.seller_secret_prefix.clone(),
+        ),
+        (
             "ORDERSEAL_LWA_SECRET_ID",
             resources.secret("LwaCredentialsSecret")?.to_owned(),
         ),
@@ -525,6 +532,10 @@ pub fn dispatch_config(
         (
             "ORDERSEAL_QUARANTINE_QUEUE_URL",
             resources.queue("ShipmentsDlq")?.url.clone(),
+        ),
+        (
+            "ORDERSEAL_SELLER_SECRET_PREFIX",
+            resources.seller_secret_prefix.clone(),
         ),
         (
             "ORDERSEAL_CARRIER_TIMEOUT_MS",

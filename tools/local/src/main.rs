@@ -260,6 +260,10 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             println!("export AWS_REGION={}", orderseal_local::REGION);
             println!("export ORDERSEAL_ACCESS_API={}", state.access_url);
             println!("export ORDERSEAL_SELLER={}", state.seller_id);
+            println!(
+                "export ORDERSEAL_SELLER_SECRET_PREFIX={}",
+                state.resources.seller_secret_prefix
+            );
             for (var, queue) in [
                 ("ORDERSEAL_NOTIFICATIONS_QUEUE", "NotificationsQueue"),
                 ("ORDERSEAL_NOTIFICATIONS_DLQ", "NotificationsDlq"),

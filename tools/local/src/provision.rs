@@ -26,6 +26,9 @@ pub struct Resources {
     pub queues: BTreeMap<String, QueueRef>,
     pub keys: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    /// Where sellers' refresh-token secrets are named (`<prefix><sellerId>`).
+    #[serde(default)]
+    pub seller_secret_prefix: String,
 }
 
 impl Resources {
@@ -150,6 +153,23 @@ pub async fn provision(
         };
         out.keys.insert(k.clone(), arn);
     }
+    // The sellers of a `refresh_tokens` map in the LWA secret are added as `orderseal seller
+    // add` adds them: a registry entry and a secret of their own each (the map is dropped).
+    let mut secret_values = secret_values.clone();
+    let mut sellers: Vec<(String, orderseal::secret::SecretString)> = Vec::new();
+    if let Some(lwa) = secret_values.get_mut("LwaCredentialsSecret")
+        && let Ok(mut json) = serde_json::from_str::<serde_json::Value>(lwa)
+        && let Some(map) = json
+            .as_object_mut()
+            .and_then(|o| o.remove("refresh_tokens"))
+    {
+        for (seller, token) in map.as_object().into_iter().flatten() {
+            let token = token.as_str().unwrap_or_default();
+            sellers.push((seller.clone(), orderseal::secret::SecretString::new(token)));
+        }
+        *lwa = json.to_string();
+    }
+    out.seller_secret_prefix = format!("{prefix}/sellers/");
     for s in &spec.secrets {
         let name = format!("{prefix}-{s}");
         let value = secret_values.get(s).cloned().unwrap_or_else(|| "{}".into());
@@ -180,8 +200,46 @@ pub async fn provision(
         };
         out.secrets.insert(s.clone(), arn);
     }
+    if let Ok(table) = out.table("OrdersTable") {
+        add_sellers(aws, table, &out.seller_secret_prefix, &sellers).await?;
+    }
     record_bindings(prefix, &out)?;
     Ok(out)
+}
+
+/// The local sellers, each with its registry entry (the US marketplace, authorised today) and
+/// its refresh-token secret.
+pub async fn add_sellers(
+    aws: &AwsClients,
+    table: &str,
+    secret_prefix: &str,
+    sellers: &[(String, orderseal::secret::SecretString)],
+) -> Result<(), LocalError> {
+    let registry = orderseal::sellers::DynamoSellers::new(aws.dynamodb.clone(), table);
+    let secrets = orderseal::sellers::SellerSecrets {
+        client: aws.secrets.clone(),
+        prefix: secret_prefix.to_owned(),
+        kms_key_id: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    for (seller_id, token) in sellers {
+        secrets
+            .put(seller_id, token)
+            .await
+            .map_err(|e| LocalError::Stack(e.to_string()))?;
+        registry
+            .put(&orderseal::sellers::Seller {
+                seller_id: seller_id.clone(),
+                marketplaces: vec![crate::MARKETPLACE_US.to_owned()],
+                authorized_on: now.date(),
+                added_at: now
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            })
+            .await
+            .map_err(|e| LocalError::Stack(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// When requests are being recorded for the IAM evaluation, the names this stack gave the

@@ -402,6 +402,36 @@ pub fn render_access_review(
     out
 }
 
+/// The seller registry as a table: what each seller sells where, and when it must authorise
+/// the app again.
+pub fn render_sellers(sellers: &[orderseal::sellers::Seller], today: time::Date) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<20} {:<32} {:<12} {:<14} DAYS LEFT",
+        "SELLER", "MARKETPLACES", "AUTHORISED", "REAUTHORISE BY"
+    );
+    for s in sellers {
+        let _ = writeln!(
+            out,
+            "{:<20} {:<32} {:<12} {:<14} {}{}",
+            s.seller_id,
+            s.marketplaces.join(","),
+            s.authorized_on,
+            s.reauthorize_by(),
+            s.days_left(today),
+            if s.reauthorization_due(today) {
+                "  (authorise again now)"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = writeln!(out, "{} sellers", sellers.len());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

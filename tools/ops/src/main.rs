@@ -100,6 +100,13 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The sellers this deployment serves: the registry (marketplaces, authorisation dates) and
+    /// each seller's refresh token in a secret of its own, which this CLI writes and can never
+    /// read back.
+    Seller {
+        #[command(subcommand)]
+        command: SellerCommand,
+    },
     /// The notifications and shipments DLQs: what is parked there and why (ids and reason
     /// codes, never a body), and replaying it to its queue once the cause is fixed.
     Dlq {
@@ -126,6 +133,48 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum SellerCommand {
+    /// Add a seller, or renew its authorisation: its registry entry and its LWA refresh token
+    /// (`Atzr|…`, read from standard input so it stays out of shell history and process lists).
+    Add {
+        seller: String,
+        /// A marketplace it sells in (e.g. ATVPDKIKX0DER); repeat for each.
+        #[arg(long = "marketplace", required = true)]
+        marketplaces: Vec<String>,
+        /// The day the seller authorised the app (YYYY-MM-DD; default today): it must
+        /// authorise again within 12 months.
+        #[arg(long)]
+        authorized_on: Option<String>,
+        #[command(flatten)]
+        secrets: SellerSecretArgs,
+    },
+    /// Every seller: marketplaces, when it authorised the app, by when it must again. Exits 3
+    /// when any authorisation ends within 30 days (or has ended).
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Stop serving a seller: its registry entry goes and its token secret is deleted
+    /// (recoverable for 7 days). Its orders, records and audit trail stay under the retention
+    /// rules; its notifications from now on are quarantined as `unknown_seller`.
+    Remove {
+        seller: String,
+        #[command(flatten)]
+        secrets: SellerSecretArgs,
+    },
+}
+
+/// Where sellers' token secrets go (outputs `SellerSecretPrefix`, `StorageKeyArn`).
+#[derive(clap::Args)]
+struct SellerSecretArgs {
+    #[arg(long, env = "ORDERSEAL_SELLER_SECRET_PREFIX")]
+    secret_prefix: String,
+    /// The key the secrets are encrypted with; the account's default key when absent.
+    #[arg(long, env = "ORDERSEAL_SECRETS_KEY")]
+    kms_key: Option<String>,
 }
 
 /// The stack's queue URLs (outputs `NotificationsDlqUrl`, `NotificationsQueueUrl`,
@@ -655,6 +704,14 @@ async fn main() -> ExitCode {
             FraudCommand::List { .. } => unreachable!("matched above"),
         };
     }
+    if let Command::Seller { command } = cli.command {
+        let Some(table) = cli.table else {
+            eprintln!("error: no table: pass --table or set ORDERSEAL_TABLE");
+            return ExitCode::from(2);
+        };
+        let sdk = aws_config::load_from_env().await;
+        return seller(&sdk, &table, command).await;
+    }
     if let Command::Dlq { command, queues } = cli.command {
         let sdk = aws_config::load_from_env().await;
         return dlq(&sdk, cli.table.as_deref(), command, queues).await;
@@ -829,6 +886,7 @@ async fn main() -> ExitCode {
         // Handled above, with their own clients.
         Command::Migrate { .. }
         | Command::Dlq { .. }
+        | Command::Seller { .. }
         | Command::Fraud { .. }
         | Command::Return { .. }
         | Command::Order {
@@ -1038,6 +1096,130 @@ async fn dlq(
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `orderseal seller add|list|remove`.
+async fn seller(sdk: &aws_config::SdkConfig, table: &str, command: SellerCommand) -> ExitCode {
+    use orderseal::sellers::{DynamoSellers, Seller, SellerSecrets};
+    let recorder = orderseal::aws::record::RequestRecorder::from_env("OperatorRole");
+    let registry = DynamoSellers::new(
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+        table,
+    );
+    let secrets = |args: &SellerSecretArgs| SellerSecrets {
+        client: aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(sdk)
+                .interceptor(recorder.clone())
+                .build(),
+        ),
+        prefix: args.secret_prefix.clone(),
+        kms_key_id: args.kms_key.clone(),
+    };
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    };
+    let now = OffsetDateTime::now_utc();
+    match command {
+        SellerCommand::Add {
+            seller,
+            marketplaces,
+            authorized_on,
+            secrets: args,
+        } => {
+            if !orderseal::sellers::valid_seller_id(&seller) {
+                eprintln!("error: {seller:?} is not a seller id (upper-case letters and digits)");
+                return ExitCode::from(2);
+            }
+            if let Some(bad) = marketplaces
+                .iter()
+                .find(|m| !orderseal::sellers::valid_marketplace_id(m))
+            {
+                eprintln!("error: {bad:?} is not a marketplace id");
+                return ExitCode::from(2);
+            }
+            let authorized_on = match authorized_on
+                .as_deref()
+                .map(|d| time::Date::parse(d, &time::format_description::well_known::Iso8601::DATE))
+            {
+                None => now.date(),
+                Some(Ok(d)) if d <= now.date() => d,
+                Some(_) => {
+                    eprintln!("error: --authorized-on is a past or present date, YYYY-MM-DD");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut line = String::new();
+            if std::io::stdin().read_line(&mut line).is_err() {
+                eprintln!("error: the refresh token is read from standard input");
+                return ExitCode::from(2);
+            }
+            let token = orderseal::secret::SecretString::new(line.trim());
+            if !token.expose().starts_with("Atzr|") || token.expose().len() < 10 {
+                eprintln!("error: standard input is not an LWA refresh token (Atzr|...)");
+                return ExitCode::from(2);
+            }
+            if let Err(e) = secrets(&args).put(&seller, &token).await {
+                return fail(&e);
+            }
+            drop(token);
+            let entry = Seller {
+                seller_id: seller.clone(),
+                marketplaces,
+                authorized_on,
+                added_at: now
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            };
+            if let Err(e) = registry.put(&entry).await {
+                return fail(&e);
+            }
+            println!(
+                "seller {seller} added: served from now on; authorise again by {}",
+                entry.reauthorize_by()
+            );
+            ExitCode::SUCCESS
+        }
+        SellerCommand::List { format } => match registry.list().await {
+            Ok(sellers) => {
+                let today = now.date();
+                print_as(format, &sellers, |s| {
+                    orderseal_ops::render_sellers(s, today)
+                });
+                if sellers.iter().any(|s| s.reauthorization_due(today)) {
+                    ExitCode::from(3)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => fail(&e),
+        },
+        SellerCommand::Remove {
+            seller,
+            secrets: args,
+        } => {
+            let listed = match registry.remove(&seller).await {
+                Ok(listed) => listed,
+                Err(e) => return fail(&e),
+            };
+            let had_secret = match secrets(&args).delete(&seller).await {
+                Ok(had) => had,
+                Err(e) => return fail(&e),
+            };
+            if !listed && !had_secret {
+                eprintln!("error: no seller {seller} here");
+                return ExitCode::from(4);
+            }
+            println!(
+                "seller {seller} removed: its notifications are quarantined from now on; its orders stay under the retention rules"
+            );
+            ExitCode::SUCCESS
         }
     }
 }

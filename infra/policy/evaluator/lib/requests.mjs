@@ -40,8 +40,9 @@ export function loadRecordings(dir) {
 
 /** physical name → logical id, over every test stack. */
 function physicalNames(stacks) {
-  const names = { table: new Map(), queue: new Map(), key: new Map(), secret: new Map() };
+  const names = { table: new Map(), queue: new Map(), key: new Map(), secret: new Map(), sellerSecretPrefixes: [] };
   for (const s of stacks) {
+    if (s.seller_secret_prefix) names.sellerSecretPrefixes.push(s.seller_secret_prefix);
     for (const [id, name] of Object.entries(s.tables ?? {})) names.table.set(name, id);
     for (const [id, q] of Object.entries(s.queues ?? {})) names.queue.set(q.url, id);
     for (const [id, arn] of Object.entries(s.keys ?? {})) names.key.set(arn, id);
@@ -130,6 +131,13 @@ export class Requests {
         continue;
       }
       const [[kind, res]] = Object.entries(r.resource);
+      // A seller's refresh-token secret: created at run time (`orderseal seller add`), named
+      // `<stack>/sellers/<sellerId>` and encrypted with the storage key.
+      const sellerPrefix = kind === 'secret' && names.sellerSecretPrefixes.find((p) => res.id.startsWith(p));
+      if (sellerPrefix) {
+        this.addSellerSecret(r, principal, res.id.slice(sellerPrefix.length));
+        continue;
+      }
       // An API is named by its logical id (the local API Gateway stand-in has no physical one).
       const logical = { table: names.table.get(res.name), queue: names.queue.get(res.url), key: names.key.get(res.id), secret: names.secret.get(res.id), api: res.id }[kind];
       if (!logical || !d.resources[logical]) {
@@ -176,6 +184,25 @@ export class Requests {
         }
       }
     }
+  }
+
+  /** A recorded request on a seller's token secret, and what Secrets Manager asks KMS for it. */
+  addSellerSecret(r, principal, sellerId) {
+    const d = this.d;
+    const resource = d.arn('secretsmanager', `secret:${d.stack}/sellers/${sellerId}-AbCdEf`);
+    const context = { ...this.base(principal) };
+    for (const [k, v] of Object.entries(r.context)) {
+      if (!k.startsWith('orderseal:')) context[k] = v;
+    }
+    if (r.action === 'secretsmanager:CreateSecret') context['secretsmanager:KmsKeyArn'] = d.getAtt('StorageKey', 'Arn');
+    this.add({ principal, principalId: r.principal, action: r.action, resource, context, origin: 'recorded', via: r.call, facts: r.facts ?? {} });
+    const caller = { principal, principalId: r.principal, via: r.call };
+    const kms = {
+      'secretsmanager:GetSecretValue': ['kms:Decrypt'],
+      'secretsmanager:CreateSecret': ['kms:GenerateDataKey', 'kms:Decrypt'],
+      'secretsmanager:PutSecretValue': ['kms:GenerateDataKey', 'kms:Decrypt'],
+    }[r.action] ?? [];
+    this.viaService(caller, 'secretsmanager', d.getAtt('StorageKey', 'Arn'), kms, this.ec({ SecretARN: resource, SecretVersionId: '00000000-0000-4000-8000-000000000001' }), 'implied');
   }
 
   /** What AWS does with the template's roles and permissions outside our code. */
