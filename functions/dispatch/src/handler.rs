@@ -202,37 +202,44 @@ where
         deadline: Instant,
     ) -> Result<Outcome, Retry> {
         let body = message.body.as_deref().unwrap_or("");
-        let result = match serde_json::from_str::<ShipmentRequestMessage>(body) {
-            Ok(request) => {
-                let span = info_span!("dispatch", order_id = %request.order_id, seller_id = %request.seller_id);
-                self.process(&request, deadline).instrument(span).await
-            }
-            Err(_) => Err(Retry::Malformed),
+        let request = serde_json::from_str::<ShipmentRequestMessage>(body);
+        // Every line about the request carries its ids (none for one that does not parse).
+        let span = match &request {
+            Ok(r) => info_span!("dispatch", order_id = %r.order_id, seller_id = %r.seller_id),
+            Err(_) => info_span!("dispatch"),
         };
-        let result = match result {
-            Err(e) if e.is_permanent() => {
-                let reason = e.reason_code();
-                warn!(outcome = "quarantined", reason, error = %e, "shipment request quarantined");
-                match self.quarantine.quarantine(body, reason).await {
-                    Ok(()) => Ok(Outcome::Quarantined(reason)),
-                    Err(q) => Err(Retry::Quarantine(q)),
+        async move {
+            let result = match request {
+                Ok(request) => self.process(&request, deadline).await,
+                Err(_) => Err(Retry::Malformed),
+            };
+            let result = match result {
+                Err(e) if e.is_permanent() => {
+                    let reason = e.reason_code();
+                    warn!(outcome = "quarantined", reason, error = %e, "shipment request quarantined");
+                    match self.quarantine.quarantine(body, reason).await {
+                        Ok(()) => Ok(Outcome::Quarantined(reason)),
+                        Err(q) => Err(Retry::Quarantine(q)),
+                    }
+                }
+                other => other,
+            };
+            match &result {
+                Ok(Outcome::NotShippable(why)) => info!(
+                    outcome = "not_shippable",
+                    reason = why.as_str(),
+                    "nothing bought"
+                ),
+                Ok(Outcome::Quarantined(_)) => {}
+                Ok(o) => info!(outcome = o.as_str(), "message processed"),
+                Err(e) => {
+                    warn!(outcome = "retry", reason = e.reason_code(), error = %e, "message failed")
                 }
             }
-            other => other,
-        };
-        match &result {
-            Ok(Outcome::NotShippable(why)) => info!(
-                outcome = "not_shippable",
-                reason = why.as_str(),
-                "nothing bought"
-            ),
-            Ok(Outcome::Quarantined(_)) => {}
-            Ok(o) => info!(outcome = o.as_str(), "message processed"),
-            Err(e) => {
-                warn!(outcome = "retry", reason = e.reason_code(), error = %e, "message failed")
-            }
+            result
         }
-        result
+        .instrument(span)
+        .await
     }
 
     async fn process(

@@ -1047,7 +1047,7 @@ async fn dlq(
             });
             // Held for the whole run at the paced rate, with a margin.
             let hold = std::time::Duration::from_secs_f64(max as f64 / rate + 120.0);
-            let listing = match dlq.read(max.saturating_mul(4).max(max), hold).await {
+            let listing = match dlq.read(max.saturating_mul(4), hold).await {
                 Ok(l) => l,
                 Err(e) => {
                     eprintln!("error: {e}");
