@@ -76,6 +76,37 @@ impl Seller {
     }
 }
 
+/// The re-authorisation metrics as one Embedded Metric Format line (the retention function
+/// prints it hourly; `SellerReauthorizationAlarm` fires while any seller is due):
+/// `SellersDueForReauthorization` and, with any seller, the fewest `SellerAuthorizationDaysLeft`.
+pub fn authorization_emf_line(sellers: &[Seller], today: Date, timestamp_ms: i64) -> String {
+    let due = sellers
+        .iter()
+        .filter(|s| s.reauthorization_due(today))
+        .count();
+    let fewest = sellers.iter().map(|s| s.days_left(today)).min();
+    let mut metrics =
+        vec![serde_json::json!({"Name": "SellersDueForReauthorization", "Unit": "Count"})];
+    let mut line = serde_json::json!({
+        "Function": "retention",
+        "SellersDueForReauthorization": due,
+        "Sellers": sellers.len(),
+    });
+    if let Some(days) = fewest {
+        metrics.push(serde_json::json!({"Name": "SellerAuthorizationDaysLeft", "Unit": "None"}));
+        line["SellerAuthorizationDaysLeft"] = serde_json::json!(days);
+    }
+    line["_aws"] = serde_json::json!({
+        "Timestamp": timestamp_ms,
+        "CloudWatchMetrics": [{
+            "Namespace": "orderseal",
+            "Dimensions": [["Function"]],
+            "Metrics": metrics,
+        }],
+    });
+    line.to_string()
+}
+
 /// `YYYY-MM-DD` in JSON.
 mod iso_date {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -393,6 +424,30 @@ mod tests {
         assert!(s.reauthorization_due(date!(2026 - 12 - 16)));
         assert!(s.reauthorization_due(date!(2027 - 02 - 01)));
         assert!(seller(Date::MAX).days_left(date!(2026 - 12 - 02)) > 0);
+    }
+
+    #[test]
+    fn the_metric_line_counts_the_due_and_names_the_fewest_days_left() {
+        let today = date!(2026 - 12 - 02);
+        let line: serde_json::Value = serde_json::from_str(&authorization_emf_line(
+            &[seller(date!(2026 - 11 - 30)), seller(date!(2026 - 01 - 01))],
+            today,
+            1,
+        ))
+        .unwrap();
+        assert_eq!(line["SellersDueForReauthorization"], 1);
+        assert_eq!(line["SellerAuthorizationDaysLeft"], 30);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let none: serde_json::Value =
+            serde_json::from_str(&authorization_emf_line(&[], today, 1)).unwrap();
+        assert_eq!(none["SellersDueForReauthorization"], 0);
+        assert!(none.get("SellerAuthorizationDaysLeft").is_none());
     }
 
     #[test]

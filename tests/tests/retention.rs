@@ -1079,3 +1079,41 @@ async fn the_index_audit_finds_and_repairs_pii_the_sweep_cannot_see() {
     assert_eq!(store.report(now).await.unwrap().live, 3);
     logs.assert_clean();
 }
+
+#[tokio::test]
+async fn the_sweep_reports_the_sellers_due_to_authorise_the_app_again() {
+    let stack = TestStack::new().await;
+    let now = time::OffsetDateTime::now_utc();
+    // The stack's seller authorised today; another 340 days ago (25 days left).
+    let harness = orderseal::sellers::DynamoSellers::new(stack.aws.dynamodb.clone(), stack.table());
+    harness
+        .put(&orderseal::sellers::Seller {
+            seller_id: "A2OLDAUTHSELLER".into(),
+            marketplaces: vec!["ATVPDKIKX0DER".into()],
+            authorized_on: (now - time::Duration::days(340)).date(),
+            added_at: String::new(),
+        })
+        .await
+        .unwrap();
+    // Read as the retention function reads it.
+    let registry = orderseal::sellers::DynamoSellers::new(
+        stack
+            .aws_as(orderseal_local::roles::RETENTION)
+            .dynamodb
+            .clone(),
+        stack.table(),
+    );
+    let line: serde_json::Value = serde_json::from_str(
+        &orderseal_retention::authorization_line(&registry, now)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["Sellers"], 2);
+    assert_eq!(line["SellersDueForReauthorization"], 1);
+    assert_eq!(line["SellerAuthorizationDaysLeft"], 25);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "orderseal"
+    );
+}

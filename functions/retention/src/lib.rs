@@ -126,6 +126,19 @@ impl<S: RetentionStore, C: Clock> Retention<S, C> {
     }
 }
 
+/// The re-authorisation metrics of the sellers in the registry, as one EMF line.
+pub async fn authorization_line(
+    sellers: &orderseal::sellers::DynamoSellers,
+    now: time::OffsetDateTime,
+) -> Result<String, StoreError> {
+    let list = sellers.list().await?;
+    Ok(orderseal::sellers::authorization_emf_line(
+        &list,
+        now.date(),
+        orderseal::clock::unix_millis(now),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

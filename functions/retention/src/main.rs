@@ -18,11 +18,14 @@ async fn main() -> Result<(), Error> {
     orderseal::telemetry::init();
     let config = RetentionConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sellers = orderseal::sellers::DynamoSellers::new(dynamodb.clone(), &config.table);
     let retention = Retention {
-        store: DynamoRetention::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table),
+        store: DynamoRetention::new(dynamodb, &config.table),
         clock: SystemClock,
         config,
     };
+    let sellers = &sellers;
     let retention = &retention;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
@@ -37,6 +40,13 @@ async fn main() -> Result<(), Error> {
                     orderseal::clock::unix_millis(time::OffsetDateTime::now_utc())
                 )
             );
+            // The sellers' 12-month authorisations, checked with the sweep (the alarm's metric).
+            match orderseal_retention::authorization_line(sellers, time::OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(line) => println!("{line}"),
+                Err(e) => tracing::warn!(error = %e, "seller registry not read: no authorisation metric this hour"),
+            }
             if let Some(error) = &report.aborted {
                 // Counted and recorded above; failing the invocation raises the error alarm and
                 // has the scheduler retry.

@@ -278,6 +278,7 @@ export function cases(d) {
     out.push(secret(`${r} cannot read a seller token`, role(r), 'secretsmanager:GetSecretValue', sellerSecret));
   }
   out.push(item('ingest cannot add a seller', role('IngestFunctionRole'), 'dynamodb:PutItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'seller_id'], returnValues: 'NONE' }));
+  out.push(item('retention cannot change a seller', role('RetentionFunctionRole'), 'dynamodb:PutItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'authorized_on'], returnValues: 'NONE' }));
   out.push(item('operator cannot read an order through the seller registry grant', op, 'dynamodb:Query', { select: 'ALL_ATTRIBUTES' }));
   return out;
 }
