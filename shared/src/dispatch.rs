@@ -120,11 +120,7 @@ impl OrderForDispatch {
     /// voided with the carrier. A buyer's cancellation *request* is not enough — the seller
     /// decides it (cancelling on Amazon then brings the cancellation).
     pub fn label_must_be_voided(&self) -> bool {
-        use crate::order::status;
-        matches!(
-            self.fulfillment_status.as_str(),
-            status::CANCELLED | status::UNFULFILLABLE
-        )
+        crate::order::status::never_ships(&self.fulfillment_status)
     }
 
     /// Re-checked right before buying anything.

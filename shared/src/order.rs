@@ -12,6 +12,11 @@ pub mod status {
     pub const CANCELLED: &str = "CANCELLED";
     pub const UNFULFILLABLE: &str = "UNFULFILLABLE";
     pub const MERCHANT: &str = "MERCHANT";
+
+    /// Cancelled, or never fulfillable: nothing of the order will ship.
+    pub fn never_ships(fulfillment_status: &str) -> bool {
+        matches!(fulfillment_status, CANCELLED | UNFULFILLABLE)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,11 +87,7 @@ impl OrderRecord {
     /// unfulfillable orders need none of it; PII already held for an order that is canceled
     /// later stays only until its grace ends.
     pub fn collects_pii(&self) -> bool {
-        self.fulfilled_by == status::MERCHANT
-            && !matches!(
-                self.fulfillment_status.as_str(),
-                status::CANCELLED | status::UNFULFILLABLE
-            )
+        self.fulfilled_by == status::MERCHANT && !status::never_ships(&self.fulfillment_status)
     }
 }
 
@@ -205,10 +206,7 @@ impl RetentionPolicy {
         ship_by: Option<OffsetDateTime>,
         deliver_by: Option<OffsetDateTime>,
     ) -> Option<OffsetDateTime> {
-        if matches!(
-            fulfillment_status,
-            status::CANCELLED | status::UNFULFILLABLE
-        ) {
+        if status::never_ships(fulfillment_status) {
             return last_updated.checked_add(self.canceled_grace);
         }
         let delivery = match (deliver_by, ship_by) {

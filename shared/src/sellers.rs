@@ -29,20 +29,22 @@ pub fn seller_sk(seller_id: &str) -> String {
     format!("SELLER#{seller_id}")
 }
 
-/// A seller id as Amazon issues them (merchant tokens): upper-case letters and digits.
-pub fn valid_seller_id(id: &str) -> bool {
+/// Amazon's ids (merchant tokens, marketplace ids): 8 to 20 upper-case letters and digits.
+fn amazon_id(id: &str) -> bool {
     (8..=20).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// A marketplace id (`ATVPDKIKX0DER`): upper-case letters and digits.
+/// A seller id as Amazon issues them (`A3TH9S8BH6GOGM`).
+pub fn valid_seller_id(id: &str) -> bool {
+    amazon_id(id)
+}
+
+/// A marketplace id (`ATVPDKIKX0DER`).
 pub fn valid_marketplace_id(id: &str) -> bool {
-    (8..=20).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    amazon_id(id)
 }
 
 /// One registry entry: ids and dates only.

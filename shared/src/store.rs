@@ -462,10 +462,8 @@ pub mod dynamo {
     fn label_to_void(item: Option<&Item>) -> bool {
         item.is_some_and(|i| {
             let get = |k: &str| i.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
-            matches!(
-                get("fulfillment_status"),
-                Some(status::CANCELLED | status::UNFULFILLABLE)
-            ) && get("dispatch_state") == Some(crate::dispatch::LABEL_PURCHASED_STATE)
+            get("fulfillment_status").is_some_and(status::never_ships)
+                && get("dispatch_state") == Some(crate::dispatch::LABEL_PURCHASED_STATE)
         })
     }
 

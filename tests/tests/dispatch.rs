@@ -198,6 +198,27 @@ struct CrashOnce<S> {
     crashed: std::sync::atomic::AtomicBool,
 }
 
+/// `d` with its store wrapped to crash once at `at`.
+fn crash_once<S, K, R, A, D>(
+    d: orderseal_dispatch::Dispatch<S, K, R, A, D>,
+    at: CrashAt,
+) -> orderseal_dispatch::Dispatch<CrashOnce<S>, K, R, A, D> {
+    orderseal_dispatch::Dispatch {
+        store: CrashOnce {
+            inner: d.store,
+            at,
+            crashed: Default::default(),
+        },
+        sealer: d.sealer,
+        carriers: d.carriers,
+        amazon: d.amazon,
+        rules: d.rules,
+        clock: d.clock,
+        retention: d.retention,
+        quarantine: d.quarantine,
+    }
+}
+
 impl<S> CrashOnce<S> {
     fn crash_now(&self, at: CrashAt) -> bool {
         self.at == at && !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst)
@@ -273,20 +294,7 @@ async fn a_crash_between_the_carrier_call_and_the_record_write_buys_exactly_one_
     )
     .await;
     let d = stack.dispatch(CARRIER_TIMEOUT).await;
-    let crashing = orderseal_dispatch::Dispatch {
-        store: CrashOnce {
-            inner: d.store,
-            at: CrashAt::Purchase,
-            crashed: Default::default(),
-        },
-        sealer: d.sealer,
-        carriers: d.carriers,
-        amazon: d.amazon,
-        rules: d.rules,
-        clock: d.clock,
-        retention: d.retention,
-        quarantine: d.quarantine,
-    };
+    let crashing = crash_once(d, CrashAt::Purchase);
     let report = stack
         .drain_shipments(&crashing, Duration::from_secs(4))
         .await;
@@ -639,20 +647,7 @@ async fn a_label_bought_before_amazon_cancelled_the_order_is_voided_once_even_wh
     }
     // Ingest asks dispatch to void each label; dispatch "crashes" once after a carrier voided
     // one (not recorded), and the retry asks the carrier again under the same key.
-    let crashing = orderseal_dispatch::Dispatch {
-        store: CrashOnce {
-            inner: d.store,
-            at: CrashAt::Void,
-            crashed: Default::default(),
-        },
-        sealer: d.sealer,
-        carriers: d.carriers,
-        amazon: d.amazon,
-        rules: d.rules,
-        clock: d.clock,
-        retention: d.retention,
-        quarantine: d.quarantine,
-    };
+    let crashing = crash_once(d, CrashAt::Void);
     let report = stack
         .drain_shipments(&crashing, Duration::from_secs(4))
         .await;

@@ -107,20 +107,6 @@ impl CarrierSource {
 }
 
 impl CarrierSet {
-    /// These adapters, never reloaded.
-    pub fn fixed(adapters: BTreeMap<String, AnyCarrier>) -> Self {
-        Self {
-            adapters: std::sync::RwLock::new(
-                adapters
-                    .into_iter()
-                    .map(|(k, v)| (k, Arc::new(v)))
-                    .collect(),
-            ),
-            source: None,
-            last_reload: Default::default(),
-        }
-    }
-
     /// The adapters `source` builds now, reloaded from it when a key is refused.
     pub async fn load(source: CarrierSource) -> Result<Self, InitError> {
         Ok(Self {

@@ -322,7 +322,7 @@ where
                 .hold_for_review(seller, order_id, &review, self.clock.now())
                 .await?;
         }
-        let request = ShipmentRequestMessage {
+        let request = || ShipmentRequestMessage {
             version: ShipmentRequestMessage::VERSION,
             seller_id: seller.clone(),
             order_id: order_id.clone(),
@@ -332,13 +332,13 @@ where
                 .unwrap_or_default(),
         };
         if pending {
-            self.shipments.send(&request).await?;
+            self.shipments.send(&request()).await?;
             self.store.mark_shipment_sent(seller, order_id).await?;
         } else if label_to_void {
             // Cancelled after its label was bought: dispatch voids it (once; a repeat of this
             // request finds it voided). Asked again by every notice until it is recorded.
             info!("cancelled with a label bought: dispatch is asked to void it");
-            self.shipments.send(&request).await?;
+            self.shipments.send(&request()).await?;
         }
         Ok(match (written, pending) {
             (true, true) => Outcome::StoredShipmentRequested,

@@ -50,6 +50,18 @@ fn orderseal(stack: &TestStack, args: &[&str], stdin: Option<&str>) -> Output {
     out
 }
 
+/// `orderseal seller add <seller> --marketplace ATVPDKIKX0DER <extra…>` with `stdin`.
+fn add(stack: &TestStack, seller: &str, extra: &[&str], stdin: &str) -> Output {
+    let mut args = vec!["seller", "add", seller, "--marketplace", "ATVPDKIKX0DER"];
+    args.extend_from_slice(extra);
+    orderseal(stack, &args, Some(stdin))
+}
+
+/// The sandbox's refresh token, as `seller add` reads it.
+fn token() -> String {
+    format!("{}\n", spapi_sandbox::DEFAULT_REFRESH_TOKEN)
+}
+
 fn listed(stack: &TestStack) -> (Option<i32>, Vec<Value>) {
     let out = orderseal(stack, &["seller", "list", "--format", "json"], None);
     let sellers: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -71,42 +83,15 @@ async fn sellers_are_added_served_with_their_own_token_and_removed() {
     );
 
     // Refused: a bad id, a token that is not one, a future authorisation date.
-    let bad = orderseal(
-        &stack,
-        &[
-            "seller",
-            "add",
-            "bad/../id",
-            "--marketplace",
-            "ATVPDKIKX0DER",
-        ],
-        Some("Atzr|x-token-value\n"),
-    );
+    let bad = add(&stack, "bad/../id", &[], "Atzr|x-token-value\n");
     assert_eq!(bad.status.code(), Some(2));
-    let not_a_token = orderseal(
-        &stack,
-        &[
-            "seller",
-            "add",
-            NEW_SELLER,
-            "--marketplace",
-            "ATVPDKIKX0DER",
-        ],
-        Some("hello\n"),
-    );
+    let not_a_token = add(&stack, NEW_SELLER, &[], "hello\n");
     assert_eq!(not_a_token.status.code(), Some(2));
-    let future = orderseal(
+    let future = add(
         &stack,
-        &[
-            "seller",
-            "add",
-            NEW_SELLER,
-            "--marketplace",
-            "ATVPDKIKX0DER",
-            "--authorized-on",
-            "2999-01-01",
-        ],
-        Some(&format!("{}\n", spapi_sandbox::DEFAULT_REFRESH_TOKEN)),
+        NEW_SELLER,
+        &["--authorized-on", "2999-01-01"],
+        &token(),
     );
     assert_eq!(future.status.code(), Some(2));
     assert_eq!(
@@ -117,20 +102,16 @@ async fn sellers_are_added_served_with_their_own_token_and_removed() {
 
     // Added, authorised 340 days ago: 25 days left, so the list fails until it is renewed.
     let authorized = (time::OffsetDateTime::now_utc() - time::Duration::days(340)).date();
-    let added = orderseal(
+    let added = add(
         &stack,
+        NEW_SELLER,
         &[
-            "seller",
-            "add",
-            NEW_SELLER,
-            "--marketplace",
-            "ATVPDKIKX0DER",
             "--marketplace",
             "A2EUQ1WTGCTBG2",
             "--authorized-on",
             &authorized.to_string(),
         ],
-        Some(&format!("{}\n", spapi_sandbox::DEFAULT_REFRESH_TOKEN)),
+        &token(),
     );
     assert!(
         added.status.success(),
@@ -147,17 +128,7 @@ async fn sellers_are_added_served_with_their_own_token_and_removed() {
     let table = String::from_utf8(orderseal(&stack, &["seller", "list"], None).stdout).unwrap();
     assert!(table.contains("authorise again now"), "{table}");
     // Renewed (authorised today): a new secret version, the list passes again.
-    let renewed = orderseal(
-        &stack,
-        &[
-            "seller",
-            "add",
-            NEW_SELLER,
-            "--marketplace",
-            "ATVPDKIKX0DER",
-        ],
-        Some(&format!("{}\n", spapi_sandbox::DEFAULT_REFRESH_TOKEN)),
-    );
+    let renewed = add(&stack, NEW_SELLER, &[], &token());
     assert!(renewed.status.success());
     assert_eq!(listed(&stack).0, Some(0));
     // The token is in the seller's secret and nowhere in the table.
