@@ -141,19 +141,22 @@ fn answer(
     if let Some(fault) = control.take_fault(Op::ConfirmShipment) {
         return orders::fault_response(fault);
     }
-    if let Err(details) = orders::authorize(control, headers) {
-        return orders::error(
-            StatusCode::FORBIDDEN,
-            "Unauthorized",
-            "Access to requested resource is denied.",
-            details,
-        );
-    }
+    let seller = match orders::authorize(control, headers) {
+        Ok(seller) => seller,
+        Err(details) => {
+            return orders::error(
+                StatusCode::FORBIDDEN,
+                "Unauthorized",
+                "Access to requested resource is denied.",
+                details,
+            );
+        }
+    };
     let Ok(payload) = payload else {
         return invalid(vec![Invalid::new("payload", "is not valid JSON")]);
     };
 
-    let stored = control.has_order(order_id);
+    let stored = control.has_order(&seller, order_id);
     let is_static = static_cases().iter().any(|case| case.order_id == order_id);
     if !stored && is_static {
         let matched = static_cases()
@@ -169,7 +172,8 @@ fn answer(
         Err(problems) => return invalid(problems),
     };
     let now = whole_seconds(control.now());
-    if let Some(response) = control.with_order_mut(order_id, |order| confirm(order, &request, now))
+    if let Some(response) =
+        control.with_order_mut(&seller, order_id, |order| confirm(order, &request, now))
     {
         return response;
     }

@@ -1,12 +1,12 @@
 //! Sandbox state and the test-control surface: in-process ([`SandboxControl`]) and over HTTP
 //! under `/_sandbox/…` (so the local demo CLI can drive a running binary).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,6 +33,8 @@ pub enum Op {
     GetOrder,
     /// `POST /orders/v0/orders/{orderId}/shipmentConfirmation`.
     ConfirmShipment,
+    /// Every Notifications API operation (`/notifications/v1/…`).
+    Notifications,
 }
 
 /// A failure the sandbox answers with instead of serving a request.
@@ -74,25 +76,43 @@ pub struct Stats {
     pub get_order: OpStats,
     #[serde(default)]
     pub confirm_shipment: OpStats,
+    /// Notifications API requests per operation id (`createDestination`, …).
+    #[serde(default)]
+    pub notifications: BTreeMap<String, OpStats>,
     /// The `includedData` values of the last getOrder request, as sent (split on commas).
     pub last_included_data: Option<Vec<String>>,
 }
 
 impl Stats {
-    /// The counters of one operation.
+    /// The counters of one operation (the Notifications API's: see
+    /// [`notification_op`](Self::notification_op)).
     pub fn op(&self, op: Op) -> &OpStats {
+        static NONE: OpStats = OpStats {
+            requests: 0,
+            by_status: BTreeMap::new(),
+        };
         match op {
             Op::Token => &self.token,
             Op::GetOrder => &self.get_order,
             Op::ConfirmShipment => &self.confirm_shipment,
+            Op::Notifications => &NONE,
         }
     }
 
-    fn op_mut(&mut self, op: Op) -> &mut OpStats {
+    /// The counters of one Notifications operation by its model id, e.g. `createSubscription`.
+    pub fn notification_op(&self, operation: &str) -> OpStats {
+        self.notifications
+            .get(operation)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn op_mut(&mut self, op: Op) -> Option<&mut OpStats> {
         match op {
-            Op::Token => &mut self.token,
-            Op::GetOrder => &mut self.get_order,
-            Op::ConfirmShipment => &mut self.confirm_shipment,
+            Op::Token => Some(&mut self.token),
+            Op::GetOrder => Some(&mut self.get_order),
+            Op::ConfirmShipment => Some(&mut self.confirm_shipment),
+            Op::Notifications => None,
         }
     }
 }
@@ -146,6 +166,8 @@ struct Inner {
     config: SandboxConfig,
     /// The generated orders as at start, restored by [`SandboxControl::reset`].
     generated: Vec<Value>,
+    /// The owners of generated orders that are not the primary seller's.
+    generated_owners: HashMap<String, String>,
     state: Mutex<State>,
 }
 
@@ -153,6 +175,9 @@ struct Inner {
 pub(crate) struct State {
     /// Stored orders in insertion order, each the full v2026 `Order` with every section.
     orders: Vec<Value>,
+    /// Order id → seller, for orders not the primary seller's ([`SandboxConfig::other_sellers`]).
+    owners: HashMap<String, String>,
+    pub(crate) notifications: crate::notifications::Registry,
     pub(crate) tokens: TokenStore,
     faults: VecDeque<PendingFault>,
     down: bool,
@@ -176,15 +201,36 @@ impl SandboxControl {
         let anchor = now
             - time::Duration::nanoseconds(i64::from(now.nanosecond()))
             - time::Duration::seconds(i64::from(now.second()));
-        let generated = generate::orders(config.seed, config.generated_orders, anchor);
+        let mut generated = generate::orders(config.seed, config.generated_orders, anchor);
+        let mut generated_owners = HashMap::new();
+        for account in &config.other_sellers {
+            let seed = account
+                .seller_id
+                .bytes()
+                .fold(config.seed, |seed, b| seed.rotate_left(5) ^ u64::from(b));
+            for order in generate::orders(seed, account.generated_orders, anchor) {
+                let Some(id) = order_id_of(&order).map(str::to_owned) else {
+                    continue;
+                };
+                if generated
+                    .iter()
+                    .all(|o| order_id_of(o) != Some(id.as_str()))
+                {
+                    generated_owners.insert(id, account.seller_id.clone());
+                    generated.push(order);
+                }
+            }
+        }
         let state = State {
             orders: generated.clone(),
+            owners: generated_owners.clone(),
             ..State::default()
         };
         Self {
             inner: Arc::new(Inner {
                 config,
                 generated,
+                generated_owners,
                 state: Mutex::new(state),
             }),
         }
@@ -237,11 +283,38 @@ impl SandboxControl {
             .cloned()
     }
 
-    pub(crate) fn has_order(&self, order_id: &str) -> bool {
-        self.lock()
+    /// One stored order of `seller`, full; another seller's order is `None`.
+    pub fn order_of(&self, seller: &str, order_id: &str) -> Option<Value> {
+        let state = self.lock();
+        if state.owner(self.seller_id(), order_id) != seller {
+            return None;
+        }
+        state
             .orders
             .iter()
-            .any(|order| order_id_of(order) == Some(order_id))
+            .find(|order| order_id_of(order) == Some(order_id))
+            .cloned()
+    }
+
+    pub(crate) fn has_order(&self, seller: &str, order_id: &str) -> bool {
+        let state = self.lock();
+        state.owner(self.seller_id(), order_id) == seller
+            && state
+                .orders
+                .iter()
+                .any(|order| order_id_of(order) == Some(order_id))
+    }
+
+    /// Every seller the sandbox knows: the primary one first.
+    pub fn seller_ids(&self) -> Vec<String> {
+        std::iter::once(self.seller_id().to_owned())
+            .chain(
+                self.config()
+                    .other_sellers
+                    .iter()
+                    .map(|account| account.seller_id.clone()),
+            )
+            .collect()
     }
 
     /// The ids of the stored orders, in insertion order.
@@ -255,20 +328,40 @@ impl SandboxControl {
 
     /// Seller id, order id, marketplace and status of each stored order.
     pub fn order_refs(&self) -> Vec<OrderRef> {
-        let seller_id = self.seller_id();
-        self.lock()
+        let primary = self.seller_id();
+        let state = self.lock();
+        state
             .orders
             .iter()
-            .map(|order| order_ref(seller_id, order))
+            .map(|order| {
+                let id = order_id_of(order).unwrap_or_default();
+                order_ref(state.owner(primary, id), order)
+            })
             .collect()
     }
 
-    /// Adds an order, or replaces the stored order with the same `orderId`. The order is the
-    /// full v2026 `Order` with every section; getOrder filters it by `includedData` when it
-    /// answers. The model's required fields must be present.
+    /// Adds an order of the primary seller, or replaces the stored order with the same
+    /// `orderId`. The order is the full v2026 `Order` with every section; getOrder filters it
+    /// by `includedData` when it answers. The model's required fields must be present.
     pub fn put_order(&self, order: Value) -> Result<(), InvalidOrder> {
+        let primary = self.seller_id().to_owned();
+        self.put_order_for(&primary, order)
+    }
+
+    /// [`put_order`](Self::put_order) for one of the sandbox's sellers.
+    pub fn put_order_for(&self, seller: &str, order: Value) -> Result<(), InvalidOrder> {
+        if !self.seller_ids().iter().any(|known| known == seller) {
+            return Err(InvalidOrder(format!(
+                "seller {seller} is not one of the sandbox's sellers"
+            )));
+        }
         let order_id = validate_order(&order)?.to_owned();
         let mut state = self.lock();
+        if seller == self.seller_id() {
+            state.owners.remove(&order_id);
+        } else {
+            state.owners.insert(order_id.clone(), seller.to_owned());
+        }
         match state
             .orders
             .iter_mut()
@@ -287,6 +380,7 @@ impl SandboxControl {
         state
             .orders
             .retain(|order| order_id_of(order) != Some(order_id));
+        state.owners.remove(order_id);
         state.orders.len() != before
     }
 
@@ -341,6 +435,8 @@ impl SandboxControl {
     pub fn reset(&self) {
         let mut state = self.lock();
         state.orders = self.inner.generated.clone();
+        state.owners = self.inner.generated_owners.clone();
+        state.notifications = Default::default();
         state.faults.clear();
         state.down = false;
         state.clock_offset = time::Duration::ZERO;
@@ -367,9 +463,31 @@ impl SandboxControl {
 
     pub(crate) fn record(&self, op: Op, status: StatusCode) {
         let mut state = self.lock();
-        let stats = state.stats.op_mut(op);
+        if let Some(stats) = state.stats.op_mut(op) {
+            stats.requests += 1;
+            *stats.by_status.entry(status.as_u16()).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn record_notifications(&self, operation: &str, status: StatusCode) {
+        let mut state = self.lock();
+        let stats = state
+            .stats
+            .notifications
+            .entry(operation.to_owned())
+            .or_default();
         stats.requests += 1;
         *stats.by_status.entry(status.as_u16()).or_default() += 1;
+    }
+
+    /// The app's notification destinations, oldest first.
+    pub fn destinations(&self) -> Vec<crate::SandboxDestination> {
+        self.lock().notifications.destinations.clone()
+    }
+
+    /// Every seller's subscriptions, oldest first.
+    pub fn subscriptions(&self) -> Vec<crate::SandboxSubscription> {
+        self.lock().notifications.subscriptions.clone()
     }
 
     pub(crate) fn record_included_data(&self, values: Vec<String>) {
@@ -384,19 +502,30 @@ impl SandboxControl {
         state.confirmations.push_back((order_id.to_owned(), body));
     }
 
-    /// Runs `change` on the stored order under the state lock (so a check-then-update is
-    /// atomic); `None` if there is no such order. `change` must not call back into `self`.
+    /// Runs `change` on `seller`'s stored order under the state lock (so a check-then-update
+    /// is atomic); `None` if it has no such order. `change` must not call back into `self`.
     pub(crate) fn with_order_mut<R>(
         &self,
+        seller: &str,
         order_id: &str,
         change: impl FnOnce(&mut Value) -> R,
     ) -> Option<R> {
         let mut state = self.lock();
+        if state.owner(self.seller_id(), order_id) != seller {
+            return None;
+        }
         let order = state
             .orders
             .iter_mut()
             .find(|order| order_id_of(order) == Some(order_id))?;
         Some(change(order))
+    }
+}
+
+impl State {
+    /// The seller an order id belongs to (`primary` unless recorded otherwise).
+    fn owner<'a>(&'a self, primary: &'a str, order_id: &str) -> &'a str {
+        self.owners.get(order_id).map_or(primary, String::as_str)
     }
 }
 
@@ -478,6 +607,7 @@ pub(crate) fn routes() -> Router<SandboxControl> {
         .route("/_sandbox/stats", get(get_stats).delete(delete_stats))
         .route("/_sandbox/clock", post(post_clock))
         .route("/_sandbox/reset", post(post_reset))
+        .route("/_sandbox/notifications", get(get_notifications))
         .route(
             "/_sandbox/confirmations",
             get(get_confirmations).delete(delete_confirmations),
@@ -497,19 +627,31 @@ fn bad_body(rejection: JsonRejection) -> Response {
 async fn list_orders(AxumState(control): Control) -> Json<Value> {
     Json(json!({
         "sellerId": control.seller_id(),
+        "sellers": control.seller_ids(),
         "orders": control.order_refs(),
     }))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderOwner {
+    seller_id: Option<String>,
+}
+
+/// `POST /_sandbox/orders[?sellerId=…]`: the primary seller's unless named.
 async fn post_order(
     AxumState(control): Control,
+    Query(owner): Query<OrderOwner>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let Json(order) = match body {
         Ok(body) => body,
         Err(rejection) => return bad_body(rejection),
     };
-    match control.put_order(order) {
+    let seller = owner
+        .seller_id
+        .unwrap_or_else(|| control.seller_id().to_owned());
+    match control.put_order_for(&seller, order) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => control_error(StatusCode::BAD_REQUEST, error.to_string()),
     }
@@ -605,6 +747,14 @@ async fn post_clock(
         }
         Err(rejection) => bad_body(rejection),
     }
+}
+
+/// `{"destinations": [...], "subscriptions": [...]}`.
+async fn get_notifications(AxumState(control): Control) -> Json<Value> {
+    Json(json!({
+        "destinations": control.destinations(),
+        "subscriptions": control.subscriptions(),
+    }))
 }
 
 async fn post_reset(AxumState(control): Control) -> StatusCode {

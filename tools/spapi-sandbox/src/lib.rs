@@ -17,6 +17,11 @@
 //!   `packages[]`), so getOrder shows it; errors are `ConfirmShipmentErrorResponse`s; the model's
 //!   static case (`902-1106328-1059050`) answers as in Amazon's sandbox. The rules are listed in
 //!   the `confirm` module's source.
+//! - **Notifications API v1** (`specs/spapi/notifications.json`): destinations (grantless,
+//!   409 on a second for the same queue) and per-seller subscriptions (409 on a second of a
+//!   type), within the model's 1 rps / burst 5 usage plan; see the `notifications` module.
+//! - **Several sellers** ([`SandboxConfig::other_sellers`]): an access token acts for the seller
+//!   whose refresh token it came from; another seller's order is 404 to it.
 //! - **Test control** under `/_sandbox/…` and in-process through [`SandboxControl`]: put or
 //!   remove orders (e.g. orders carrying canary PII), inject throttling and server faults, take
 //!   the service down, move the sandbox clock, read request counters, read the confirmShipment
@@ -32,13 +37,17 @@
 //! | `GET /_sandbox/orders` | `{"sellerId", "orders": [OrderRef…]}` |
 //! | `POST /_sandbox/orders` | add or replace a full order (body: the order) → 204 |
 //! | `GET` / `DELETE /_sandbox/orders/{orderId}` | one full stored order / remove it |
-//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"confirmShipment"\|"token", "fault": "throttle"\|"server_error"\|"unavailable"\|"bad_request", "times": N}` |
+//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"confirmShipment"\|"token"\|"notifications", "fault": "throttle"\|"server_error"\|"unavailable"\|"bad_request", "times": N}` |
 //! | `DELETE /_sandbox/faults` | drop pending faults |
 //! | `POST /_sandbox/down` | `{"down": true\|false}`: getOrder and confirmShipment answer 503 while down |
 //! | `GET` / `DELETE /_sandbox/stats` | [`Stats`] / zero them |
 //! | `POST /_sandbox/clock` | `{"advanceSecs": N}`: move the sandbox clock (token expiry) |
 //! | `GET` / `DELETE /_sandbox/confirmations` | `{"confirmations": [{"orderId", "body"}…]}`: the last confirmShipment bodies received, oldest first / forget them |
-//! | `POST /_sandbox/reset` | generated orders back; faults, down, clock, stats and recorded confirmations cleared |
+//! | `POST`/`GET /notifications/v1/destinations`, `GET`/`DELETE …/{destinationId}` | destinations (grantless) |
+//! | `POST`/`GET /notifications/v1/subscriptions/{type}` | a seller's subscription (seller token) |
+//! | `GET`/`DELETE /notifications/v1/subscriptions/{type}/{subscriptionId}` | by id (grantless) |
+//! | `GET /_sandbox/notifications` | `{"destinations", "subscriptions"}` |
+//! | `POST /_sandbox/reset` | generated orders back; faults, down, clock, stats, recorded confirmations, destinations and subscriptions cleared |
 //!
 //! Orders are generated deterministically from a seed: MFN and AFN, five marketplaces, multi-item
 //! orders, gift messages, a business order, a canceled order. All values are synthetic.
@@ -66,6 +75,7 @@ mod confirm;
 mod control;
 mod generate;
 mod lwa;
+mod notifications;
 mod orders;
 mod server;
 mod statics;
@@ -80,6 +90,7 @@ use tokio::task::JoinHandle;
 pub use control::{
     CONFIRMATIONS_KEPT, Fault, InvalidOrder, Op, OpStats, OrderRef, SandboxControl, Stats,
 };
+pub use notifications::{SandboxDestination, SandboxSubscription};
 
 /// LWA client id the sandbox accepts unless configured otherwise.
 pub const DEFAULT_CLIENT_ID: &str = "amzn1.application-oa2-client.local";
@@ -107,6 +118,30 @@ pub struct SandboxConfig {
     pub generated_orders: usize,
     /// The seller the orders belong to (reported in [`OrderRef`], e.g. for ORDER_CHANGE).
     pub seller_id: String,
+    /// More sellers authorised for the same app, each with its own refresh token and orders: an
+    /// access token acts for one seller only, and a seller sees only its own orders and
+    /// subscriptions.
+    pub other_sellers: Vec<SellerAccount>,
+}
+
+/// A further seller in [`SandboxConfig::other_sellers`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SellerAccount {
+    pub seller_id: String,
+    pub refresh_token: String,
+    /// How many orders to generate for this seller (from the config's seed and the seller id).
+    pub generated_orders: usize,
+}
+
+/// The refresh token is redacted.
+impl std::fmt::Debug for SellerAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SellerAccount")
+            .field("seller_id", &self.seller_id)
+            .field("refresh_token", &"[redacted]")
+            .field("generated_orders", &self.generated_orders)
+            .finish()
+    }
 }
 
 impl Default for SandboxConfig {
@@ -118,6 +153,7 @@ impl Default for SandboxConfig {
             seed: 42,
             generated_orders: 12,
             seller_id: DEFAULT_SELLER_ID.to_owned(),
+            other_sellers: Vec::new(),
         }
     }
 }
@@ -132,6 +168,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("seed", &self.seed)
             .field("generated_orders", &self.generated_orders)
             .field("seller_id", &self.seller_id)
+            .field("other_sellers", &self.other_sellers)
             .finish()
     }
 }

@@ -35,18 +35,18 @@ pub(crate) struct TokenStore {
     tokens: HashMap<String, Issued>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Issued {
     expires_at: OffsetDateTime,
-    /// From the refresh_token grant (acts for the seller), not a grantless token.
-    seller: bool,
+    /// The seller it acts for (refresh_token grant); `None`: a grantless token.
+    seller: Option<String>,
 }
 
 /// What an access token presented to an SP-API operation amounts to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TokenCheck {
-    /// Issued for the seller and not expired.
-    Seller,
+    /// Issued for this seller and not expired.
+    Seller(String),
     /// Issued by the client_credentials grant: no seller authorisation.
     Grantless,
     Expired,
@@ -54,7 +54,7 @@ pub(crate) enum TokenCheck {
 }
 
 impl TokenStore {
-    fn issue(&mut self, now: OffsetDateTime, seller: bool) -> String {
+    fn issue(&mut self, now: OffsetDateTime, seller: Option<String>) -> String {
         // Forget what has expired long ago so a long-running demo does not grow without bound.
         let horizon = now - time::Duration::days(1);
         self.tokens.retain(|_, issued| issued.expires_at > horizon);
@@ -74,7 +74,10 @@ impl TokenStore {
         match self.tokens.get(token) {
             None => TokenCheck::Unknown,
             Some(issued) if now >= issued.expires_at => TokenCheck::Expired,
-            Some(issued) if issued.seller => TokenCheck::Seller,
+            Some(Issued {
+                seller: Some(seller),
+                ..
+            }) => TokenCheck::Seller(seller.clone()),
             Some(_) => TokenCheck::Grantless,
         }
     }
@@ -179,17 +182,13 @@ fn grant(control: &SandboxControl, request: &TokenRequest) -> Result<serde_json:
 
     let now = control.now();
     if let Some(refresh_token) = refresh_token {
-        if !config
-            .refresh_tokens
-            .iter()
-            .any(|known| known == refresh_token)
-        {
+        let Some(seller) = seller_of(config, refresh_token) else {
             return Err(LwaError::bad_request(
                 "invalid_grant",
                 "The request has an invalid grant parameter : refresh_token",
             ));
-        }
-        let access_token = control.lock().tokens.issue(now, true);
+        };
+        let access_token = control.lock().tokens.issue(now, Some(seller));
         return Ok(json!({
             "access_token": access_token,
             "refresh_token": refresh_token,
@@ -205,13 +204,29 @@ fn grant(control: &SandboxControl, request: &TokenRequest) -> Result<serde_json:
             "The request has an invalid parameter : scope",
         ));
     }
-    let access_token = control.lock().tokens.issue(now, false);
+    let access_token = control.lock().tokens.issue(now, None);
     Ok(json!({
         "access_token": access_token,
         "scope": scope,
         "token_type": "bearer",
         "expires_in": ACCESS_TOKEN_TTL_SECS,
     }))
+}
+
+/// The seller a refresh token was issued by.
+fn seller_of(config: &crate::SandboxConfig, refresh_token: &str) -> Option<String> {
+    if config
+        .refresh_tokens
+        .iter()
+        .any(|known| known == refresh_token)
+    {
+        return Some(config.seller_id.clone());
+    }
+    config
+        .other_sellers
+        .iter()
+        .find(|account| account.refresh_token == refresh_token)
+        .map(|account| account.seller_id.clone())
 }
 
 fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, LwaError> {
@@ -289,12 +304,15 @@ mod tests {
     fn tokens_expire_after_an_hour_of_sandbox_time() {
         let mut store = TokenStore::default();
         let t0 = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
-        let seller = store.issue(t0, true);
-        let grantless = store.issue(t0, false);
+        let seller = store.issue(t0, Some("S1".into()));
+        let grantless = store.issue(t0, None);
         assert!(seller.starts_with("Atza|"));
         assert_ne!(seller, grantless);
         let almost = t0 + time::Duration::seconds(3599);
-        assert_eq!(store.check(&seller, almost), TokenCheck::Seller);
+        assert_eq!(
+            store.check(&seller, almost),
+            TokenCheck::Seller("S1".into())
+        );
         assert_eq!(store.check(&grantless, almost), TokenCheck::Grantless);
         let expired = t0 + time::Duration::seconds(3600);
         assert_eq!(store.check(&seller, expired), TokenCheck::Expired);

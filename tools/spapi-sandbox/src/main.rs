@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use spapi_sandbox::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN, DEFAULT_SELLER_ID,
-    SandboxConfig,
+    SandboxConfig, SellerAccount,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -45,6 +45,19 @@ struct Args {
     /// Refresh token to accept (repeatable).
     #[arg(long = "refresh-token", default_value = DEFAULT_REFRESH_TOKEN, hide_default_value = true)]
     refresh_tokens: Vec<String>,
+    /// A further seller, `SELLER_ID=REFRESH_TOKEN`, with `--orders` generated orders of its own
+    /// (repeatable).
+    #[arg(long = "seller", value_parser = parse_seller)]
+    other_sellers: Vec<(String, String)>,
+}
+
+fn parse_seller(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((id, token)) if !id.is_empty() && !token.is_empty() => {
+            Ok((id.to_owned(), token.to_owned()))
+        }
+        _ => Err("expected SELLER_ID=REFRESH_TOKEN".to_owned()),
+    }
 }
 
 #[tokio::main]
@@ -72,6 +85,15 @@ async fn main() -> ExitCode {
         seed: args.seed,
         generated_orders: args.orders,
         seller_id: args.seller_id,
+        other_sellers: args
+            .other_sellers
+            .into_iter()
+            .map(|(seller_id, refresh_token)| SellerAccount {
+                seller_id,
+                refresh_token,
+                generated_orders: args.orders,
+            })
+            .collect(),
     };
     let sandbox = match spapi_sandbox::start(config, args.addr).await {
         Ok(sandbox) => sandbox,

@@ -204,14 +204,17 @@ fn answer(
     if let Some(fault) = control.take_fault(Op::GetOrder) {
         return fault_response(fault);
     }
-    if let Err(details) = authorize(control, headers) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "Unauthorized",
-            "Access to requested resource is denied.",
-            details,
-        );
-    }
+    let seller = match authorize(control, headers) {
+        Ok(seller) => seller,
+        Err(details) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Unauthorized",
+                "Access to requested resource is denied.",
+                details,
+            );
+        }
+    };
     let Some(values) = requested else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -236,7 +239,8 @@ fn answer(
             );
         }
     };
-    if let Some(order) = control.order(order_id) {
+    // Another seller's order does not exist for this one.
+    if let Some(order) = control.order_of(&seller, order_id) {
         let body = json!({ "order": filter(&order, &included) });
         return (StatusCode::OK, Json(body)).into_response();
     }
@@ -259,8 +263,11 @@ fn answer(
 }
 
 /// getOrder and confirmShipment act for a seller: they need a live access token from the
-/// refresh_token grant. On refusal, returns the `details` of the 403.
-pub(crate) fn authorize(control: &SandboxControl, headers: &HeaderMap) -> Result<(), &'static str> {
+/// refresh_token grant. Returns the seller it acts for; on refusal, the `details` of the 403.
+pub(crate) fn authorize(
+    control: &SandboxControl,
+    headers: &HeaderMap,
+) -> Result<String, &'static str> {
     let token = headers
         .get("x-amz-access-token")
         .and_then(|value| value.to_str().ok())
@@ -268,7 +275,7 @@ pub(crate) fn authorize(control: &SandboxControl, headers: &HeaderMap) -> Result
         .ok_or("")?;
     let now = control.now();
     match control.lock().tokens.check(token, now) {
-        TokenCheck::Seller => Ok(()),
+        TokenCheck::Seller(seller) => Ok(seller),
         TokenCheck::Grantless => Err(""),
         TokenCheck::Expired => Err("The access token you provided has expired."),
         TokenCheck::Unknown => {

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::control::{self, SandboxControl};
-use crate::{confirm, lwa, orders};
+use crate::{confirm, lwa, notifications, orders};
 
 /// Header carrying the per-request id on every SP-API and LWA answer.
 pub(crate) const REQUEST_ID: &str = "x-amzn-RequestId";
@@ -27,6 +27,7 @@ pub(crate) fn router(control: SandboxControl) -> Router {
             "/orders/v0/orders/{order_id}/shipmentConfirmation",
             post(confirm::confirm_shipment),
         )
+        .merge(notifications::routes())
         .merge(control::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(log_request))

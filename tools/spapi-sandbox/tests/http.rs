@@ -1678,3 +1678,367 @@ async fn request_log_carries_no_confirmation_bodies() {
     assert!(!log.contains("CANARY"), "{log}");
     assert!(!log.contains("UPS Ground"), "{log}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Several sellers; the Notifications API.
+
+const SECOND_SELLER: &str = "A2SECONDSELLER1";
+const SECOND_TOKEN: &str = "Atzr|second-seller-token";
+const QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:000000000000:orderseal-notifications";
+
+async fn two_sellers() -> (Sandbox, Client) {
+    let config = SandboxConfig {
+        generated_orders: 3,
+        other_sellers: vec![spapi_sandbox::SellerAccount {
+            seller_id: SECOND_SELLER.to_owned(),
+            refresh_token: SECOND_TOKEN.to_owned(),
+            generated_orders: 2,
+        }],
+        ..SandboxConfig::default()
+    };
+    let sandbox = spapi_sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("sandbox starts");
+    (sandbox, Client::new())
+}
+
+async fn token_for(sandbox: &Sandbox, http: &Client, refresh_token: &str) -> String {
+    let response = token_request(
+        sandbox,
+        http,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    json_of(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn grantless_token(sandbox: &Sandbox, http: &Client) -> String {
+    let response = token_request(
+        sandbox,
+        http,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "sellingpartnerapi::notifications"),
+            ("client_id", DEFAULT_CLIENT_ID),
+            ("client_secret", DEFAULT_CLIENT_SECRET),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    json_of(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn notifications(
+    sandbox: &Sandbox,
+    http: &Client,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Response {
+    let mut request = http
+        .request(
+            method,
+            format!("{}/notifications/v1{path}", sandbox.base_url()),
+        )
+        .header("x-amz-access-token", token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn each_seller_sees_only_its_own_orders() {
+    let (sandbox, http) = two_sellers().await;
+    let refs = sandbox.control().order_refs();
+    let theirs: Vec<_> = refs
+        .iter()
+        .filter(|r| r.seller_id == SECOND_SELLER)
+        .collect();
+    let ours: Vec<_> = refs
+        .iter()
+        .filter(|r| r.seller_id == DEFAULT_SELLER_ID)
+        .collect();
+    assert_eq!((ours.len(), theirs.len()), (3, 2), "{refs:?}");
+    let first = token_for(&sandbox, &http, DEFAULT_REFRESH_TOKEN).await;
+    let second = token_for(&sandbox, &http, SECOND_TOKEN).await;
+    let their_order = &theirs[0].order_id;
+    let response = get_order(&sandbox, &http, Some(&second), their_order, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = get_order(&sandbox, &http, Some(&first), their_order, &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = get_order(&sandbox, &http, Some(&second), &ours[0].order_id, &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // An order posted for the second seller is its own.
+    let mut order = sandbox.control().order(their_order).unwrap();
+    order["orderId"] = json!("902-0000000-0000009");
+    let posted = http
+        .post(format!(
+            "{}/_sandbox/orders?sellerId={SECOND_SELLER}",
+            sandbox.base_url()
+        ))
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::NO_CONTENT);
+    let response = get_order(&sandbox, &http, Some(&second), "902-0000000-0000009", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = get_order(&sandbox, &http, Some(&first), "902-0000000-0000009", &[]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let listed = json_of(
+        http.get(format!("{}/_sandbox/orders", sandbox.base_url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["sellers"], json!([DEFAULT_SELLER_ID, SECOND_SELLER]));
+}
+
+#[tokio::test]
+async fn destinations_are_grantless_and_unique_per_queue() {
+    let (sandbox, http) = two_sellers().await;
+    let grantless = grantless_token(&sandbox, &http).await;
+    let seller = token_for(&sandbox, &http, DEFAULT_REFRESH_TOKEN).await;
+    let body = json!({"name": "orderseal", "resourceSpecification": {"sqs": {"arn": QUEUE_ARN}}});
+    let refused = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::POST,
+        "/destinations",
+        &seller,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let created = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::POST,
+        "/destinations",
+        &grantless,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let created = json_of(created).await;
+    assert_eq!(created["payload"]["resource"]["sqs"]["arn"], QUEUE_ARN);
+    let again = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::POST,
+        "/destinations",
+        &grantless,
+        Some(body),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(json_of(again).await["errors"][0]["code"], "Conflict");
+    let bad = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::POST,
+        "/destinations",
+        &grantless,
+        Some(json!({"name": "x", "resourceSpecification": {"sqs": {"arn": "arn:aws:sns:x:y:z"}}})),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let listed = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::GET,
+        "/destinations",
+        &grantless,
+        None,
+    )
+    .await;
+    let listed = json_of(listed).await;
+    assert_eq!(listed["payload"].as_array().unwrap().len(), 1);
+    let id = created["payload"]["destinationId"].as_str().unwrap();
+    let deleted = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::DELETE,
+        &format!("/destinations/{id}"),
+        &grantless,
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    assert!(sandbox.control().destinations().is_empty());
+    let stats = sandbox.control().stats();
+    assert_eq!(stats.notification_op("createDestination").count(409), 1);
+    assert_eq!(stats.notification_op("createDestination").count(403), 1);
+}
+
+#[tokio::test]
+async fn subscriptions_are_one_per_seller_and_type() {
+    let (sandbox, http) = two_sellers().await;
+    let grantless = grantless_token(&sandbox, &http).await;
+    let created = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::POST,
+        "/destinations",
+        &grantless,
+        Some(json!({"name": "orderseal", "resourceSpecification": {"sqs": {"arn": QUEUE_ARN}}})),
+    )
+    .await;
+    let destination = json_of(created).await["payload"]["destinationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"payloadVersion": "1.0", "destinationId": destination});
+    let mut ids = Vec::new();
+    for refresh in [DEFAULT_REFRESH_TOKEN, SECOND_TOKEN] {
+        let token = token_for(&sandbox, &http, refresh).await;
+        let missing = notifications(
+            &sandbox,
+            &http,
+            reqwest::Method::GET,
+            "/subscriptions/ORDER_CHANGE",
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let created = notifications(
+            &sandbox,
+            &http,
+            reqwest::Method::POST,
+            "/subscriptions/ORDER_CHANGE",
+            &token,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(created.status(), StatusCode::OK);
+        let created = json_of(created).await;
+        assert_eq!(created["payload"]["destinationId"], destination.as_str());
+        ids.push(
+            created["payload"]["subscriptionId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let again = notifications(
+            &sandbox,
+            &http,
+            reqwest::Method::POST,
+            "/subscriptions/ORDER_CHANGE",
+            &token,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        let found = notifications(
+            &sandbox,
+            &http,
+            reqwest::Method::GET,
+            "/subscriptions/ORDER_CHANGE",
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(
+            json_of(found).await["payload"]["subscriptionId"],
+            ids.last().unwrap().as_str()
+        );
+    }
+    assert_ne!(ids[0], ids[1]);
+    let subscriptions = sandbox.control().subscriptions();
+    assert_eq!(
+        subscriptions
+            .iter()
+            .map(|s| s.seller_id.as_str())
+            .collect::<Vec<_>>(),
+        [DEFAULT_SELLER_ID, SECOND_SELLER]
+    );
+    // An unknown destination is refused; deleting by id is grantless.
+    let token = token_for(&sandbox, &http, DEFAULT_REFRESH_TOKEN).await;
+    let bad = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::POST,
+        "/subscriptions/FBA_OUTBOUND_SHIPMENT_STATUS",
+        &token,
+        Some(json!({"payloadVersion": "1.0", "destinationId": "nope"})),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let path = format!("/subscriptions/ORDER_CHANGE/{}", ids[0]);
+    let refused = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::DELETE,
+        &path,
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let deleted = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::DELETE,
+        &path,
+        &grantless,
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+    let gone = notifications(
+        &sandbox,
+        &http,
+        reqwest::Method::GET,
+        &path,
+        &grantless,
+        None,
+    )
+    .await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_eq!(sandbox.control().subscriptions().len(), 1);
+}
+
+#[tokio::test]
+async fn notifications_operations_keep_to_one_a_second_burst_five() {
+    let (sandbox, http) = two_sellers().await;
+    let grantless = grantless_token(&sandbox, &http).await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let response = notifications(
+            &sandbox,
+            &http,
+            reqwest::Method::GET,
+            "/destinations",
+            &grantless,
+            None,
+        )
+        .await;
+        statuses.push(response.status().as_u16());
+    }
+    // Seven back to back: the burst of five, then throttled (the refill of one a second
+    // cannot add a whole slot within a few milliseconds).
+    assert_eq!(&statuses[..5], &[200; 5]);
+    assert_eq!(statuses[6], 429, "{statuses:?}");
+    let throttled = sandbox
+        .control()
+        .stats()
+        .notification_op("getDestinations")
+        .count(429);
+    assert!(throttled >= 1);
+}
