@@ -75,6 +75,26 @@ impl Backoff {
     }
 }
 
+/// Whose access token a call carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Auth<'a> {
+    /// The seller's (refresh-token grant).
+    Seller(&'a str),
+    /// The app's own (client-credentials grant with this scope), e.g. Notifications'
+    /// destinations.
+    Grantless(&'static str),
+}
+
+impl Auth<'_> {
+    /// The token cache's and the usage plan's key.
+    fn key(&self) -> String {
+        match self {
+            Auth::Seller(seller) => (*seller).to_owned(),
+            Auth::Grantless(scope) => format!("grantless:{scope}"),
+        }
+    }
+}
+
 pub struct SpApiClient<C, L> {
     http: reqwest::Client,
     config: SpApiConfig,
@@ -101,6 +121,11 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
         })
     }
 
+    /// `endpoint` + `path` (which starts with `/`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.endpoint.trim_end_matches('/'))
+    }
+
     /// Orders v2026-01-01 `getOrder`, asking only for `included`. Retries throttling and
     /// server errors until `deadline`; then the error is returned for the message to go back
     /// to the queue.
@@ -123,7 +148,7 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
             .join(",");
         let bytes = self
             .call(
-                seller_id,
+                Auth::Seller(seller_id),
                 "getOrder",
                 UsagePlan::GET_ORDER,
                 deadline,
@@ -158,7 +183,7 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
             urlencode_path(order_id)
         );
         self.call(
-            seller_id,
+            Auth::Seller(seller_id),
             "confirmShipment",
             UsagePlan::CONFIRM_SHIPMENT,
             deadline,
@@ -169,19 +194,22 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
     }
 
     /// One operation with retries: token, shared usage-plan slot, request, status mapping.
-    async fn call(
+    pub(crate) async fn call(
         &self,
-        seller_id: &str,
+        auth: Auth<'_>,
         operation: &str,
         plan: UsagePlan,
         deadline: Instant,
         request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, SpApiError> {
-        let bucket = format!("{operation}#{seller_id}");
+        let bucket = match auth {
+            Auth::Seller(seller_id) => format!("{operation}#{seller_id}"),
+            Auth::Grantless(_) => format!("{operation}#app"),
+        };
         let mut attempt = 0;
         loop {
             let result = self
-                .call_once(seller_id, &bucket, plan, deadline, &request)
+                .call_once(auth, &bucket, plan, deadline, &request)
                 .await;
             match result {
                 Err(e) if e.is_retryable() && attempt + 1 < self.config.backoff.max_attempts => {
@@ -207,13 +235,13 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
 
     async fn call_once(
         &self,
-        seller_id: &str,
+        auth: Auth<'_>,
         bucket: &str,
         plan: UsagePlan,
         deadline: Instant,
         request: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, SpApiError> {
-        let token = self.access_token(seller_id, deadline).await?;
+        let token = self.access_token(auth, deadline).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let wait = self
             .limiter
@@ -246,7 +274,7 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
             StatusCode::TOO_MANY_REQUESTS => Err(SpApiError::Throttled),
             StatusCode::NOT_FOUND => Err(SpApiError::NotFound),
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-                self.tokens.invalidate(seller_id).await;
+                self.tokens.invalidate(&auth.key()).await;
                 Err(SpApiError::Forbidden)
             }
             s if s.is_server_error() => Err(SpApiError::Server(s.as_u16())),
@@ -276,12 +304,23 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
 
     async fn access_token(
         &self,
-        seller_id: &str,
+        auth: Auth<'_>,
         deadline: Instant,
     ) -> Result<SecretString, SpApiError> {
-        if let Some(t) = self.tokens.get(seller_id, Instant::now()).await {
+        if let Some(t) = self.tokens.get(&auth.key(), Instant::now()).await {
             return Ok(t);
         }
+        let seller_id = match auth {
+            Auth::Seller(seller_id) => seller_id,
+            Auth::Grantless(scope) => {
+                return match self.exchange_grantless(scope, false, deadline).await {
+                    Err(SpApiError::LwaRejected(_)) => {
+                        self.exchange_grantless(scope, true, deadline).await
+                    }
+                    other => other,
+                };
+            }
+        };
         // One retry with freshly read credentials covers an LWA secret rotated under us, and a
         // seller added since they were read (not more than once per `UNKNOWN_SELLER_RELOAD`:
         // notifications for a seller nobody added must not each read the secret).
@@ -314,6 +353,34 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
             ("client_id", creds.client_id.as_str()),
             ("client_secret", creds.client_secret.expose()),
         ];
+        self.token_grant(seller_id, &form, deadline).await
+    }
+
+    /// The app's own token for `scope` (LWA `client_credentials`: no seller's authorisation).
+    async fn exchange_grantless(
+        &self,
+        scope: &'static str,
+        reload: bool,
+        deadline: Instant,
+    ) -> Result<SecretString, SpApiError> {
+        let creds = self.credentials(reload).await?;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("client_id", creds.client_id.as_str()),
+            ("client_secret", creds.client_secret.expose()),
+        ];
+        self.token_grant(&Auth::Grantless(scope).key(), &form, deadline)
+            .await
+    }
+
+    /// POSTs one LWA grant and caches the access token under `key`.
+    async fn token_grant(
+        &self,
+        key: &str,
+        form: &[(&str, &str)],
+        deadline: Instant,
+    ) -> Result<SecretString, SpApiError> {
         let timeout = self
             .config
             .request_timeout
@@ -321,7 +388,7 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
         let resp = self
             .http
             .post(&self.config.lwa_endpoint)
-            .form(&form)
+            .form(form)
             .timeout(timeout)
             .send()
             .await
@@ -337,7 +404,7 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
             let expires_at = Instant::now() + Duration::from_secs(t.expires_in);
             self.tokens
                 .put(
-                    seller_id,
+                    key,
                     AccessToken {
                         token: t.access_token.clone(),
                         expires_at,
@@ -378,7 +445,7 @@ fn sanitize_code(code: &str) -> String {
     }
 }
 
-fn urlencode_path(segment: &str) -> String {
+pub(crate) fn urlencode_path(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod lwa;
 pub mod model;
+pub mod notifications;
 pub mod ratelimit;
 
 use std::future::Future;

@@ -92,6 +92,44 @@ impl RateLimiter for Unlimited {
     }
 }
 
+/// One process's own GCRA buckets, in memory: exact for a function that runs one container at a
+/// time (reserved concurrency 1), such as the subscriptions function.
+#[derive(Debug)]
+pub struct InProcessLimiter {
+    tats: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    started: std::time::Instant,
+}
+
+impl Default for InProcessLimiter {
+    fn default() -> Self {
+        Self {
+            tats: Default::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl RateLimiter for InProcessLimiter {
+    async fn reserve(
+        &self,
+        bucket: &str,
+        plan: UsagePlan,
+        max_wait: Duration,
+    ) -> Result<Duration, RateLimitError> {
+        let now_ms = self.started.elapsed().as_millis() as i64;
+        let mut tats = self
+            .tats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tat, wait) = gcra_reserve(plan, tats.get(bucket).copied(), now_ms);
+        if wait > max_wait {
+            return Err(RateLimitError::NoSlotInTime(wait));
+        }
+        tats.insert(bucket.to_owned(), tat);
+        Ok(wait)
+    }
+}
+
 #[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoRateLimiter;
 
@@ -190,6 +228,35 @@ mod dynamo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_in_process_limiter_spends_the_burst_then_spaces_requests() {
+        let limiter = InProcessLimiter::default();
+        let plan = UsagePlan {
+            rate_per_sec: 1.0,
+            burst: 5,
+        };
+        let long = Duration::from_secs(60);
+        for _ in 0..5 {
+            assert_eq!(
+                limiter.reserve("op#app", plan, long).await.unwrap(),
+                Duration::ZERO
+            );
+        }
+        let sixth = limiter.reserve("op#app", plan, long).await.unwrap();
+        assert!(sixth > Duration::from_millis(900), "{sixth:?}");
+        // Another bucket is untouched; a wait beyond max_wait reserves nothing.
+        assert_eq!(
+            limiter.reserve("op#S1", plan, long).await.unwrap(),
+            Duration::ZERO
+        );
+        assert!(
+            limiter
+                .reserve("op#app", plan, Duration::from_millis(10))
+                .await
+                .is_err()
+        );
+    }
 
     #[test]
     fn a_burst_of_thirty_goes_at_once_then_one_every_two_seconds() {
