@@ -175,6 +175,7 @@ impl AccessClient {
                 .post(url)
                 .header("content-type", "application/json")
                 .body(body),
+            "DELETE" => self.http.delete(url),
             _ => self.http.get(url),
         };
         for (k, v) in &signed {
@@ -247,6 +248,40 @@ impl AccessClient {
         );
         let body = serde_json::to_vec(request).map_err(|e| ClientError::Http(e.to_string()))?;
         let (status, body) = self.send("POST", &url, body).await?;
+        answer(status, &body)
+    }
+}
+
+impl AccessClient {
+    /// `POST /ops/subscriptions`: the destination once, and the subscription of `seller` (or
+    /// of every registered seller).
+    pub async fn subscribe(
+        &self,
+        seller: Option<&str>,
+    ) -> Result<Result<crate::subscriptions::SubscriptionsReport, Refusal>, ClientError> {
+        let url = format!("{}{}", self.base_url, crate::subscriptions::ROUTE);
+        let body = serde_json::to_vec(&serde_json::json!({ "sellerId": seller }))
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let (status, body) = self.send("POST", &url, body).await?;
+        answer(status, &body)
+    }
+
+    /// `GET /ops/subscriptions`: the destination and every seller's subscription.
+    pub async fn subscriptions(
+        &self,
+    ) -> Result<Result<crate::subscriptions::SubscriptionsReport, Refusal>, ClientError> {
+        let url = format!("{}{}", self.base_url, crate::subscriptions::ROUTE);
+        let (status, body) = self.send("GET", &url, Vec::new()).await?;
+        answer(status, &body)
+    }
+
+    /// `DELETE /ops/subscriptions/{seller}`: the seller's subscription deleted.
+    pub async fn unsubscribe(
+        &self,
+        seller: &str,
+    ) -> Result<Result<crate::subscriptions::SubscriptionsReport, Refusal>, ClientError> {
+        let url = format!("{}{}/{seller}", self.base_url, crate::subscriptions::ROUTE);
+        let (status, body) = self.send("DELETE", &url, Vec::new()).await?;
         answer(status, &body)
     }
 }

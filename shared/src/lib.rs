@@ -38,6 +38,7 @@ pub mod sellers;
 pub mod shipments;
 pub mod spapi;
 pub mod store;
+pub mod subscriptions;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
 pub mod tracking;

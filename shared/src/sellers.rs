@@ -291,6 +291,8 @@ mod dynamo {
     /// one briefly (a seller just added is served soon, a stranger's flood reads little).
     const KNOWN_FOR: StdDuration = StdDuration::from_secs(300);
     const UNKNOWN_FOR: StdDuration = StdDuration::from_secs(30);
+    /// The registry attribute ingest stamps when a seller's notification arrives.
+    const LAST_NOTIFICATION: &str = "last_notification_at";
 
     /// The registry in the order table, with a per-container cache of lookups.
     #[derive(Debug)]
@@ -354,10 +356,26 @@ mod dynamo {
 
         /// Every seller, by id.
         pub async fn list(&self) -> Result<Vec<Seller>, StoreError> {
+            Ok(self
+                .list_with_activity()
+                .await?
+                .into_iter()
+                .map(|(seller, _)| seller)
+                .collect())
+        }
+
+        /// Every seller, by id, with the time ingest last saw a notification of it (RFC 3339,
+        /// to within [`KNOWN_FOR`] per container; `None`: none since it was added).
+        pub async fn list_with_activity(
+            &self,
+        ) -> Result<Vec<(Seller, Option<String>)>, StoreError> {
             Ok(partition_items(&self.client, &self.table, SELLERS_PK)
                 .await?
                 .iter()
-                .filter_map(entry_of)
+                .filter_map(|item| {
+                    let seen = get_s(item, LAST_NOTIFICATION).map(str::to_owned);
+                    entry_of(item).map(|seller| (seller, seen))
+                })
                 .collect())
         }
 
@@ -383,16 +401,25 @@ mod dynamo {
                     return Ok(known);
                 }
             }
-            let out = self
+            // One write both asks and notes the notification's arrival (for `orderseal
+            // doctor`): it applies only to a registered seller.
+            let now = time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let result = self
                 .client
-                .get_item()
+                .update_item()
                 .table_name(&self.table)
                 .set_key(Some(Self::key(seller_id)))
-                .projection_expression("pk, sk")
+                .update_expression("SET #seen = :now")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#seen", LAST_NOTIFICATION)
+                .expression_attribute_values(":now", s(now))
                 .send()
-                .await
-                .map_err(|e| store_error("GetItem", &e))?;
-            let known = out.item.is_some();
+                .await;
+            let known = crate::aws::ddb::applied("UpdateItem", result)?;
             self.cache
                 .lock()
                 .await

@@ -66,6 +66,16 @@ impl TestStack {
 
     /// Provision the template's resources with every queue's visibility timeout set to `secs`.
     pub async fn with_visibility_timeout(secs: i64) -> Self {
+        Self::build(secs, SandboxConfig::default()).await
+    }
+
+    /// A stack whose SP-API sandbox is `sandbox` (e.g. with more sellers; only the default
+    /// seller is registered here).
+    pub async fn with_sandbox(sandbox: SandboxConfig) -> Self {
+        Self::build(2, sandbox).await
+    }
+
+    async fn build(secs: i64, sandbox_config: SandboxConfig) -> Self {
         let url = moto_url();
         let aws = AwsClients::for_endpoint(&url).await;
         aws.sqs.list_queues().send().await.unwrap_or_else(|e| {
@@ -80,7 +90,7 @@ impl TestStack {
             COUNTER.fetch_add(1, Ordering::SeqCst),
             fastrand_suffix()
         );
-        let sandbox = spapi_sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
+        let sandbox = spapi_sandbox::start(sandbox_config, ([127, 0, 0, 1], 0).into())
             .await
             .expect("sandbox starts");
         let carriers = carrier_sandbox::start(
@@ -267,8 +277,16 @@ impl TestStack {
 
     /// Put an order in the sandbox and return its ORDER_CHANGE notification.
     pub fn publish(&self, order: &Value) -> String {
-        self.sandbox.control().put_order(order.clone()).unwrap();
-        notify::order_change_for(order, SELLER, &notify::notification_id_for(order)).to_string()
+        self.publish_for(SELLER, order)
+    }
+
+    /// [`publish`](Self::publish) for one of the sandbox's other sellers.
+    pub fn publish_for(&self, seller: &str, order: &Value) -> String {
+        self.sandbox
+            .control()
+            .put_order_for(seller, order.clone())
+            .unwrap();
+        notify::order_change_for(order, seller, &notify::notification_id_for(order)).to_string()
     }
 
     /// Every item of the table and every message left in the queues, as raw text.

@@ -278,7 +278,35 @@ export function cases(d) {
     out.push(secret(`${r} cannot read a seller token`, role(r), 'secretsmanager:GetSecretValue', sellerSecret));
   }
   out.push(item('ingest cannot add a seller', role('IngestFunctionRole'), 'dynamodb:PutItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'seller_id'], returnValues: 'NONE' }));
+  out.push(item('ingest notes a seller notification', role('IngestFunctionRole'), 'dynamodb:UpdateItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'last_notification_at'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('ingest cannot change a seller entry beyond its last notification', role('IngestFunctionRole'), 'dynamodb:UpdateItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'authorized_on'], returnValues: 'NONE' }));
+  out.push(item('ingest cannot read a seller entry back through its registry write', role('IngestFunctionRole'), 'dynamodb:UpdateItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'last_notification_at'], returnValues: 'ALL_OLD' }));
   out.push(item('retention cannot change a seller', role('RetentionFunctionRole'), 'dynamodb:PutItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'authorized_on'], returnValues: 'NONE' }));
   out.push(item('operator cannot read an order through the seller registry grant', op, 'dynamodb:Query', { select: 'ALL_ATTRIBUTES' }));
+  // Subscriptions: only the operators' role reaches the routes; the function reads the tokens
+  // and the registry and writes nothing of ours.
+  const api = d.resources.PiiAccessApi ? d.ref('PiiAccessApi') : 'missing';
+  const opsRoute = (method, path) => d.arn('execute-api', `${api}/$default/${method}${path}`);
+  const opsInvoke = (name, principal, method, path, expect = 'Denied') => ({ name, principal, action: 'execute-api:Invoke', resource: opsRoute(method, path), account: d.account, context: base(principal), expect });
+  out.push(opsInvoke('operator subscribes the sellers', op, 'POST', '/ops/subscriptions', 'Allowed'));
+  out.push(opsInvoke('operator deletes a seller subscription', op, 'DELETE', '/ops/subscriptions/A3TH9S8BH6GOGM', 'Allowed'));
+  out.push(opsInvoke('operator cannot reach another ops path', op, 'POST', '/ops/sellers'));
+  for (const r of ['CustomerServiceAgentRole', 'ReturnsClerkRole', 'FraudReviewerRole']) {
+    out.push(opsInvoke(`${r} cannot subscribe sellers`, role(r), 'POST', '/ops/subscriptions'));
+    out.push(opsInvoke(`${r} cannot delete a seller subscription`, role(r), 'DELETE', '/ops/subscriptions/A3TH9S8BH6GOGM'));
+  }
+  out.push(opsInvoke('key administrator with every data action cannot subscribe sellers (no execute-api grant)', admin, 'POST', '/ops/subscriptions'));
+  const subs = role('SubscriptionsFunctionRole');
+  out.push(secret('subscriptions function reads a seller token', subs, 'secretsmanager:GetSecretValue', sellerSecret, {}, 'Allowed'));
+  for (const a of ['secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret']) {
+    out.push(secret(`subscriptions function cannot ${a.slice(15)} a seller token`, subs, a, sellerSecret));
+  }
+  out.push(secret('subscriptions function cannot read the fraud index key', subs, 'secretsmanager:GetSecretValue', d.ref('FraudIndexKeySecret')));
+  out.push(item('subscriptions function cannot change a seller', subs, 'dynamodb:PutItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'seller_id'], returnValues: 'NONE' }));
+  out.push(item('subscriptions function cannot read an order', subs, 'dynamodb:GetItem', { select: 'ALL_ATTRIBUTES' }));
+  for (const cls of PII_CLASSES) out.push(decrypt(`subscriptions function cannot decrypt ${cls}`, subs, cls));
+  out.push({ name: 'operator reads the storage key policy (doctor)', principal: op, action: 'kms:GetKeyPolicy', resource: d.getAtt('StorageKey', 'Arn'), account: d.account, context: base(op), expect: 'Allowed' });
+  out.push({ name: 'operator cannot read the PII key policy', principal: op, action: 'kms:GetKeyPolicy', resource: key('PiiSealKey'), account: d.account, context: base(op), expect: 'Denied' });
+  out.push({ name: 'operator cannot change the storage key policy', principal: op, action: 'kms:PutKeyPolicy', resource: d.getAtt('StorageKey', 'Arn'), account: d.account, context: base(op), expect: 'Denied' });
   return out;
 }

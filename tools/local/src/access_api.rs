@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use orderseal::access::Purpose;
 use orderseal::aws::record::{RequestRecorder, Resource};
 use orderseal_pii_access::LambdaAccess;
+use orderseal_subscriptions::LambdaSubscriptions;
 use serde_json::{Value, json};
 
 use crate::{LOCAL_ACCOUNT, LOCAL_PEOPLE, LocalPerson, REGION};
@@ -38,12 +39,22 @@ const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
 struct Gateway {
     functions: BTreeMap<&'static str, Arc<LambdaAccess>>,
+    subscriptions: Option<Arc<LambdaSubscriptions>>,
 }
 
 /// Serve the purposes' functions on 127.0.0.1 (`port` 0 = any). Returns the base URL and the
 /// server task.
 pub async fn serve(
     functions: Vec<(Purpose, Arc<LambdaAccess>)>,
+    port: u16,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    serve_with(functions, None, port).await
+}
+
+/// [`serve`], and the operators' subscriptions routes (`/ops/subscriptions…`) when given.
+pub async fn serve_with(
+    functions: Vec<(Purpose, Arc<LambdaAccess>)>,
+    subscriptions: Option<Arc<LambdaSubscriptions>>,
     port: u16,
 ) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
@@ -53,6 +64,7 @@ pub async fn serve(
             .into_iter()
             .map(|(p, f)| (p.as_str(), f))
             .collect(),
+        subscriptions,
     });
     let app = axum::Router::new().fallback(receive).with_state(gateway);
     let task = tokio::spawn(async move {
@@ -188,6 +200,20 @@ fn authenticate(
     Ok(person)
 }
 
+/// The operators' routes: `POST|GET /ops/subscriptions`, `DELETE /ops/subscriptions/{seller}`
+/// → the route key.
+fn ops_route(method: &Method, path: &str) -> Option<String> {
+    let rest = path.strip_prefix(orderseal::subscriptions::ROUTE)?;
+    match (method, rest) {
+        (&Method::POST, "") => Some("POST /ops/subscriptions".to_owned()),
+        (&Method::GET, "") => Some("GET /ops/subscriptions".to_owned()),
+        (&Method::DELETE, seller) if seller.len() > 1 && !seller[1..].contains('/') => {
+            Some("DELETE /ops/subscriptions/{seller}".to_owned())
+        }
+        _ => None,
+    }
+}
+
 /// The template's routes: `GET /{purpose}/orders/{seller}/{order}`,
 /// `POST /fraud_review/orders/{seller}/{order}/{decision}` and
 /// `POST /returns/orders/{seller}/{order}/returns` → the purpose, when a function serves it.
@@ -228,20 +254,25 @@ async fn receive(
         Err(message) => return gateway_error(StatusCode::FORBIDDEN, message),
     };
     let path = uri.path();
-    let Some(purpose) = route_purpose(&gateway, &method, path) else {
-        return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+    let ops = ops_route(&method, path).filter(|_| gateway.subscriptions.is_some());
+    let purpose = route_purpose(&gateway, &method, path);
+    let route_key = match (ops.clone(), purpose) {
+        (Some(key), _) => key,
+        (None, Some(purpose)) => {
+            if method == Method::GET {
+                format!("GET /{purpose}/orders/{{seller}}/{{order}}")
+            } else if purpose == "returns" {
+                "POST /returns/orders/{seller}/{order}/returns".to_owned()
+            } else {
+                format!("POST /{purpose}/orders/{{seller}}/{{order}}/{{decision}}")
+            }
+        }
+        (None, None) => return gateway_error(StatusCode::NOT_FOUND, "Not Found"),
     };
-    let function = gateway.functions[purpose].clone();
     let request_id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let event = json!({
         "version": "2.0",
-        "routeKey": if method == Method::GET {
-            format!("GET /{purpose}/orders/{{seller}}/{{order}}")
-        } else if purpose == "returns" {
-            "POST /returns/orders/{seller}/{order}/returns".to_owned()
-        } else {
-            format!("POST /{purpose}/orders/{{seller}}/{{order}}/{{decision}}")
-        },
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": uri.query().unwrap_or_default(),
         "headers": headers.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), Value::from(v.to_str().ok()?)))).collect::<serde_json::Map<_, _>>(),
@@ -266,16 +297,26 @@ async fn receive(
     let Ok(request) = lambda_http::request::from_str(&event.to_string()) else {
         return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
-    let reply = function
-        .handle(orderseal_pii_access::call_of(&request))
-        .await;
-    let refused_for_role = reply.status == 403
-        && serde_json::from_slice::<Value>(&reply.body)
+    let call = orderseal_pii_access::call_of(&request);
+    let (status, reply_body) = match (&gateway.subscriptions, purpose) {
+        (Some(subscriptions), _) if ops.is_some() => {
+            let deadline = std::time::Instant::now() + Duration::from_secs(28);
+            let reply = subscriptions.handle(call, deadline).await;
+            (reply.status, reply.body.into_bytes())
+        }
+        (_, Some(purpose)) => {
+            let reply = gateway.functions[purpose].handle(call).await;
+            (reply.status, reply.body.to_vec())
+        }
+        _ => return gateway_error(StatusCode::NOT_FOUND, "Not Found"),
+    };
+    let refused_for_role = status == 403
+        && serde_json::from_slice::<Value>(&reply_body)
             .ok()
             .is_some_and(|v| v["error"] == "not_permitted");
     record_invoke(person, method.as_str(), path, refused_for_role);
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, reply.body.to_vec()).into_response();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, reply_body).into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json"),

@@ -40,6 +40,12 @@ pub const MARKETPLACE_US: &str = "ATVPDKIKX0DER";
 
 /// The seller of the demo and of the sandbox's generated orders.
 pub const DEMO_SELLER: &str = "A3TH9S8BH6GOGM";
+/// The demo's second seller of the same app, with its own refresh token and orders.
+pub const DEMO_SECOND_SELLER: &str = "A1DEMOSECONDSLR";
+/// Its refresh token in the local sandbox (not a secret: the sandbox is local).
+pub const DEMO_SECOND_TOKEN: &str = "Atzr|local-refresh-token-second-seller";
+/// How many orders the sandbox generates for the second seller.
+pub const DEMO_SECOND_ORDERS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -99,7 +105,9 @@ pub mod roles {
     pub const CUSTOMER_SERVICE_AGENT: &str = "CustomerServiceAgentRole";
     pub const RETURNS_CLERK: &str = "ReturnsClerkRole";
     pub const FRAUD_REVIEWER: &str = "FraudReviewerRole";
-    pub const ALL: [&str; 9] = [
+    /// The subscriptions function (the operators' SP-API notification setup).
+    pub const SUBSCRIPTIONS: &str = "SubscriptionsFunctionRole";
+    pub const ALL: [&str; 10] = [
         INGEST,
         DISPATCH,
         CALLBACK,
@@ -109,6 +117,7 @@ pub mod roles {
         PII_ACCESS_CUSTOMER_SERVICE,
         PII_ACCESS_RETURNS,
         PII_ACCESS_FRAUD_REVIEW,
+        SUBSCRIPTIONS,
     ];
 
     /// A purpose's function role and the people's role that may use it.
@@ -386,6 +395,67 @@ pub fn ingest_config(
         .map_err(|e| LocalError::Stack(e.to_string()))
 }
 
+/// The subscriptions function's configuration for resources provisioned in the emulator: its
+/// caller is the local operator's role; the destination is named after the stack.
+pub fn subscriptions_config(
+    resources: &Resources,
+    sandbox_url: &str,
+) -> Result<orderseal_subscriptions::SubscriptionsConfig, LocalError> {
+    let env: BTreeMap<&str, String> = BTreeMap::from([
+        (
+            "ORDERSEAL_TABLE",
+            resources.table("OrdersTable")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_LWA_SECRET_ID",
+            resources.secret("LwaCredentialsSecret")?.to_owned(),
+        ),
+        (
+            "ORDERSEAL_SELLER_SECRET_PREFIX",
+            resources.seller_secret_prefix.clone(),
+        ),
+        ("ORDERSEAL_SPAPI_ENDPOINT", sandbox_url.to_owned()),
+        (
+            "ORDERSEAL_LWA_ENDPOINT",
+            format!("{sandbox_url}/auth/o2/token"),
+        ),
+        (
+            "ORDERSEAL_NOTIFICATIONS_QUEUE_ARN",
+            resources.queue("NotificationsQueue")?.arn.clone(),
+        ),
+        (
+            "ORDERSEAL_DESTINATION_NAME",
+            resources
+                .seller_secret_prefix
+                .trim_end_matches("/sellers/")
+                .to_owned(),
+        ),
+        (
+            "ORDERSEAL_CALLER_ROLE_ARNS",
+            local_role_arn(roles::OPERATOR),
+        ),
+    ]);
+    orderseal_subscriptions::SubscriptionsConfig::from_lookup(lookup(
+        template_settings("SubscriptionsFunction")?,
+        env,
+    ))
+    .map_err(|e| LocalError::Stack(e.to_string()))
+}
+
+/// The subscriptions function on the emulator's resources, with the clients of its own role.
+pub fn subscriptions_function(
+    resources: &Resources,
+    sandbox_url: &str,
+    aws: &AwsClients,
+) -> Result<orderseal_subscriptions::LambdaSubscriptions, LocalError> {
+    orderseal_subscriptions::build(
+        subscriptions_config(resources, sandbox_url)?,
+        aws.dynamodb.clone(),
+        aws.secrets.clone(),
+    )
+    .map_err(|e| LocalError::Stack(e.to_string()))
+}
+
 /// Carrier credentials matching the carrier sandbox's defaults, as the secret holds them.
 pub fn carrier_secret(carriers: &carrier_sandbox::CarrierSandboxConfig) -> String {
     serde_json::json!({
@@ -399,11 +469,32 @@ pub fn carrier_secret(carriers: &carrier_sandbox::CarrierSandboxConfig) -> Strin
 /// The secrets the local stack provisions: LWA for the SP-API sandbox, carrier keys for the
 /// carrier sandbox.
 pub fn local_secrets(seller: &str) -> BTreeMap<String, String> {
+    let mut secrets = non_lwa_secrets();
+    secrets.insert(
+        "LwaCredentialsSecret".to_owned(),
+        sandbox_lwa_secret(&spapi_sandbox::SandboxConfig::default(), seller),
+    );
+    secrets
+}
+
+/// [`local_secrets`] for the demo's sellers: the default one and `others` (`(seller, refresh
+/// token)`), each registered with its own token secret at provisioning.
+pub fn local_demo_secrets(seller: &str, others: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut secrets = local_secrets(seller);
+    if let Some(lwa) = secrets.get_mut("LwaCredentialsSecret")
+        && let Ok(mut json) = serde_json::from_str::<serde_json::Value>(lwa)
+    {
+        for (other, token) in others {
+            json["refresh_tokens"][*other] = serde_json::Value::from(*token);
+        }
+        *lwa = json.to_string();
+    }
+    secrets
+}
+
+/// The local secrets other than LWA's.
+fn non_lwa_secrets() -> BTreeMap<String, String> {
     BTreeMap::from([
-        (
-            "LwaCredentialsSecret".to_owned(),
-            sandbox_lwa_secret(&spapi_sandbox::SandboxConfig::default(), seller),
-        ),
         (
             "CarrierCredentialsSecret".to_owned(),
             carrier_secret(&carrier_sandbox::CarrierSandboxConfig::default()),

@@ -65,6 +65,9 @@ enum Cmd {
         /// Only the ids of orders held for fraud review (for scripts).
         #[arg(long)]
         held: bool,
+        /// With --ids-with-pii or --held: only this seller's.
+        #[arg(long)]
+        seller: Option<String>,
     },
     /// Messages waiting in each queue (DLQs included).
     Queues,
@@ -296,7 +299,20 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                 orderseal_ingest::system_clock(),
                 |role| clients[role].clone(),
             )?;
-            let (url, server) = orderseal_local::access_api::serve(functions, addr.port()).await?;
+            let subscriptions_aws =
+                AwsClients::for_endpoint_as(&state.moto_url, orderseal_local::roles::SUBSCRIPTIONS)
+                    .await;
+            let subscriptions = orderseal_local::subscriptions_function(
+                &state.resources,
+                &state.sandbox_url,
+                &subscriptions_aws,
+            )?;
+            let (url, server) = orderseal_local::access_api::serve_with(
+                functions,
+                Some(std::sync::Arc::new(subscriptions)),
+                addr.port(),
+            )
+            .await?;
             println!("pii-access API on {url}");
             let _ = server.await;
             Ok(())
@@ -351,10 +367,14 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                 )))
             }
         }
-        Cmd::Orders { ids_with_pii, held } => {
+        Cmd::Orders {
+            ids_with_pii,
+            held,
+            seller,
+        } => {
             let (state, aws) = connect().await?;
             if ids_with_pii || held {
-                print_ids(&state, &aws, held).await
+                print_ids(&state, &aws, held, seller.as_deref()).await
             } else {
                 print_orders(&state, &aws).await
             }
@@ -391,12 +411,9 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             let dir = stack::local_dir().join("demo-notifications");
             std::fs::create_dir_all(&dir)?;
             let mut files = Vec::new();
-            for order in notify::sandbox_orders(&state.sandbox_url).await? {
-                let n = notify::order_change_for(
-                    &order,
-                    &state.seller_id,
-                    &notify::notification_id_for(&order),
-                );
+            for (seller, order) in notify::sandbox_orders(&state.sandbox_url).await? {
+                let n =
+                    notify::order_change_for(&order, &seller, &notify::notification_id_for(&order));
                 let path = dir.join(format!(
                     "{}.json",
                     order["orderId"].as_str().unwrap_or("order")
@@ -563,7 +580,8 @@ fn print_summary(item: &inspect::Item, pii: Option<&inspect::Item>) {
         .map(|t| t.date().to_string())
         .unwrap_or_else(|| "-".into());
     println!(
-        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {:<15} {}",
+        "{:<15} {:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {:<15} {}",
+        g("seller_id"),
         g("order_id"),
         g("fulfilled_by"),
         g("fulfillment_status"),
@@ -589,9 +607,13 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
         .iter()
         .filter(|i| inspect::s(i, "sk") == Some(orderseal::layout::ORDER_SK))
         .collect();
-    orders.sort_by(|a, b| inspect::s(a, "order_id").cmp(&inspect::s(b, "order_id")));
+    orders.sort_by(|a, b| {
+        (inspect::s(a, "seller_id"), inspect::s(a, "order_id"))
+            .cmp(&(inspect::s(b, "seller_id"), inspect::s(b, "order_id")))
+    });
     println!(
-        "{:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {:<15} FRAUD REVIEW",
+        "{:<15} {:<20} {:<8} {:<18} {:<22} {:<11} {:<6} {:<23} {:<10} {:<15} FRAUD REVIEW",
+        "SELLER",
         "ORDER",
         "BY",
         "STATUS",
@@ -619,7 +641,12 @@ async fn print_orders(state: &StackState, aws: &AwsClients) -> Result<(), LocalE
 
 /// The ids of the orders whose sealed PII is live (past its expiry counts as erased), sorted;
 /// `held`: of those, the ones held for fraud review.
-async fn print_ids(state: &StackState, aws: &AwsClients, held: bool) -> Result<(), LocalError> {
+async fn print_ids(
+    state: &StackState,
+    aws: &AwsClients,
+    held: bool,
+    seller: Option<&str>,
+) -> Result<(), LocalError> {
     let table = state.resources.table("OrdersTable")?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut ids: Vec<String> = inspect::scan_all(aws, table)
@@ -631,6 +658,7 @@ async fn print_ids(state: &StackState, aws: &AwsClients, held: bool) -> Result<(
         .filter(|i| {
             !held || inspect::s(i, "review_state") == Some(orderseal::fraud::HELD_FOR_REVIEW)
         })
+        .filter(|i| seller.is_none_or(|s| inspect::s(i, "seller_id") == Some(s)))
         .filter_map(|i| inspect::s(i, "order_id").map(str::to_owned))
         .collect();
     ids.sort();

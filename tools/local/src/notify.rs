@@ -86,8 +86,8 @@ pub fn notification_id_for(order: &Value) -> String {
     )
 }
 
-/// The sandbox's orders, in full, over its control API.
-pub async fn sandbox_orders(sandbox_url: &str) -> Result<Vec<Value>, crate::LocalError> {
+/// The sandbox's orders, in full, each with its seller, over its control API.
+pub async fn sandbox_orders(sandbox_url: &str) -> Result<Vec<(String, Value)>, crate::LocalError> {
     let http = reqwest::Client::new();
     let err = |e: reqwest::Error| crate::LocalError::Stack(format!("SP-API sandbox: {e}"));
     let list: Value = http
@@ -101,6 +101,11 @@ pub async fn sandbox_orders(sandbox_url: &str) -> Result<Vec<Value>, crate::Loca
     let mut out = Vec::new();
     for r in list["orders"].as_array().cloned().unwrap_or_default() {
         let id = r["orderId"].as_str().unwrap_or_default();
+        let seller = r["sellerId"]
+            .as_str()
+            .or_else(|| list["sellerId"].as_str())
+            .unwrap_or_default()
+            .to_owned();
         let order: Value = http
             .get(format!("{sandbox_url}/_sandbox/orders/{id}"))
             .send()
@@ -109,7 +114,7 @@ pub async fn sandbox_orders(sandbox_url: &str) -> Result<Vec<Value>, crate::Loca
             .json()
             .await
             .map_err(err)?;
-        out.push(order.get("order").cloned().unwrap_or(order));
+        out.push((seller, order.get("order").cloned().unwrap_or(order)));
     }
     Ok(out)
 }

@@ -203,8 +203,106 @@ pub async fn provision(
     if let Ok(table) = out.table("OrdersTable") {
         add_sellers(aws, table, &out.seller_secret_prefix, &sellers).await?;
     }
+    apply_policies(aws, spec, prefix, &out).await?;
     record_bindings(prefix, &out)?;
     Ok(out)
+}
+
+/// The queues' keys and the queue and key policies as the template gives them, resolved for
+/// this stack (parameters without a default from `infra/policy/deployment.json`). The emulator
+/// stores them but enforces none: `orderseal doctor` reads them as it reads AWS's.
+async fn apply_policies(
+    aws: &AwsClients,
+    spec: &TemplateSpec,
+    prefix: &str,
+    out: &Resources,
+) -> Result<(), LocalError> {
+    let account = out
+        .queues
+        .values()
+        .next()
+        .and_then(|q| q.arn.split(':').nth(4))
+        .unwrap_or(crate::LOCAL_ACCOUNT)
+        .to_owned();
+    let mut parameters = spec.parameters.clone();
+    if let Ok(text) =
+        std::fs::read_to_string(crate::repo_root().join("infra/policy/deployment.json"))
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+    {
+        for (k, v) in json["parameters"].as_object().into_iter().flatten() {
+            if let Some(v) = v.as_str() {
+                parameters.insert(k.clone(), v.to_owned());
+            }
+        }
+    }
+    let reference = |id: &str| -> Option<String> {
+        out.queues
+            .get(id)
+            .map(|q| q.url.clone())
+            .or_else(|| out.keys.get(id).cloned())
+            .or_else(|| out.tables.get(id).cloned())
+            .or_else(|| out.secrets.get(id).cloned())
+    };
+    let table_arn =
+        |name: &str| format!("arn:aws:dynamodb:{}:{account}:table/{name}", crate::REGION);
+    let attribute = |id: &str, attribute: &str| -> Option<String> {
+        if attribute != "Arn" {
+            return None;
+        }
+        out.queues
+            .get(id)
+            .map(|q| q.arn.clone())
+            .or_else(|| out.keys.get(id).cloned())
+            .or_else(|| out.tables.get(id).map(|t| table_arn(t)))
+            .or_else(|| id.ends_with("Role").then(|| crate::local_role_arn(id)))
+    };
+    let resolver = crate::template::Resolver {
+        partition: "aws",
+        region: crate::REGION,
+        account: &account,
+        stack: prefix,
+        parameters: &parameters,
+        list_parameters: &spec.list_parameters,
+        reference: &reference,
+        attribute: &attribute,
+    };
+    for q in &spec.queues {
+        if let (Some(key), Ok(queue)) = (&q.kms_key, out.queue(&q.logical_id)) {
+            aws.sqs
+                .set_queue_attributes()
+                .queue_url(&queue.url)
+                .attributes(QueueAttributeName::KmsMasterKeyId, out.key(key)?)
+                .send()
+                .await
+                .map_err(|e| LocalError::aws("SetQueueAttributes", &e))?;
+        }
+    }
+    for policy in &spec.queue_policies {
+        let document = crate::template::resolve(&policy.document, &resolver)
+            .map_err(|why| LocalError::Stack(format!("queue policy: {why}")))?;
+        for id in &policy.queues {
+            aws.sqs
+                .set_queue_attributes()
+                .queue_url(&out.queue(id)?.url)
+                .attributes(QueueAttributeName::Policy, document.to_string())
+                .send()
+                .await
+                .map_err(|e| LocalError::aws("SetQueueAttributes", &e))?;
+        }
+    }
+    for (id, policy) in &spec.key_policies {
+        let document = crate::template::resolve(policy, &resolver)
+            .map_err(|why| LocalError::Stack(format!("{id} key policy: {why}")))?;
+        aws.kms
+            .put_key_policy()
+            .key_id(out.key(id)?)
+            .policy_name("default")
+            .policy(document.to_string())
+            .send()
+            .await
+            .map_err(|e| LocalError::aws("PutKeyPolicy", &e))?;
+    }
+    Ok(())
 }
 
 /// The local sellers, each with its registry entry (the US marketplace, authorised today) and

@@ -212,7 +212,17 @@ pub async fn up(ports: Ports) -> Result<StackState, LocalError> {
     std::fs::create_dir_all(local_dir())?;
     let previous = load_state().ok();
     let (moto_url, moto_pid) = start_moto(ports.moto)?;
-    let (sandbox_url, sandbox_pid) = start_binary(
+    // The demo's two sellers: the default one and a second with orders of its own.
+    let second_seller = format!("{}={}", crate::DEMO_SECOND_SELLER, crate::DEMO_SECOND_TOKEN);
+    let second_orders = crate::DEMO_SECOND_ORDERS.to_string();
+    let (sandbox_url, sandbox_pid) = start_command(
+        sibling_binary("spapi-sandbox")?,
+        &[
+            "--seller",
+            &second_seller,
+            "--seller-orders",
+            &second_orders,
+        ],
         "spapi-sandbox",
         ports.sandbox,
         "ORDERSEAL_SANDBOX_PORT",
@@ -231,7 +241,10 @@ pub async fn up(ports: Ports) -> Result<StackState, LocalError> {
     let aws = AwsClients::for_endpoint(&moto_url).await;
     let spec = template::load(&crate::template_path())?;
     let seller_id = crate::DEMO_SELLER.to_owned();
-    let secrets = crate::local_secrets(&seller_id);
+    let secrets = crate::local_demo_secrets(
+        &seller_id,
+        &[(crate::DEMO_SECOND_SELLER, crate::DEMO_SECOND_TOKEN)],
+    );
     let resources = provision(&aws, &spec, PREFIX, &secrets, &ProvisionOptions::default()).await?;
     let mut state = StackState {
         moto_url,

@@ -35,6 +35,16 @@ pub struct QueueSpec {
     pub message_retention: Option<i64>,
     /// (dead-letter queue logical id, maxReceiveCount)
     pub redrive: Option<(String, i64)>,
+    /// `KmsMasterKeyId: !Ref <Key>`: the key's logical id.
+    pub kms_key: Option<String>,
+}
+
+/// An `AWS::SQS::QueuePolicy`: the queues it applies to (logical ids) and its document, with
+/// the template's intrinsics still in it ([`resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePolicySpec {
+    pub queues: Vec<String>,
+    pub document: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -46,6 +56,12 @@ pub struct TemplateSpec {
     /// Per function: the environment variables the template sets from a literal or from a
     /// parameter's default (`!Ref Parameter`), as a deployment with the defaults would have them.
     pub function_settings: BTreeMap<String, BTreeMap<String, String>>,
+    pub queue_policies: Vec<QueuePolicySpec>,
+    /// Per key: its `KeyPolicy`, intrinsics unresolved.
+    pub key_policies: BTreeMap<String, Value>,
+    /// Parameters' defaults, and `CommaDelimitedList` parameters' names.
+    pub parameters: BTreeMap<String, String>,
+    pub list_parameters: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +100,15 @@ pub fn parse(text: &str) -> Result<TemplateSpec, TemplateError> {
         .flatten()
         .filter_map(|(k, p)| Some((k.as_str()?.to_owned(), scalar(p.get("Default")?)?)))
         .collect();
+    spec.parameters = defaults.clone();
+    spec.list_parameters = doc
+        .get("Parameters")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| p.get("Type").and_then(Value::as_str) == Some("CommaDelimitedList"))
+        .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+        .collect();
     for (id, res) in resources {
         if res.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function") {
             let vars = res
@@ -111,7 +136,22 @@ pub fn parse(text: &str) -> Result<TemplateSpec, TemplateError> {
         match res.get("Type").and_then(Value::as_str) {
             Some("AWS::DynamoDB::Table") => spec.tables.push(table(&id, &props)?),
             Some("AWS::SQS::Queue") => spec.queues.push(queue(&id, &props)?),
-            Some("AWS::KMS::Key") => spec.keys.push(id),
+            Some("AWS::KMS::Key") => {
+                if let Some(policy) = props.get("KeyPolicy") {
+                    spec.key_policies.insert(id.clone(), policy.clone());
+                }
+                spec.keys.push(id)
+            }
+            Some("AWS::SQS::QueuePolicy") => spec.queue_policies.push(QueuePolicySpec {
+                queues: props
+                    .get("Queues")
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(ref_target)
+                    .collect(),
+                document: props.get("PolicyDocument").cloned().unwrap_or(Value::Null),
+            }),
             Some("AWS::SecretsManager::Secret") => spec.secrets.push(id),
             _ => {}
         }
@@ -214,6 +254,125 @@ fn table(id: &str, p: &Value) -> Result<TableSpec, TemplateError> {
     })
 }
 
+/// `!Ref X` → `X`.
+fn ref_target(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// What [`resolve`] substitutes for the template's intrinsics.
+pub struct Resolver<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub stack: &'a str,
+    /// Parameter values (defaults overlaid with the deployment's).
+    pub parameters: &'a BTreeMap<String, String>,
+    /// `CommaDelimitedList` parameters: `!Ref` gives a list.
+    pub list_parameters: &'a [String],
+    /// `!Ref <resource>`.
+    pub reference: &'a dyn Fn(&str) -> Option<String>,
+    /// `!GetAtt <resource>.<attribute>`.
+    pub attribute: &'a dyn Fn(&str, &str) -> Option<String>,
+}
+
+impl Resolver<'_> {
+    fn reference_of(&self, name: &str) -> Option<serde_json::Value> {
+        let text = match name {
+            "AWS::Partition" => Some(self.partition.to_owned()),
+            "AWS::Region" => Some(self.region.to_owned()),
+            "AWS::AccountId" => Some(self.account.to_owned()),
+            "AWS::StackName" => Some(self.stack.to_owned()),
+            _ => self
+                .parameters
+                .get(name)
+                .cloned()
+                .or_else(|| (self.reference)(name)),
+        }?;
+        if self.list_parameters.iter().any(|p| p == name) {
+            return Some(serde_json::Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| serde_json::Value::String(s.to_owned()))
+                    .collect(),
+            ));
+        }
+        Some(serde_json::Value::String(text))
+    }
+
+    fn sub(&self, template: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed ${{ in {template:?}"))?;
+            let name = &after[..end];
+            let value = match name.split_once('.') {
+                Some((resource, attribute)) => (self.attribute)(resource, attribute),
+                None => match self.reference_of(name) {
+                    Some(serde_json::Value::String(s)) => Some(s),
+                    _ => None,
+                },
+            }
+            .ok_or_else(|| format!("cannot resolve ${{{name}}}"))?;
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// The template value `v` as JSON, with `!Ref`, `!Sub` and `!GetAtt` resolved; any other
+/// intrinsic, or a name it cannot resolve, is an error.
+pub fn resolve(v: &Value, r: &Resolver<'_>) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    Ok(match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Number(n) => serde_json::from_str(&n.to_string()).map_err(|e| e.to_string())?,
+        Value::String(s) => J::String(s.clone()),
+        Value::Sequence(seq) => J::Array(
+            seq.iter()
+                .map(|e| resolve(e, r))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Mapping(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, e) in m {
+                let k = k.as_str().ok_or("a mapping key is not a string")?;
+                out.insert(k.to_owned(), resolve(e, r)?);
+            }
+            J::Object(out)
+        }
+        Value::Tagged(t) if t.tag == "Ref" => {
+            let name = t.value.as_str().ok_or("!Ref of a non-string")?;
+            r.reference_of(name)
+                .ok_or_else(|| format!("cannot resolve !Ref {name}"))?
+        }
+        Value::Tagged(t) if t.tag == "GetAtt" => {
+            let target = t.value.as_str().ok_or("!GetAtt of a non-string")?;
+            let (resource, attribute) = target
+                .split_once('.')
+                .ok_or_else(|| format!("!GetAtt {target} has no attribute"))?;
+            J::String(
+                (r.attribute)(resource, attribute)
+                    .ok_or_else(|| format!("cannot resolve !GetAtt {target}"))?,
+            )
+        }
+        Value::Tagged(t) if t.tag == "Sub" => {
+            J::String(r.sub(t.value.as_str().ok_or("!Sub of a non-string")?)?)
+        }
+        Value::Tagged(t) => return Err(format!("intrinsic {} is not resolved locally", t.tag)),
+    })
+}
+
 /// `!GetAtt X.Arn` (tagged scalar) or `{Fn::GetAtt: [X, Arn]}` → `X`.
 fn get_att_target(v: &Value) -> Option<String> {
     match v {
@@ -256,6 +415,7 @@ fn queue(id: &str, p: &Value) -> Result<QueueSpec, TemplateError> {
         visibility_timeout: p.get("VisibilityTimeout").and_then(Value::as_i64),
         message_retention: p.get("MessageRetentionPeriod").and_then(Value::as_i64),
         redrive,
+        kms_key: p.get("KmsMasterKeyId").and_then(ref_target),
     })
 }
 

@@ -1,7 +1,9 @@
 //! The operator CLI's work, apart from argument parsing: render the retention report, stream
-//! the accounting export. Nothing here reads a sealed blob; the CLI has no KMS client.
+//! the accounting export, check the notification path. Nothing here reads a sealed blob; the
+//! CLI's one KMS call reads the notifications queue key's policy (`doctor`).
 
 pub mod dlq;
+pub mod doctor;
 
 use std::io::Write;
 

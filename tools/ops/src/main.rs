@@ -107,6 +107,39 @@ enum Command {
         #[command(subcommand)]
         command: SellerCommand,
     },
+    /// Start SP-API notifications: the app's destination for the notifications queue (once) and
+    /// an ORDER_CHANGE subscription for each registered seller (or `--seller`). Repeatable:
+    /// what exists is reported `exists`. Done by the subscriptions function through the
+    /// stack's API, signed with your credentials (the operators' role): the sellers' tokens
+    /// and the app's LWA secret stay out of your hands. Exits 3 when any seller failed.
+    Subscribe {
+        /// Only this seller.
+        #[arg(long)]
+        seller: Option<String>,
+        #[command(flatten)]
+        api: OpsApi,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The destination and every registered seller's subscription as Amazon has them, with
+    /// when each seller's notifications last arrived. Exits 3 when any seller is not subscribed
+    /// to this deployment's queue.
+    Subscriptions {
+        #[command(flatten)]
+        api: OpsApi,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Will notifications arrive? The queue policy grants SP-API's account what it needs, the
+    /// queue's key lets it encrypt, every seller is subscribed to this queue; and how long ago
+    /// each seller's notifications last arrived. Exits 3 when a check fails.
+    Doctor {
+        #[command(flatten)]
+        api: OpsApi,
+        /// The stack's `NotificationsQueueUrl`.
+        #[arg(long, env = "ORDERSEAL_NOTIFICATIONS_QUEUE")]
+        notifications_queue: String,
+    },
     /// The notifications and shipments DLQs: what is parked there and why (ids and reason
     /// codes, never a body), and replaying it to its queue once the cause is fixed.
     Dlq {
@@ -157,14 +190,29 @@ enum SellerCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Stop serving a seller: its registry entry goes and its token secret is deleted
-    /// (recoverable for 7 days). Its orders, records and audit trail stay under the retention
-    /// rules; its notifications from now on are quarantined as `unknown_seller`.
+    /// Stop serving a seller: its ORDER_CHANGE subscription is deleted at Amazon (through the
+    /// subscriptions function, while its token still exists), its registry entry goes and its
+    /// token secret is deleted (recoverable for 7 days). Its orders, records and audit trail
+    /// stay under the retention rules; a notification still in flight is quarantined as
+    /// `unknown_seller`.
     Remove {
         seller: String,
         #[command(flatten)]
         secrets: SellerSecretArgs,
+        /// The stack's `PiiAccessApiUrl` (the subscription is deleted through it).
+        #[arg(long, env = "ORDERSEAL_ACCESS_API")]
+        api_url: Option<String>,
+        /// Leave the subscription alone (e.g. the seller already revoked the app).
+        #[arg(long)]
+        keep_subscription: bool,
     },
+}
+
+/// The stack's API (output `PiiAccessApiUrl`): its `/ops/subscriptions` routes.
+#[derive(clap::Args)]
+struct OpsApi {
+    #[arg(long, env = "ORDERSEAL_ACCESS_API")]
+    api_url: String,
 }
 
 /// Where sellers' token secrets go (outputs `SellerSecretPrefix`, `StorageKeyArn`).
@@ -545,6 +593,268 @@ async fn access_client(
     ))
 }
 
+fn render_subscriptions(report: &orderseal::subscriptions::SubscriptionsReport) -> String {
+    let mut out = match &report.destination {
+        Some(d) => format!(
+            "destination {} for {}: {}\n",
+            d.destination_id,
+            d.queue_arn,
+            d.status.as_str()
+        ),
+        None => {
+            "no destination for this deployment's queue: run `orderseal subscribe`\n".to_owned()
+        }
+    };
+    out.push_str(&format!(
+        "{:<16} {:<18} {:<38} {}\n",
+        "seller", "subscription", "id", "last notification"
+    ));
+    for row in &report.sellers {
+        let status = match &row.reason {
+            Some(reason) => format!("{} ({reason})", row.status.as_str()),
+            None => row.status.as_str().to_owned(),
+        };
+        out.push_str(&format!(
+            "{:<16} {:<18} {:<38} {}\n",
+            row.seller_id,
+            status,
+            row.subscription_id.as_deref().unwrap_or("-"),
+            row.last_notification_at.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+/// `orderseal subscribe`.
+async fn subscribe(
+    sdk: &aws_config::SdkConfig,
+    seller: Option<&str>,
+    api_url: &str,
+    format: Format,
+) -> ExitCode {
+    let client = match access_client(sdk, api_url).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.subscribe(seller).await {
+        Ok(Ok(report)) => {
+            print_as(format, &report, render_subscriptions);
+            if report.sellers.iter().all(|s| s.status.is_subscribed()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            }
+        }
+        Ok(Err(refusal)) => {
+            eprintln!("error: {} {}", refusal.status, refusal.error);
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `orderseal subscriptions`.
+async fn subscriptions(sdk: &aws_config::SdkConfig, api_url: &str, format: Format) -> ExitCode {
+    let client = match access_client(sdk, api_url).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.subscriptions().await {
+        Ok(Ok(report)) => {
+            print_as(format, &report, render_subscriptions);
+            if report.destination.is_some()
+                && report.sellers.iter().all(|s| s.status.is_subscribed())
+            {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            }
+        }
+        Ok(Err(refusal)) => {
+            eprintln!("error: {} {}", refusal.status, refusal.error);
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `orderseal doctor`.
+async fn doctor(sdk: &aws_config::SdkConfig, api_url: &str, queue_url: &str) -> ExitCode {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use orderseal_ops::doctor::{Check, check_key_policy, check_queue_policy};
+    let recorder = orderseal::aws::record::RequestRecorder::from_env("OperatorRole");
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(sdk)
+            .interceptor(recorder)
+            .build(),
+    );
+    let mut checks: Vec<Check> = Vec::new();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::Policy)
+        .attribute_names(QueueAttributeName::KmsMasterKeyId)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await;
+    let mut queue_arn = None;
+    match attributes {
+        Err(e) => checks.push(Check::fail(
+            "queue policy lets SP-API send",
+            format!(
+                "cannot read the queue's attributes: {}",
+                orderseal::aws::error_code(&e)
+            ),
+        )),
+        Ok(out) => {
+            let attrs = out.attributes.unwrap_or_default();
+            let arn = attrs
+                .get(&QueueAttributeName::QueueArn)
+                .cloned()
+                .unwrap_or_default();
+            checks.push(check_queue_policy(
+                attrs.get(&QueueAttributeName::Policy).map(String::as_str),
+                &arn,
+            ));
+            match attrs.get(&QueueAttributeName::KmsMasterKeyId) {
+                // SSE-SQS (or none): nothing more is documented for Amazon.
+                None => checks.push(Check::pass(
+                    "queue key lets SP-API encrypt",
+                    Some("no customer key on the queue".to_owned()),
+                )),
+                Some(key) if key.starts_with("alias/aws/") => checks.push(Check::fail(
+                    "queue key lets SP-API encrypt",
+                    "the queue uses the AWS managed key, whose policy cannot let SP-API's account in",
+                )),
+                Some(key) => match kms
+                    .get_key_policy()
+                    .key_id(key)
+                    .policy_name("default")
+                    .send()
+                    .await
+                {
+                    Ok(out) => {
+                        let key_arn = out
+                            .policy
+                            .as_deref()
+                            .map(|_| key.clone())
+                            .unwrap_or_default();
+                        checks.push(check_key_policy(
+                            out.policy.as_deref().unwrap_or("{}"),
+                            &key_arn,
+                        ));
+                    }
+                    Err(e) => checks.push(Check::fail(
+                        "queue key lets SP-API encrypt",
+                        format!(
+                            "cannot read the key's policy: {}",
+                            orderseal::aws::error_code(&e)
+                        ),
+                    )),
+                },
+            }
+            queue_arn = Some(arn);
+        }
+    }
+    match access_client(sdk, api_url).await {
+        Err(code) => return code,
+        Ok(client) => match client.subscriptions().await {
+            Ok(Ok(report)) => {
+                match (&report.destination, &queue_arn) {
+                    (Some(d), Some(arn)) if &d.queue_arn == arn => checks.push(Check::pass(
+                        "destination for the queue",
+                        Some(d.destination_id.clone()),
+                    )),
+                    (Some(d), _) => checks.push(Check::fail(
+                        "destination for the queue",
+                        format!("the destination is for {}, not this queue", d.queue_arn),
+                    )),
+                    (None, _) => checks.push(Check::fail(
+                        "destination for the queue",
+                        "the app has no destination for this queue: run `orderseal subscribe`",
+                    )),
+                }
+                if report.sellers.is_empty() {
+                    checks.push(Check::fail(
+                        "sellers subscribed",
+                        "no seller is registered: `orderseal seller add`",
+                    ));
+                }
+                let now = OffsetDateTime::now_utc();
+                for row in &report.sellers {
+                    let name = format!("seller {} subscribed", row.seller_id);
+                    let seen = row
+                        .last_notification_at
+                        .as_deref()
+                        .and_then(|t| {
+                            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                                .ok()
+                        })
+                        .map(|t| {
+                            let age = (now - t).whole_minutes().max(0);
+                            format!("last notification {}h {}m ago", age / 60, age % 60)
+                        })
+                        .unwrap_or_else(|| "no notification seen yet".to_owned());
+                    checks.push(if row.status.is_subscribed() {
+                        Check::pass(name, Some(seen))
+                    } else {
+                        Check::fail(
+                            name,
+                            format!(
+                                "{}{}; {seen}",
+                                row.status.as_str(),
+                                row.reason
+                                    .as_deref()
+                                    .map(|r| format!(" ({r})"))
+                                    .unwrap_or_default()
+                            ),
+                        )
+                    });
+                }
+            }
+            Ok(Err(refusal)) => checks.push(Check::fail(
+                "destination for the queue",
+                format!(
+                    "the subscriptions API refused ({} {})",
+                    refusal.status, refusal.error
+                ),
+            )),
+            Err(e) => checks.push(Check::fail(
+                "destination for the queue",
+                format!("the subscriptions API did not answer: {e}"),
+            )),
+        },
+    }
+    let mut failed = 0;
+    for c in &checks {
+        match (&c.problem, &c.detail) {
+            (Some(problem), _) => {
+                failed += 1;
+                println!("FAIL {}: {problem}", c.name);
+            }
+            (None, Some(detail)) => println!("ok   {} ({detail})", c.name),
+            (None, None) => println!("ok   {}", c.name),
+        }
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{failed} check(s) failed");
+        ExitCode::from(3)
+    }
+}
+
 /// `orderseal fraud release|cancel`.
 async fn decide(sdk: &aws_config::SdkConfig, d: &FraudDecision, decision: &str) -> ExitCode {
     let ReviewPurpose::FraudReview = d.purpose;
@@ -703,6 +1013,28 @@ async fn main() -> ExitCode {
             FraudCommand::Cancel { decision } => decide(&sdk, decision, "cancel").await,
             FraudCommand::List { .. } => unreachable!("matched above"),
         };
+    }
+    match &cli.command {
+        Command::Subscribe {
+            seller,
+            api,
+            format,
+        } => {
+            let sdk = aws_config::load_from_env().await;
+            return subscribe(&sdk, seller.as_deref(), &api.api_url, *format).await;
+        }
+        Command::Subscriptions { api, format } => {
+            let sdk = aws_config::load_from_env().await;
+            return subscriptions(&sdk, &api.api_url, *format).await;
+        }
+        Command::Doctor {
+            api,
+            notifications_queue,
+        } => {
+            let sdk = aws_config::load_from_env().await;
+            return doctor(&sdk, &api.api_url, notifications_queue).await;
+        }
+        _ => {}
     }
     if let Command::Seller { command } = cli.command {
         let Some(table) = cli.table else {
@@ -885,6 +1217,9 @@ async fn main() -> ExitCode {
         },
         // Handled above, with their own clients.
         Command::Migrate { .. }
+        | Command::Subscribe { .. }
+        | Command::Subscriptions { .. }
+        | Command::Doctor { .. }
         | Command::Dlq { .. }
         | Command::Seller { .. }
         | Command::Fraud { .. }
@@ -1203,7 +1538,36 @@ async fn seller(sdk: &aws_config::SdkConfig, table: &str, command: SellerCommand
         SellerCommand::Remove {
             seller,
             secrets: args,
+            api_url,
+            keep_subscription,
         } => {
+            if !keep_subscription {
+                let Some(api_url) = api_url else {
+                    eprintln!(
+                        "error: pass --api-url (ORDERSEAL_ACCESS_API, the stack's PiiAccessApiUrl) so the seller's subscription is deleted, or --keep-subscription"
+                    );
+                    return ExitCode::from(2);
+                };
+                let client = match access_client(sdk, &api_url).await {
+                    Ok(c) => c,
+                    Err(code) => return code,
+                };
+                match client.unsubscribe(&seller).await {
+                    Ok(Ok(report)) => {
+                        for row in &report.sellers {
+                            println!("subscription of {}: {}", row.seller_id, row.status.as_str());
+                        }
+                    }
+                    Ok(Err(refusal)) => {
+                        eprintln!(
+                            "error: the subscription was not deleted ({} {}); nothing was removed (--keep-subscription removes the seller anyway)",
+                            refusal.status, refusal.error
+                        );
+                        return ExitCode::from(4);
+                    }
+                    Err(e) => return fail(&e),
+                }
+            }
             let listed = match registry.remove(&seller).await {
                 Ok(listed) => listed,
                 Err(e) => return fail(&e),

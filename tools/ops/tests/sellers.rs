@@ -163,14 +163,31 @@ async fn sellers_are_added_served_with_their_own_token_and_removed() {
     assert!(item.is_some(), "the new seller's order was stored");
 
     // Removed: the registry entry and the secret go; its next notification is quarantined.
-    let removed = orderseal(&stack, &["seller", "remove", NEW_SELLER], None);
+    // Without the API (its subscription is deleted through it: tests/subscriptions.rs) only
+    // when told to keep the subscription.
+    let refused = orderseal(&stack, &["seller", "remove", NEW_SELLER], None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        listed(&stack).1.len(),
+        2,
+        "nothing removed without --api-url"
+    );
+    let removed = orderseal(
+        &stack,
+        &["seller", "remove", NEW_SELLER, "--keep-subscription"],
+        None,
+    );
     assert!(
         removed.status.success(),
         "{}",
         String::from_utf8_lossy(&removed.stderr)
     );
     assert_eq!(listed(&stack).1.len(), 1);
-    let again = orderseal(&stack, &["seller", "remove", NEW_SELLER], None);
+    let again = orderseal(
+        &stack,
+        &["seller", "remove", NEW_SELLER, "--keep-subscription"],
+        None,
+    );
     assert_eq!(again.status.code(), Some(4));
     let later = notify::order_change_for(&order, NEW_SELLER, "n-after-removal").to_string();
     stack.send(&later).await;

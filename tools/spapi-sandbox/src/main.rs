@@ -45,10 +45,13 @@ struct Args {
     /// Refresh token to accept (repeatable).
     #[arg(long = "refresh-token", default_value = DEFAULT_REFRESH_TOKEN, hide_default_value = true)]
     refresh_tokens: Vec<String>,
-    /// A further seller, `SELLER_ID=REFRESH_TOKEN`, with `--orders` generated orders of its own
-    /// (repeatable).
+    /// A further seller, `SELLER_ID=REFRESH_TOKEN`, with `--seller-orders` generated orders of
+    /// its own (repeatable).
     #[arg(long = "seller", value_parser = parse_seller)]
     other_sellers: Vec<(String, String)>,
+    /// Orders to generate for each `--seller`.
+    #[arg(long, default_value_t = 4)]
+    seller_orders: usize,
 }
 
 fn parse_seller(s: &str) -> Result<(String, String), String> {
@@ -91,7 +94,7 @@ async fn main() -> ExitCode {
             .map(|(seller_id, refresh_token)| SellerAccount {
                 seller_id,
                 refresh_token,
-                generated_orders: args.orders,
+                generated_orders: args.seller_orders,
             })
             .collect(),
     };
