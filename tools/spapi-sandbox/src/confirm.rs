@@ -76,7 +76,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::control::{Fault, Op, SandboxControl};
+use crate::control::{Op, SandboxControl};
 use crate::{orders, server};
 
 /// The official Orders API v0 model from the kit beside the checkout.
@@ -135,22 +135,9 @@ fn answer(
     };
     control.record_confirmation(order_id, recorded);
 
-    if control.is_down() {
-        return orders::fault_response(Fault::Unavailable);
-    }
-    if let Some(fault) = control.take_fault(Op::ConfirmShipment) {
-        return orders::fault_response(fault);
-    }
-    let seller = match orders::authorize(control, headers) {
+    let seller = match orders::seller_call(control, Op::ConfirmShipment, headers) {
         Ok(seller) => seller,
-        Err(details) => {
-            return orders::error(
-                StatusCode::FORBIDDEN,
-                "Unauthorized",
-                "Access to requested resource is denied.",
-                details,
-            );
-        }
+        Err(response) => return *response,
     };
     let Ok(payload) = payload else {
         return invalid(vec![Invalid::new("payload", "is not valid JSON")]);

@@ -35,6 +35,8 @@ pub enum Op {
     ConfirmShipment,
     /// Every Notifications API operation (`/notifications/v1/…`).
     Notifications,
+    /// `GET /orders/2026-01-01/orders`.
+    SearchOrders,
 }
 
 /// A failure the sandbox answers with instead of serving a request.
@@ -76,6 +78,8 @@ pub struct Stats {
     pub get_order: OpStats,
     #[serde(default)]
     pub confirm_shipment: OpStats,
+    #[serde(default)]
+    pub search_orders: OpStats,
     /// Notifications API requests per operation id (`createDestination`, …).
     #[serde(default)]
     pub notifications: BTreeMap<String, OpStats>,
@@ -95,6 +99,7 @@ impl Stats {
             Op::Token => &self.token,
             Op::GetOrder => &self.get_order,
             Op::ConfirmShipment => &self.confirm_shipment,
+            Op::SearchOrders => &self.search_orders,
             Op::Notifications => &NONE,
         }
     }
@@ -112,6 +117,7 @@ impl Stats {
             Op::Token => Some(&mut self.token),
             Op::GetOrder => Some(&mut self.get_order),
             Op::ConfirmShipment => Some(&mut self.confirm_shipment),
+            Op::SearchOrders => Some(&mut self.search_orders),
             Op::Notifications => None,
         }
     }
@@ -178,6 +184,9 @@ pub(crate) struct State {
     /// Order id → seller, for orders not the primary seller's ([`SandboxConfig::other_sellers`]).
     owners: HashMap<String, String>,
     pub(crate) notifications: crate::notifications::Registry,
+    /// searchOrders: each seller's usage-plan bucket, and the pagination tokens issued.
+    search_buckets: HashMap<String, Option<crate::plan::Bucket>>,
+    page_tokens: HashMap<String, crate::search::PageToken>,
     pub(crate) tokens: TokenStore,
     faults: VecDeque<PendingFault>,
     down: bool,
@@ -191,6 +200,8 @@ pub(crate) struct State {
 struct PendingFault {
     op: Op,
     fault: Fault,
+    /// Requests of `op` served normally before this fault applies.
+    after: u32,
     remaining: u32,
 }
 
@@ -305,6 +316,36 @@ impl SandboxControl {
                 .any(|order| order_id_of(order) == Some(order_id))
     }
 
+    /// `seller`'s stored orders, full.
+    pub(crate) fn orders_of(&self, seller: &str) -> Vec<Value> {
+        let state = self.lock();
+        state
+            .orders
+            .iter()
+            .filter(|o| state.owner(self.seller_id(), order_id_of(o).unwrap_or_default()) == seller)
+            .cloned()
+            .collect()
+    }
+
+    /// One searchOrders slot of `seller`'s usage plan; `false`: over it.
+    pub(crate) fn admit_search(&self, seller: &str, now: std::time::Instant) -> bool {
+        let mut state = self.lock();
+        let slot = state.search_buckets.entry(seller.to_owned()).or_default();
+        crate::search::PLAN.admit(slot, now)
+    }
+
+    pub(crate) fn page_token(&self, token: &str) -> Option<crate::search::PageToken> {
+        self.lock().page_tokens.get(token).cloned()
+    }
+
+    pub(crate) fn issue_page_token(&self, page: crate::search::PageToken) -> String {
+        let token: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(48)
+            .collect();
+        self.lock().page_tokens.insert(token.clone(), page);
+        token
+    }
+
     /// Every seller the sandbox knows: the primary one first.
     pub fn seller_ids(&self) -> Vec<String> {
         std::iter::once(self.seller_id().to_owned())
@@ -386,10 +427,17 @@ impl SandboxControl {
 
     /// The next `times` requests of `op` fail with `fault`. Injections queue up in order.
     pub fn inject(&self, op: Op, fault: Fault, times: u32) {
+        self.inject_after(op, fault, 0, times);
+    }
+
+    /// As [`inject`](Self::inject), once `after` requests of `op` have been served (e.g. the
+    /// second page of a search fails).
+    pub fn inject_after(&self, op: Op, fault: Fault, after: u32, times: u32) {
         if times > 0 {
             self.lock().faults.push_back(PendingFault {
                 op,
                 fault,
+                after,
                 remaining: times,
             });
         }
@@ -437,6 +485,8 @@ impl SandboxControl {
         state.orders = self.inner.generated.clone();
         state.owners = self.inner.generated_owners.clone();
         state.notifications = Default::default();
+        state.search_buckets.clear();
+        state.page_tokens.clear();
         state.faults.clear();
         state.down = false;
         state.clock_offset = time::Duration::ZERO;
@@ -453,6 +503,10 @@ impl SandboxControl {
         let mut state = self.lock();
         let index = state.faults.iter().position(|pending| pending.op == op)?;
         let pending = &mut state.faults[index];
+        if pending.after > 0 {
+            pending.after -= 1;
+            return None;
+        }
         let fault = pending.fault;
         pending.remaining -= 1;
         if pending.remaining == 0 {
@@ -678,6 +732,8 @@ struct FaultRequest {
     fault: Fault,
     #[serde(default = "one")]
     times: u32,
+    #[serde(default)]
+    after: u32,
 }
 
 fn one() -> u32 {
@@ -690,7 +746,7 @@ async fn post_fault(
 ) -> Response {
     match body {
         Ok(Json(request)) => {
-            control.inject(request.op, request.fault, request.times);
+            control.inject_after(request.op, request.fault, request.after, request.times);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(rejection) => bad_body(rejection),

@@ -11,6 +11,9 @@
 //!   `includedData` datasets decide which optional sections appear, errors are SP-API
 //!   `ErrorList`s, and the model's static sandbox cases (`114-9876543-1234567`,
 //!   `171-9876543-2109876`, `028-1234567-8901234`, `TEST_CASE_400`) answer as in Amazon's sandbox.
+//! - **Orders API v2026-01-01** `GET /orders/2026-01-01/orders` (`searchOrders`): the model's
+//!   filters, pagination tokens (24 h), and its 0.0056 rps / burst 20 plan per seller; see the
+//!   `search` module.
 //! - **Orders API v0** `POST /orders/v0/orders/{orderId}/shipmentConfirmation`
 //!   (`confirmShipment`), validated against the official model (`specs/spapi/ordersV0.json`):
 //!   204 records the package on the stored v2026 order (fulfillment status, item quantities,
@@ -33,11 +36,12 @@
 //! |---|---|
 //! | `POST /auth/o2/token` | LWA token grant (form or JSON body) |
 //! | `GET /orders/2026-01-01/orders/{orderId}?includedData=…` | getOrder (`x-amz-access-token`) |
+//! | `GET /orders/2026-01-01/orders?lastUpdatedAfter=…` | searchOrders (`x-amz-access-token`) |
 //! | `POST /orders/v0/orders/{orderId}/shipmentConfirmation` | confirmShipment (`x-amz-access-token`) → 204 |
 //! | `GET /_sandbox/orders` | `{"sellerId", "orders": [OrderRef…]}` |
 //! | `POST /_sandbox/orders` | add or replace a full order (body: the order) → 204 |
 //! | `GET` / `DELETE /_sandbox/orders/{orderId}` | one full stored order / remove it |
-//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"confirmShipment"\|"token"\|"notifications", "fault": "throttle"\|"server_error"\|"unavailable"\|"bad_request", "times": N}` |
+//! | `POST /_sandbox/faults` | `{"op": "getOrder"\|"searchOrders"\|"confirmShipment"\|"token"\|"notifications", "after": N, "fault": "throttle"\|"server_error"\|"unavailable"\|"bad_request", "times": N}` |
 //! | `DELETE /_sandbox/faults` | drop pending faults |
 //! | `POST /_sandbox/down` | `{"down": true\|false}`: getOrder and confirmShipment answer 503 while down |
 //! | `GET` / `DELETE /_sandbox/stats` | [`Stats`] / zero them |
@@ -77,6 +81,8 @@ mod generate;
 mod lwa;
 mod notifications;
 mod orders;
+mod plan;
+mod search;
 mod server;
 mod statics;
 

@@ -31,11 +31,14 @@ use serde_json::{Value, json};
 use crate::control::{Fault, Op, SandboxControl};
 use crate::lwa::TokenCheck;
 use crate::orders::{error, fault_response};
+use crate::plan::{Bucket, Plan};
 use crate::server;
 
 /// The model's usage plan for every Notifications operation.
-const RATE_PER_SEC: f64 = 1.0;
-const BURST: f64 = 5.0;
+const PLAN: Plan = Plan {
+    rate: 1.0,
+    burst: 5.0,
+};
 
 /// Notification types delivered to SQS that a subscription may name (domain notes §1.1).
 const SQS_TYPES: [&str; 6] = [
@@ -73,31 +76,13 @@ pub struct SandboxSubscription {
 pub(crate) struct Registry {
     pub(crate) destinations: Vec<SandboxDestination>,
     pub(crate) subscriptions: Vec<SandboxSubscription>,
-    buckets: HashMap<&'static str, Bucket>,
-}
-
-#[derive(Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+    buckets: HashMap<&'static str, Option<Bucket>>,
 }
 
 impl Registry {
     /// Takes one request slot of `operation`; `false`: over the usage plan.
     fn admit(&mut self, operation: &'static str, now: Instant) -> bool {
-        let bucket = self.buckets.entry(operation).or_insert(Bucket {
-            tokens: BURST,
-            at: now,
-        });
-        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * RATE_PER_SEC;
-        bucket.tokens = (bucket.tokens + refill).min(BURST);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        PLAN.admit(self.buckets.entry(operation).or_default(), now)
     }
 }
 

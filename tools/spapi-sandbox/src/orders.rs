@@ -198,22 +198,9 @@ fn answer(
     if let Some(values) = &requested {
         control.record_included_data(values.clone());
     }
-    if control.is_down() {
-        return fault_response(Fault::Unavailable);
-    }
-    if let Some(fault) = control.take_fault(Op::GetOrder) {
-        return fault_response(fault);
-    }
-    let seller = match authorize(control, headers) {
+    let seller = match seller_call(control, Op::GetOrder, headers) {
         Ok(seller) => seller,
-        Err(details) => {
-            return error(
-                StatusCode::FORBIDDEN,
-                "Unauthorized",
-                "Access to requested resource is denied.",
-                details,
-            );
-        }
+        Err(response) => return *response,
     };
     let Some(values) = requested else {
         return error(
@@ -260,6 +247,29 @@ fn answer(
             "",
         ),
     }
+}
+
+/// What every seller operation checks first: the service is up, no fault is due for `op`, the
+/// access token is a live seller's. Returns the seller, or the answer to give.
+pub(crate) fn seller_call(
+    control: &SandboxControl,
+    op: Op,
+    headers: &HeaderMap,
+) -> Result<String, Box<Response>> {
+    if control.is_down() {
+        return Err(Box::new(fault_response(Fault::Unavailable)));
+    }
+    if let Some(fault) = control.take_fault(op) {
+        return Err(Box::new(fault_response(fault)));
+    }
+    authorize(control, headers).map_err(|details| {
+        Box::new(error(
+            StatusCode::FORBIDDEN,
+            "Unauthorized",
+            "Access to requested resource is denied.",
+            details,
+        ))
+    })
 }
 
 /// getOrder and confirmShipment act for a seller: they need a live access token from the

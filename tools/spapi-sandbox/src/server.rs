@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::control::{self, SandboxControl};
-use crate::{confirm, lwa, notifications, orders};
+use crate::{confirm, lwa, notifications, orders, search};
 
 /// Header carrying the per-request id on every SP-API and LWA answer.
 pub(crate) const REQUEST_ID: &str = "x-amzn-RequestId";
@@ -19,6 +19,7 @@ pub(crate) const REQUEST_ID: &str = "x-amzn-RequestId";
 pub(crate) fn router(control: SandboxControl) -> Router {
     Router::new()
         .route("/auth/o2/token", post(lwa::token))
+        .route("/orders/2026-01-01/orders", get(search::search_orders))
         .route(
             "/orders/2026-01-01/orders/{order_id}",
             get(orders::get_order),

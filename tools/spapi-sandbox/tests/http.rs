@@ -2042,3 +2042,155 @@ async fn notifications_operations_keep_to_one_a_second_burst_five() {
         .count(429);
     assert!(throttled >= 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// searchOrders
+
+async fn search(
+    sandbox: &Sandbox,
+    http: &Client,
+    token: &str,
+    query: &[(&str, String)],
+) -> Response {
+    http.get(format!("{}/orders/2026-01-01/orders", sandbox.base_url()))
+        .header("x-amz-access-token", token)
+        .query(query)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
+}
+
+#[tokio::test]
+async fn search_orders_pages_a_sellers_orders_and_checks_its_tokens() {
+    let (sandbox, http) = two_sellers().await;
+    let control = sandbox.control();
+    control.advance_clock(Duration::from_secs(600));
+    let token = token_for(&sandbox, &http, DEFAULT_REFRESH_TOKEN).await;
+    let after = rfc3339(OffsetDateTime::now_utc() - time::Duration::days(30));
+    let before = rfc3339(OffsetDateTime::now_utc() + time::Duration::minutes(5));
+    let base = vec![
+        ("lastUpdatedAfter", after.clone()),
+        ("lastUpdatedBefore", before.clone()),
+        ("maxResultsPerPage", "2".to_owned()),
+        ("includedData", "FULFILLMENT".to_owned()),
+    ];
+    let mut seen = Vec::new();
+    let mut page: Option<String> = None;
+    loop {
+        let mut query = base.clone();
+        if let Some(p) = &page {
+            query.push(("paginationToken", p.clone()));
+        }
+        let response = search(&sandbox, &http, &token, &query).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = json_of(response).await;
+        for order in body["orders"].as_array().unwrap() {
+            assert!(order.get("buyer").is_none() && order.get("recipient").is_none());
+            assert!(order.get("fulfillment").is_some());
+            seen.push(order["orderId"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(body["lastUpdatedBefore"], before.as_str());
+        match body["pagination"]["nextToken"].as_str() {
+            Some(next) => page = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    // The primary seller's three orders, each once; not the second seller's.
+    let mut own: Vec<String> = control
+        .order_refs()
+        .into_iter()
+        .filter(|r| r.seller_id == DEFAULT_SELLER_ID)
+        .map(|r| r.order_id)
+        .collect();
+    own.sort();
+    seen.sort();
+    assert_eq!(seen, own);
+
+    // A token is for the parameters it was issued with, for 24 hours.
+    let first = json_of(search(&sandbox, &http, &token, &base).await).await;
+    let next = first["pagination"]["nextToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut other = base.clone();
+    other.push(("marketplaceIds", "A1PA6795UKMFR9".to_owned()));
+    other.push(("paginationToken", next.clone()));
+    assert_eq!(
+        search(&sandbox, &http, &token, &other).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    control.advance_clock(Duration::from_secs(24 * 3600));
+    let fresh = token_for(&sandbox, &http, DEFAULT_REFRESH_TOKEN).await;
+    let mut stale = base.clone();
+    stale.push(("paginationToken", next));
+    let expired = search(&sandbox, &http, &fresh, &stale).await;
+    assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        json_of(expired).await["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    // The model's rules: exactly one "after", a "before" at least two minutes back.
+    let neither = search(
+        &sandbox,
+        &http,
+        &fresh,
+        &[("maxResultsPerPage", "5".to_owned())],
+    )
+    .await;
+    assert_eq!(neither.status(), StatusCode::BAD_REQUEST);
+    let too_late = search(
+        &sandbox,
+        &http,
+        &fresh,
+        &[
+            ("lastUpdatedAfter", after.clone()),
+            ("lastUpdatedBefore", rfc3339(control.now())),
+        ],
+    )
+    .await;
+    assert_eq!(too_late.status(), StatusCode::BAD_REQUEST);
+    let page_too_big = search(
+        &sandbox,
+        &http,
+        &fresh,
+        &[
+            ("lastUpdatedAfter", after),
+            ("maxResultsPerPage", "101".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(page_too_big.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn search_orders_allows_a_burst_of_twenty_per_seller() {
+    let (sandbox, http) = two_sellers().await;
+    let first = token_for(&sandbox, &http, DEFAULT_REFRESH_TOKEN).await;
+    let second = token_for(&sandbox, &http, SECOND_TOKEN).await;
+    let query = [(
+        "lastUpdatedAfter",
+        rfc3339(OffsetDateTime::now_utc() - time::Duration::days(1)),
+    )];
+    for _ in 0..20 {
+        assert_eq!(
+            search(&sandbox, &http, &first, &query).await.status(),
+            StatusCode::OK
+        );
+    }
+    let over = search(&sandbox, &http, &first, &query).await;
+    assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&over, "x-amzn-RateLimit-Limit"), Some("0.0056"));
+    // Another seller's plan is its own.
+    assert_eq!(
+        search(&sandbox, &http, &second, &query).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(sandbox.control().stats().search_orders.count(429), 1);
+}
