@@ -10,6 +10,13 @@ cd "$root"
 scripts/bootstrap.sh
 cargo build --quiet -p orderseal-local -p spapi-sandbox -p orderseal-ops
 target/debug/orderseal-local demo
+# One notification was lost on purpose. The reconcile run (ingest on a 15-minute schedule) finds
+# the order with searchOrders and stores it through the notification's own path (a getOrder for
+# its buyer data, sealed, a shipment request); dispatch then ships it. A second run finds
+# nothing to do: every order is current.
+target/debug/orderseal-local reconcile
+target/debug/orderseal-local drain
+target/debug/orderseal-local reconcile
 # The hourly retention function, run once now: erases whatever PII is already past its expiry.
 target/debug/orderseal-local sweep
 # The operator's view of the demo's orders: sealed PII the expiry index misses (target 0; exits 3

@@ -154,6 +154,29 @@ impl TestStack {
         .unwrap()
     }
 
+    /// One reconcile run of `ingest` (as its schedule invokes it) at `now`, with `config`.
+    pub async fn reconcile(
+        &self,
+        ingest: &LambdaIngest,
+        config: &orderseal_ingest::reconcile::ReconcileConfig,
+        now: time::OffsetDateTime,
+    ) -> orderseal_ingest::reconcile::ReconcileReport {
+        let state = orderseal_ingest::reconcile::dynamo::DynamoReconcileState::new(
+            self.aws_as(roles::INGEST).dynamodb.clone(),
+            self.table(),
+        );
+        orderseal_ingest::reconcile::run(
+            ingest,
+            &ingest.orders,
+            &state,
+            config,
+            now,
+            Instant::now() + Duration::from_secs(50),
+        )
+        .await
+        .expect("the reconcile run reads its state")
+    }
+
     /// [`Self::ingest`] with these fraud rules (`ORDERSEAL_FRAUD_RULES`).
     pub fn ingest_with_fraud_rules(&self, rules: &str) -> LambdaIngest {
         let mut config = ingest_config(&self.resources, &self.sandbox.base_url()).unwrap();

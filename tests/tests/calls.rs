@@ -58,7 +58,9 @@ async fn aws_calls_per_new_order_and_per_duplicate() {
     let mut cold_expected = new_order.clone();
     cold_expected.insert("Secrets Manager.GetSecretValue".into(), 2);
     // The seller registry: one conditional write that asks and notes the notification.
-    *cold_expected.entry("DynamoDB.UpdateItem".into()).or_default() += 1;
+    *cold_expected
+        .entry("DynamoDB.UpdateItem".into())
+        .or_default() += 1;
     assert_eq!(cold, cold_expected);
 
     // The same notification again: one conditional put, nothing else.

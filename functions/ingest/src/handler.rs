@@ -281,20 +281,46 @@ where
             .orders
             .get_order(seller, order_id, included, deadline)
             .await?;
+        let cancel_requested = summary
+            .order_items
+            .iter()
+            .any(|i| i.is_buyer_requested_cancel == Some(true));
+        self.store_fetched(
+            seller,
+            order_id,
+            response,
+            asks_pii,
+            cancel_requested,
+            deadline,
+        )
+        .await
+    }
+
+    /// The rest of a notification's path once the order is in hand (from getOrder, or from a
+    /// searchOrders page: the reconcile run): map, screen, seal, the conditional write, the
+    /// shipment request. `asked_pii`: the response was asked for the buyer's datasets; when it
+    /// was not and the order turns out to need them, getOrder is asked for them.
+    /// `cancel_requested`: the notification said the buyer asked to cancel.
+    pub async fn store_fetched(
+        &self,
+        seller: &str,
+        order_id: &str,
+        response: orderseal::spapi::model::GetOrderResponse,
+        asked_pii: bool,
+        cancel_requested: bool,
+        deadline: Instant,
+    ) -> Result<Outcome, Retry> {
         let (mut record, mut pii) =
             mapping::build(&response, seller, order_id, &self.config.retention)?;
         drop(response);
-        if !asks_pii && record.collects_pii() {
+        if !asked_pii && record.collects_pii() {
             let response = self
                 .orders
                 .get_order(seller, order_id, INGEST_INCLUDED_DATA, deadline)
                 .await?;
             (record, pii) = mapping::build(&response, seller, order_id, &self.config.retention)?;
         }
-        record.cancel_requested |= summary
-            .order_items
-            .iter()
-            .any(|i| i.is_buyer_requested_cancel == Some(true));
+        record.cancel_requested |= cancel_requested;
         let review = self.screen(&mut record, &pii).await?;
         let sealed = self.seal_all(seller, order_id, &pii).await?;
         drop(pii);
@@ -324,8 +350,8 @@ where
         }
         let request = || ShipmentRequestMessage {
             version: ShipmentRequestMessage::VERSION,
-            seller_id: seller.clone(),
-            order_id: order_id.clone(),
+            seller_id: seller.to_owned(),
+            order_id: order_id.to_owned(),
             order_last_updated: record
                 .last_updated
                 .format(&time::format_description::well_known::Rfc3339)

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod handler;
+pub mod reconcile;
 
 use std::sync::Arc;
 
@@ -108,6 +109,14 @@ fn fraud_check(
         };
         orderseal::fraud::FraudCheck::new(rules.clone(), source)
     })
+}
+
+/// The reconcile run's state (the registry, the watermarks, the stored versions) in the table.
+pub fn reconcile_state(
+    config: &IngestConfig,
+    clients: &Clients,
+) -> reconcile::dynamo::DynamoReconcileState {
+    reconcile::dynamo::DynamoReconcileState::new(clients.dynamodb.clone(), &config.table)
 }
 
 pub fn system_clock() -> Arc<dyn Clock> {

@@ -283,6 +283,18 @@ export function cases(d) {
   out.push(item('ingest cannot read a seller entry back through its registry write', role('IngestFunctionRole'), 'dynamodb:UpdateItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'last_notification_at'], returnValues: 'ALL_OLD' }));
   out.push(item('retention cannot change a seller', role('RetentionFunctionRole'), 'dynamodb:PutItem', { leading: ['SELLERS'], attributes: ['pk', 'sk', 'authorized_on'], returnValues: 'NONE' }));
   out.push(item('operator cannot read an order through the seller registry grant', op, 'dynamodb:Query', { select: 'ALL_ATTRIBUTES' }));
+  // The reconcile run (ingest, scheduled): versions of orders, never their PII; its own
+  // watermarks, nothing else of the table.
+  const ing = role('IngestFunctionRole');
+  out.push(item('ingest reads the versions of a searchOrders page', ing, 'dynamodb:BatchGetItem', { attributes: ['pk', 'sk', 'order_id', 'last_updated_ms'], select: 'SPECIFIC_ATTRIBUTES' }, 'Allowed'));
+  out.push(item('ingest cannot batch-read sealed PII', ing, 'dynamodb:BatchGetItem', { leading: [PII], attributes: ['pk', 'sk', 'pii_shipping'], select: 'SPECIFIC_ATTRIBUTES' }));
+  out.push(item('ingest cannot batch-read whole orders', ing, 'dynamodb:BatchGetItem', { select: 'ALL_ATTRIBUTES' }));
+  out.push(item('ingest cannot batch-read an order beyond its version', ing, 'dynamodb:BatchGetItem', { attributes: ['pk', 'sk', 'order_id', 'tracking_number'], select: 'SPECIFIC_ATTRIBUTES' }));
+  out.push(item('ingest moves a reconcile watermark', ing, 'dynamodb:PutItem', { leading: ['RECONCILE'], attributes: ['pk', 'sk', 'watermark', 'window_secs', 'run_at'], returnValues: 'NONE' }, 'Allowed'));
+  out.push(item('ingest cannot put other data under the watermarks', ing, 'dynamodb:PutItem', { leading: ['RECONCILE'], attributes: ['pk', 'sk', 'watermark', 'pii_shipping'], returnValues: 'NONE' }));
+  for (const r of ['RetentionFunctionRole', 'DispatchFunctionRole', 'SubscriptionsFunctionRole']) {
+    out.push(item(`${r} cannot move a reconcile watermark`, role(r), 'dynamodb:PutItem', { leading: ['RECONCILE'], attributes: ['pk', 'sk', 'watermark'], returnValues: 'NONE' }));
+  }
   // Subscriptions: only the operators' role reaches the routes; the function reads the tokens
   // and the registry and writes nothing of ours.
   const api = d.resources.PiiAccessApi ? d.ref('PiiAccessApi') : 'missing';

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use tokio::sync::RwLock;
 
 use super::lwa::{AccessToken, LwaCredentials, TokenCache, TokenError, TokenResponse};
-use super::model::{ConfirmShipmentRequest, GetOrderResponse};
+use super::model::{ConfirmShipmentRequest, GetOrderResponse, SearchOrdersResponse};
 use super::ratelimit::{RateLimitError, RateLimiter, UsagePlan};
 use super::{CredentialSource, IncludedData, SpApiError};
 use crate::secret::SecretString;
@@ -163,6 +163,56 @@ impl<C: CredentialSource, L: RateLimiter> SpApiClient<C, L> {
             )
             .await?;
         serde_json::from_slice::<GetOrderResponse>(&bytes).map_err(|e| SpApiError::Decode {
+            line: e.line(),
+            column: e.column(),
+        })
+    }
+
+    /// Orders v2026-01-01 `searchOrders`: one page of the orders of `seller` in `marketplace`
+    /// updated in `[after, before]`, with `included` only; `page` is the previous page's
+    /// `nextToken`. Retried like getOrder; its own usage plan (one page every ~3 minutes).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn search_orders(
+        &self,
+        seller_id: &str,
+        marketplace: &str,
+        after: time::OffsetDateTime,
+        before: time::OffsetDateTime,
+        included: &[IncludedData],
+        page_size: u32,
+        page: Option<&str>,
+        deadline: Instant,
+    ) -> Result<SearchOrdersResponse, SpApiError> {
+        use time::format_description::well_known::Rfc3339;
+        let url = self.url("/orders/2026-01-01/orders");
+        let stamp = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+        let mut query: Vec<(&str, String)> = vec![
+            ("lastUpdatedAfter", stamp(after)),
+            ("lastUpdatedBefore", stamp(before)),
+            ("marketplaceIds", marketplace.to_owned()),
+            ("maxResultsPerPage", page_size.clamp(1, 100).to_string()),
+        ];
+        let included = included
+            .iter()
+            .map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        if !included.is_empty() {
+            query.push(("includedData", included));
+        }
+        if let Some(token) = page {
+            query.push(("paginationToken", token.to_owned()));
+        }
+        let bytes = self
+            .call(
+                Auth::Seller(seller_id),
+                "searchOrders",
+                UsagePlan::SEARCH_ORDERS,
+                deadline,
+                |http| http.get(&url).query(&query),
+            )
+            .await?;
+        serde_json::from_slice::<SearchOrdersResponse>(&bytes).map_err(|e| SpApiError::Decode {
             line: e.line(),
             column: e.column(),
         })

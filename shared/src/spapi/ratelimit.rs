@@ -33,6 +33,12 @@ impl UsagePlan {
         burst: 30,
     };
 
+    /// Orders v2026-01-01 `searchOrders` (orders_2026-01-01.json): one page every ~3 minutes.
+    pub const SEARCH_ORDERS: UsagePlan = UsagePlan {
+        rate_per_sec: 0.0056,
+        burst: 20,
+    };
+
     /// Orders v0 `confirmShipment` (ordersV0.json).
     pub const CONFIRM_SHIPMENT: UsagePlan = UsagePlan {
         rate_per_sec: 2.0,

@@ -37,6 +37,15 @@ pub const DEFAULT_ACCESS_PORT: u16 = 8479;
 pub const REGION: &str = "us-east-1";
 /// Amazon.com's marketplace id.
 pub const MARKETPLACE_US: &str = "ATVPDKIKX0DER";
+/// The marketplaces the SP-API sandbox's generated orders are placed in (US, CA, UK, DE, JP):
+/// the local sellers are registered in all of them.
+pub const SANDBOX_MARKETPLACES: [&str; 5] = [
+    "ATVPDKIKX0DER",
+    "A2EUQ1WTGCTBG2",
+    "A1F83G8C2ARO7P",
+    "A1PA6795UKMFR9",
+    "A1VC38T7YXB528",
+];
 
 /// The seller of the demo and of the sandbox's generated orders.
 pub const DEMO_SELLER: &str = "A3TH9S8BH6GOGM";

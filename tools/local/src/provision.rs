@@ -305,8 +305,8 @@ async fn apply_policies(
     Ok(())
 }
 
-/// The local sellers, each with its registry entry (the US marketplace, authorised today) and
-/// its refresh-token secret.
+/// The local sellers, each with its registry entry (the sandbox's marketplaces, authorised
+/// today) and its refresh-token secret.
 pub async fn add_sellers(
     aws: &AwsClients,
     table: &str,
@@ -328,7 +328,10 @@ pub async fn add_sellers(
         registry
             .put(&orderseal::sellers::Seller {
                 seller_id: seller_id.clone(),
-                marketplaces: vec![crate::MARKETPLACE_US.to_owned()],
+                marketplaces: crate::SANDBOX_MARKETPLACES
+                    .iter()
+                    .map(|m| (*m).to_owned())
+                    .collect(),
                 authorized_on: now.date(),
                 added_at: now
                     .format(&time::format_description::well_known::Rfc3339)

@@ -79,7 +79,7 @@ async fn sellers_are_added_served_with_their_own_token_and_removed() {
     assert_eq!(sellers[0]["seller_id"], SELLER);
     assert_eq!(
         sellers[0]["marketplaces"],
-        serde_json::json!(["ATVPDKIKX0DER"])
+        serde_json::json!(orderseal_local::SANDBOX_MARKETPLACES)
     );
 
     // Refused: a bad id, a token that is not one, a future authorisation date.
