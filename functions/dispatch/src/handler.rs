@@ -17,9 +17,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::{Instrument, info, info_span, warn};
 
-use orderseal::carriers::{
-    Carrier, CarrierError, MinimalError, MinimalShipment, VoidStatus, amazon_carrier_code,
-};
+use orderseal::carriers::{Carrier, CarrierError, MinimalError, MinimalShipment, VoidStatus};
 use orderseal::classes::{ClassPayload, ShippingPii};
 use orderseal::clock::Clock;
 use orderseal::dispatch::{
@@ -484,13 +482,17 @@ where
         label: &PurchasedLabel,
         deadline: Instant,
     ) -> Result<(), Retry> {
-        let code = amazon_carrier_code(&label.shipment.carrier);
+        // Amazon's code for the carrier in the order's marketplace, or Other with its name.
+        let (carrier_code, carrier_name) = orderseal::carriers::amazon::carrier_code(
+            &order.marketplace_id,
+            &label.shipment.carrier,
+        );
         let body = ConfirmShipmentRequest {
             marketplace_id: order.marketplace_id.clone(),
             package_detail: PackageDetail {
                 package_reference_id: label.package_ref.clone(),
-                carrier_code: code.unwrap_or("Other").to_owned(),
-                carrier_name: code.is_none().then(|| label.shipment.carrier.clone()),
+                carrier_code,
+                carrier_name,
                 shipping_method: Some(label.shipment.service.clone()),
                 tracking_number: label.shipment.tracking_number.clone(),
                 ship_date: label.purchased_at.clone(),

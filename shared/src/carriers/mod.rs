@@ -7,6 +7,7 @@
 //! checks its outbound JSON against an allow-list of field paths before anything is sent.
 
 pub mod allow;
+pub mod amazon;
 pub mod events;
 pub mod webhooks;
 
@@ -474,19 +475,5 @@ mod any {
                 AnyCarrier::Generic(c) => c.void_label(label, idempotency_key).await,
             }
         }
-    }
-}
-
-/// Amazon's `carrierCode` for a carrier name, or `None` when Amazon must be told `Other` plus
-/// the carrier's name.
-pub fn amazon_carrier_code(carrier: &str) -> Option<&'static str> {
-    match carrier.to_ascii_uppercase().as_str() {
-        "USPS" => Some("USPS"),
-        "UPS" => Some("UPS"),
-        "FEDEX" => Some("FedEx"),
-        "DHL" | "DHLEXPRESS" | "DHL_EXPRESS" => Some("DHL"),
-        "CANADA POST" | "CANADAPOST" => Some("Canada Post"),
-        "ROYAL MAIL" | "ROYALMAIL" => Some("Royal Mail"),
-        _ => None,
     }
 }

@@ -18,7 +18,9 @@
 //!   marketplaces"). `packageReferenceId` must be a positive number written in digits ("Only
 //!   positive numeric values are supported"). `shipDate` is `format: date-time`, i.e. an RFC 3339
 //!   date-time (the ISO 8601 profile Swagger uses; `02/21/2022` is the model's own 400 example).
-//!   `carrierName` is required (non-blank) when `carrierCode` is exactly `"Other"`.
+//!   `carrierName` is required (non-blank) when `carrierCode` is exactly `"Other"`; any other
+//!   `carrierCode` must be one the marketplace lists (`shared/data/amazon-carrier-codes.json`,
+//!   Seller Central's lists), exactly as spelled there.
 //!   `shippingMethod`, `carrierName` and `shipFromSupplySourceId` are optional strings.
 //! - `orderItems` is an array with at least one item (the model sets no `minItems`; a package of
 //!   nothing confirms nothing, so the sandbox refuses it). Each item requires `orderItemId`
@@ -34,10 +36,11 @@
 //! In this order: unknown `orderId` → 404 `NotFound`; `marketplaceId` ≠ the order's
 //! `salesChannel.marketplaceId` → 400; `fulfillment.fulfilledBy` not `MERCHANT` → 400; a
 //! `CANCELLED` order, or one not yet ready to ship (`PENDING`, `PENDING_AVAILABILITY`,
-//! `UNFULFILLABLE`) → 400; a `packageReferenceId` the order already has: same `trackingNumber`
-//! → 204 without any change (idempotent retry), another → 400; every `orderItemId` must be an
-//! item of the order and its `quantity` at most what is left to ship (`quantityOrdered` minus
-//! the units already confirmed) → 400. Every 400 here is code `InvalidInput` (the model's error
+//! `UNFULFILLABLE`) → 400; a `packageReferenceId` the order already has: the same tracking
+//! number, carrier and items → 204 without any change (a retry), anything else **edits** that
+//! package (Amazon: re-confirming a package edits it; its units count as not yet shipped while
+//! the edit is checked); every `orderItemId` must be an item of the order and its `quantity` at
+//! most what is left to ship (`quantityOrdered` minus the units already confirmed) → 400. Every 400 here is code `InvalidInput` (the model's error
 //! vocabulary) with a message saying which rule failed.
 //!
 //! # Effect of a confirmation (204)
@@ -88,6 +91,27 @@ const RATE_LIMIT: &str = "2.0";
 
 /// The only marketplace `codCollectionMethod` is supported in (Amazon.co.jp).
 const JP_MARKETPLACE: &str = "A1VC38T7YXB528";
+/// Amazon's carrier codes per marketplace (`shared/data/amazon-carrier-codes.json`, from
+/// Seller Central's lists): a code a marketplace does not list is refused, as Amazon refuses
+/// it ("must match the options listed in Seller Central exactly").
+fn carrier_codes(marketplace_id: &str) -> Vec<&'static str> {
+    static CODES: OnceLock<Value> = OnceLock::new();
+    let codes = CODES.get_or_init(|| {
+        serde_json::from_str(include_str!(
+            "../../../shared/data/amazon-carrier-codes.json"
+        ))
+        .expect("the carrier code list is JSON")
+    });
+    codes["marketplaces"]
+        .get(marketplace_id)
+        .unwrap_or(&codes["listed"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// The `carrierCode` that makes `carrierName` required.
 const OTHER_CARRIER: &str = "Other";
 
@@ -339,6 +363,15 @@ impl ConfirmRequest {
                 None
             }
         };
+        if let (Some(marketplace), Some(package)) = (&marketplace_id, &package)
+            && package.carrier_code != OTHER_CARRIER
+            && !carrier_codes(marketplace).contains(&package.carrier_code.as_str())
+        {
+            problems.push(Invalid::new(
+                "packageDetail.carrierCode",
+                "is not one of Amazon's carrier codes for this marketplace (use \"Other\" with carrierName)",
+            ));
+        }
         match (marketplace_id, package) {
             (Some(marketplace_id), Some(package)) if problems.is_empty() => Ok(Self {
                 marketplace_id,
@@ -545,26 +578,42 @@ fn confirm(order: &mut Value, request: &ConfirmRequest, now: OffsetDateTime) -> 
     }
 
     let package = &request.package;
-    let same_reference = order
+    let packages = order
         .get("packages")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|stored| {
-            stored.get("packageReferenceId").and_then(Value::as_str)
-                == Some(package.reference_id.as_str())
-        });
-    if let Some(stored) = same_reference {
-        let tracking = stored.get("trackingNumber").and_then(Value::as_str);
-        if tracking == Some(package.tracking_number.as_str()) {
-            // A retry of a confirmation already applied: accepted, nothing counted twice.
+        .cloned()
+        .unwrap_or_default();
+    let same_reference = packages.iter().position(|stored| {
+        stored.get("packageReferenceId").and_then(Value::as_str)
+            == Some(package.reference_id.as_str())
+    });
+    // A package confirmed before is edited: its units are given back before the new ones are
+    // counted (an identical repeat is a retry and changes nothing).
+    let previous: Vec<(String, u64)> = same_reference
+        .map(|index| package_items(&packages[index]))
+        .unwrap_or_default();
+    if let Some(index) = same_reference {
+        let stored = &packages[index];
+        let unchanged = stored.get("trackingNumber").and_then(Value::as_str)
+            == Some(package.tracking_number.as_str())
+            && stored.get("carrier").and_then(Value::as_str) == Some(package.carrier())
+            && previous
+                == package
+                    .items
+                    .iter()
+                    .map(|i| (i.order_item_id.clone(), i.quantity))
+                    .collect::<Vec<_>>();
+        if unchanged {
             return StatusCode::NO_CONTENT.into_response();
         }
-        return refused(
-            "packageDetail.packageReferenceId was already confirmed for this order with a different tracking number.",
-            "packageDetail.packageReferenceId",
-        );
     }
+    let given_back = |item_id: &str| {
+        previous
+            .iter()
+            .filter(|(id, _)| id == item_id)
+            .map(|(_, q)| q)
+            .sum::<u64>()
+    };
 
     let mut problems = Vec::new();
     for (index, item) in package.items.iter().enumerate() {
@@ -577,7 +626,7 @@ fn confirm(order: &mut Value, request: &ConfirmRequest, now: OffsetDateTime) -> 
             continue;
         };
         let (ordered, fulfilled) = quantities(stored);
-        let left = ordered.saturating_sub(fulfilled);
+        let left = ordered.saturating_sub(fulfilled) + given_back(&item.order_item_id);
         if item.quantity > left {
             problems.push(Invalid::new(
                 format!("{path}.quantity"),
@@ -591,12 +640,22 @@ fn confirm(order: &mut Value, request: &ConfirmRequest, now: OffsetDateTime) -> 
         return invalid(problems);
     }
 
-    for item in &package.items {
-        let Some(stored) = find_item_mut(order, &item.order_item_id) else {
+    let mut changed: Vec<(String, i64)> = previous
+        .iter()
+        .map(|(id, q)| (id.clone(), -(*q as i64)))
+        .collect();
+    changed.extend(
+        package
+            .items
+            .iter()
+            .map(|i| (i.order_item_id.clone(), i.quantity as i64)),
+    );
+    for (item_id, delta) in changed {
+        let Some(stored) = find_item_mut(order, &item_id) else {
             continue;
         };
         let (ordered, fulfilled) = quantities(stored);
-        let fulfilled = fulfilled + item.quantity;
+        let fulfilled = (fulfilled as i64 + delta).max(0) as u64;
         let fulfillment = object_entry(stored, "fulfillment");
         fulfillment.insert("quantityFulfilled".to_owned(), json!(fulfilled));
         fulfillment.insert(
@@ -628,10 +687,30 @@ fn confirm(order: &mut Value, request: &ConfirmRequest, now: OffsetDateTime) -> 
             *packages = Value::Array(Vec::new());
         }
         if let Some(packages) = packages.as_array_mut() {
-            packages.push(order_package(package, now));
+            let recorded = order_package(package, now);
+            match same_reference.filter(|&i| i < packages.len()) {
+                Some(index) => packages[index] = recorded,
+                None => packages.push(recorded),
+            }
         }
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `(orderItemId, quantity)` of a recorded `OrderPackage`, in its order.
+fn package_items(package: &Value) -> Vec<(String, u64)> {
+    package
+        .get("packageItems")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            Some((
+                i.get("orderItemId")?.as_str()?.to_owned(),
+                i.get("quantity")?.as_u64()?,
+            ))
+        })
+        .collect()
 }
 
 /// The v2026 `OrderPackage` recorded for a confirmed package.

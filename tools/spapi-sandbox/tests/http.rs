@@ -1188,6 +1188,12 @@ async fn confirm_shipment_carrier_other_needs_carrier_name() {
     let order_id = order["orderId"].as_str().unwrap();
     let items = all_items(&order);
     let mut body = confirmation(&order, "1", "LC-00012345", &borrowed(&items));
+    // A carrier Amazon does not list cannot be named as a code, nor a listed one misspelt.
+    for unlisted in ["Local Courier Co", "fedex"] {
+        body["packageDetail"]["carrierCode"] = json!(unlisted);
+        let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
+        assert_invalid(response, &["packageDetail.carrierCode"], &["LC-00012345"]).await;
+    }
     body["packageDetail"]["carrierCode"] = json!("Other");
     let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &body).await;
     assert_invalid(response, &["packageDetail.carrierName"], &["LC-00012345"]).await;
@@ -1375,7 +1381,8 @@ async fn confirm_shipment_repeat_is_idempotent() {
     // Nothing counted twice, not even the update time.
     assert_eq!(control.order(order_id).unwrap(), after_first);
 
-    // The same package reference with another tracking number is a conflict.
+    // The same package reference with another tracking number edits the package (Amazon:
+    // re-confirming a package edits it): one package, its units not counted twice.
     let other = confirmation(
         &order,
         "1",
@@ -1383,17 +1390,35 @@ async fn confirm_shipment_repeat_is_idempotent() {
         &[(id.as_str(), *ordered)],
     );
     let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &other).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let edited = control.order(order_id).unwrap();
+    let packages = edited["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 1);
+    assert_eq!(packages[0]["trackingNumber"], "1Z999AA10999999999");
+    assert_eq!(edited["orderItems"], after_first["orderItems"]);
+    assert_eq!(
+        edited["fulfillment"]["fulfillmentStatus"],
+        after_first["fulfillment"]["fulfillmentStatus"]
+    );
+    // An edit still cannot ship more than the order has.
+    let too_many = confirmation(
+        &order,
+        "1",
+        "1Z999AA10999999999",
+        &[(id.as_str(), *ordered + 1)],
+    );
+    let response = confirm_shipment(&sandbox, &http, Some(&token), order_id, &too_many).await;
     assert_invalid(
         response,
-        &["packageDetail.packageReferenceId"],
-        &["1Z999AA10999999999", "1Z999AA10123456784"],
+        &["packageDetail.orderItems[0].quantity"],
+        &["1Z999AA10999999999"],
     )
     .await;
-    assert_eq!(control.order(order_id).unwrap(), after_first);
+    assert_eq!(control.order(order_id).unwrap(), edited);
 
-    assert_eq!(control.confirmations().len(), 3);
+    assert_eq!(control.confirmations().len(), 4);
     let stats = control.stats();
-    assert_eq!(stats.confirm_shipment.count(204), 2);
+    assert_eq!(stats.confirm_shipment.count(204), 3);
     assert_eq!(stats.confirm_shipment.count(400), 1);
 }
 
