@@ -105,6 +105,17 @@ pub enum Retry {
 }
 
 impl Retry {
+    /// Can never succeed as the order stands: Amazon refuses the request for good, or the
+    /// order cannot be mapped. A notification is quarantined with the reason; the reconcile
+    /// run logs it and goes on.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Retry::Unmappable(_) => true,
+            Retry::SpApi(api) => api.is_permanent(),
+            _ => false,
+        }
+    }
+
     pub fn reason_code(&self) -> &'static str {
         match self {
             Retry::InProgress => "in_progress",
@@ -249,10 +260,7 @@ where
                     warn!(error = %release, "idempotency release failed");
                 }
                 match e {
-                    Retry::SpApi(ref api) if api.is_permanent() => {
-                        self.quarantine(body, api.reason_code()).await
-                    }
-                    Retry::Unmappable(_) => self.quarantine(body, e.reason_code()).await,
+                    e if e.is_permanent() => self.quarantine(body, e.reason_code()).await,
                     e => Err(e),
                 }
             }

@@ -374,7 +374,7 @@ where
                 }
                 // Can never be stored as it is: its notification, if one comes, is quarantined
                 // with the same reason; the window does not wait for it.
-                Err(e) if is_permanent(&e) => {
+                Err(e) if e.is_permanent() => {
                     report.orders_failed += 1;
                     warn!(order_id = %order_id, reason = e.reason_code(), "reconcile cannot store this order");
                 }
@@ -385,14 +385,6 @@ where
             Some(next) => page = Some(next),
             None => return Ok(()),
         }
-    }
-}
-
-fn is_permanent(e: &Retry) -> bool {
-    match e {
-        Retry::Unmappable(_) => true,
-        Retry::SpApi(api) => api.is_permanent(),
-        _ => false,
     }
 }
 

@@ -625,7 +625,7 @@ fn render_subscriptions(report: &orderseal::subscriptions::SubscriptionsReport) 
     out
 }
 
-/// `orderseal subscribe`.
+/// `orderseal subscribe`: exits 3 when any seller failed.
 async fn subscribe(
     sdk: &aws_config::SdkConfig,
     seller: Option<&str>,
@@ -636,38 +636,37 @@ async fn subscribe(
         Ok(c) => c,
         Err(code) => return code,
     };
-    match client.subscribe(seller).await {
-        Ok(Ok(report)) => {
-            print_as(format, &report, render_subscriptions);
-            if report.sellers.iter().all(|s| s.status.is_subscribed()) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(3)
-            }
-        }
-        Ok(Err(refusal)) => {
-            eprintln!("error: {} {}", refusal.status, refusal.error);
-            ExitCode::from(4)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    report_subscriptions(client.subscribe(seller).await, format, |r| {
+        r.sellers.iter().all(|s| s.status.is_subscribed())
+    })
 }
 
-/// `orderseal subscriptions`.
+/// `orderseal subscriptions`: exits 3 unless the destination exists and every seller is
+/// subscribed to it.
 async fn subscriptions(sdk: &aws_config::SdkConfig, api_url: &str, format: Format) -> ExitCode {
     let client = match access_client(sdk, api_url).await {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match client.subscriptions().await {
+    report_subscriptions(client.subscriptions().await, format, |r| {
+        r.destination.is_some() && r.sellers.iter().all(|s| s.status.is_subscribed())
+    })
+}
+
+/// Prints what the subscriptions API answered; exit 0 when `healthy`, 3 when not, 4 on a
+/// refusal.
+fn report_subscriptions(
+    answer: Result<
+        Result<orderseal::subscriptions::SubscriptionsReport, orderseal::access_client::Refusal>,
+        orderseal::access_client::ClientError,
+    >,
+    format: Format,
+    healthy: impl Fn(&orderseal::subscriptions::SubscriptionsReport) -> bool,
+) -> ExitCode {
+    match answer {
         Ok(Ok(report)) => {
             print_as(format, &report, render_subscriptions);
-            if report.destination.is_some()
-                && report.sellers.iter().all(|s| s.status.is_subscribed())
-            {
+            if healthy(&report) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(3)
@@ -744,17 +743,10 @@ async fn doctor(sdk: &aws_config::SdkConfig, api_url: &str, queue_url: &str) -> 
                     .send()
                     .await
                 {
-                    Ok(out) => {
-                        let key_arn = out
-                            .policy
-                            .as_deref()
-                            .map(|_| key.clone())
-                            .unwrap_or_default();
-                        checks.push(check_key_policy(
-                            out.policy.as_deref().unwrap_or("{}"),
-                            &key_arn,
-                        ));
-                    }
+                    Ok(out) => checks.push(check_key_policy(
+                        out.policy.as_deref().unwrap_or("{}"),
+                        key,
+                    )),
                     Err(e) => checks.push(Check::fail(
                         "queue key lets SP-API encrypt",
                         format!(
