@@ -1,16 +1,22 @@
 //! The dispatch side of the order record: what dispatch reads, and the conditional state
-//! transitions UNSHIPPED → LABEL_PENDING → LABEL_PURCHASED → CONFIRMED, or LABEL_PURCHASED →
-//! LABEL_VOIDED once an order cancelled after its label was bought has its label voided.
+//! transitions UNSHIPPED → LABEL_PENDING → LABEL_PURCHASED → CONFIRMED, or LABEL_PURCHASED (or a
+//! LABEL_PENDING with labels bought) → LABEL_VOIDED once an order cancelled after its labels were
+//! bought has them voided.
 //!
-//! `LABEL_PENDING` records the chosen carrier adapter and the idempotency key *before* a label is
-//! bought, so a retry after a crash reuses both and the carrier answers the same purchase again
-//! instead of selling a second label.
+//! An order ships as one or more packages, planned from the seller's SKU rules before anything
+//! is bought. `LABEL_PENDING` records the chosen carrier adapter and that plan - each package
+//! with its idempotency key and its items - *before* a label is bought, so a retry after a crash
+//! reuses both and the carrier answers the same purchase again instead of selling a second
+//! label. Each package's label is recorded as it is bought (`labels`, by package reference), and
+//! each confirmation to Amazon as it is accepted (`confirmed_packages`): a retry resumes at the
+//! first package not done. The write that records the last package moves the order on, and only
+//! if every other package is recorded.
 
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::carriers::{ShipmentCreated, VoidOutcome};
+use crate::carriers::{Parcel, ShipmentCreated, VoidOutcome, VoidStatus};
 use crate::seal::SealedBlob;
 use crate::store::StoreError;
 
@@ -18,26 +24,96 @@ use crate::store::StoreError;
 pub enum DispatchState {
     /// Nothing done yet.
     Ready,
-    /// A carrier was chosen; the label may or may not have been bought.
-    LabelPending { via: String, key: String },
-    /// The label is bought; Amazon has not confirmed yet.
-    LabelPurchased(PurchasedLabel),
-    /// Amazon accepted the shipment confirmation.
-    Confirmed(PurchasedLabel),
-    /// The order was cancelled after its label was bought; the carrier voided the label.
+    /// A carrier and the packages were chosen; `bought` holds the labels recorded so far (a
+    /// label may have been bought for the next package and not recorded yet).
+    LabelPending {
+        via: String,
+        plan: Vec<PlannedPackage>,
+        bought: Vec<PurchasedLabel>,
+    },
+    /// Every package's label is bought; Amazon has `confirmed` (package references) of them.
+    LabelPurchased {
+        labels: Vec<PurchasedLabel>,
+        confirmed: Vec<String>,
+    },
+    /// Amazon accepted the confirmation of every package.
+    Confirmed(Vec<PurchasedLabel>),
+    /// The order was cancelled after its labels were bought; the carrier voided them.
     Voided {
-        label: PurchasedLabel,
+        labels: Vec<PurchasedLabel>,
         void: RecordedVoid,
     },
 }
 
-/// A label's void as kept on the order (`label_void`, JSON; no PII).
+/// One line of a package: which order item, how many of its units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageItem {
+    pub order_item_id: String,
+    pub quantity: u32,
+}
+
+/// One package of an order's shipment, as planned before anything is bought
+/// (`dispatch_packages`, JSON; no PII).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedPackage {
+    /// What Amazon calls `packageReferenceId`: "1", "2", ... in plan order.
+    pub package_ref: String,
+    /// The carrier's idempotency key for this package's label.
+    pub key: String,
+    pub parcel: Parcel,
+    pub items: Vec<PackageItem>,
+}
+
+/// The void of an order's labels as kept on the order (`label_void`, JSON; no PII): the
+/// overall outcome (`rejected` if the carrier refused any of them), and per package when the
+/// order had more than one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedVoid {
     #[serde(flatten)]
     pub outcome: VoidOutcome,
     /// RFC 3339.
     pub at: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageVoid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageVoid {
+    pub package_ref: String,
+    #[serde(flatten)]
+    pub outcome: VoidOutcome,
+}
+
+impl RecordedVoid {
+    /// The record of voiding `voids` (one per label, in package order; at least one).
+    pub fn of(voids: Vec<(String, VoidOutcome)>, at: String) -> Self {
+        // Refused anywhere: refused (asked again); else still pending anywhere: submitted.
+        let overall = [VoidStatus::Rejected, VoidStatus::Submitted]
+            .into_iter()
+            .find_map(|s| voids.iter().find(|(_, o)| o.status == s))
+            .or(voids.first())
+            .map(|(_, o)| o.clone())
+            .unwrap_or(VoidOutcome {
+                status: VoidStatus::NotApplicable,
+                refund_ref: None,
+            });
+        let packages = if voids.len() > 1 {
+            voids
+                .into_iter()
+                .map(|(package_ref, outcome)| PackageVoid {
+                    package_ref,
+                    outcome,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            outcome: overall,
+            at,
+            packages,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +123,10 @@ pub struct PurchasedLabel {
     pub purchased_at: String,
     /// Our package reference for confirmShipment (positive number).
     pub package_ref: String,
+    /// What the package holds (empty on a label recorded before orders had packages: the
+    /// whole order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<PackageItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +138,10 @@ pub struct DispatchLine {
 
 /// `dispatch_state` once Amazon has the shipment confirmation: nothing left to do.
 pub const CONFIRMED_STATE: &str = "CONFIRMED";
-/// `dispatch_state` once a label is bought, before Amazon has the confirmation.
+/// `dispatch_state` once every label is bought, before Amazon has every confirmation.
 pub const LABEL_PURCHASED_STATE: &str = "LABEL_PURCHASED";
+/// `dispatch_state` once a carrier and the packages are chosen, before every label is bought.
+pub const LABEL_PENDING_STATE: &str = "LABEL_PENDING";
 
 /// What dispatch reads of an order: business facts, the sealed `shipping` blob, the state.
 #[derive(Debug, Clone)]
@@ -82,7 +164,6 @@ pub struct OrderForDispatch {
     pub shipping: Option<SealedBlob>,
     pub state: DispatchState,
 }
-
 /// Why an order is not (or no longer) shippable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotShippable {
@@ -165,10 +246,11 @@ impl OrderForDispatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
     Started,
-    /// A retry: use the recorded carrier and key.
+    /// A retry: use the recorded carrier and plan; `bought` are the labels recorded so far.
     AlreadyPending {
         via: String,
-        key: String,
+        plan: Vec<PlannedPackage>,
+        bought: Vec<PurchasedLabel>,
     },
     /// The order changed under us (canceled, held, already further along).
     Refused,
@@ -182,49 +264,56 @@ pub trait DispatchStore: Send + Sync {
         order_id: &str,
     ) -> impl Future<Output = Result<Option<OrderForDispatch>, StoreError>> + Send;
 
-    /// Ready → LABEL_PENDING, only while still UNSHIPPED, merchant-fulfilled, not held, not
-    /// erased, and no cancellation asked for.
+    /// Ready → LABEL_PENDING with the carrier and the package plan, only while still
+    /// UNSHIPPED, merchant-fulfilled, not held, not erased, and no cancellation asked for.
     fn begin(
         &self,
         seller_id: &str,
         order_id: &str,
         via: &str,
-        key: &str,
+        plan: &[PlannedPackage],
     ) -> impl Future<Output = Result<Begin, StoreError>> + Send;
 
-    /// LABEL_PENDING → LABEL_PURCHASED (idempotent for the same label).
-    /// With `anchored_expiry` (the shipment anchor: ship date + retention, epoch seconds) the
-    /// label also fixes the PII expiry, unless an earlier anchor did.
+    /// Record one package's label (idempotent for the same label; refused for another label
+    /// of that package). With `completes` (the plan's other package references, every one
+    /// recorded already) the order moves to LABEL_PURCHASED. With `anchored_expiry` (the
+    /// shipment anchor: ship date + retention, epoch seconds) the label also fixes the PII
+    /// expiry, unless an earlier anchor did.
     fn label_purchased(
         &self,
         seller_id: &str,
         order_id: &str,
         label: &PurchasedLabel,
+        completes: Option<&[String]>,
         anchored_expiry: Option<i64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// LABEL_PURCHASED → CONFIRMED.
+    /// Record Amazon's acceptance of one package's confirmation; with `completes` (the other
+    /// packages, every one confirmed already) LABEL_PURCHASED → CONFIRMED.
     fn confirmed(
         &self,
         seller_id: &str,
         order_id: &str,
+        package_ref: &str,
+        completes: Option<&[String]>,
         at: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Record a void of this label: LABEL_PURCHASED → LABEL_VOIDED, or, when the carrier
-    /// refused it, the refusal alone (still LABEL_PURCHASED: a later cancellation notice asks
-    /// again). `false`: the order was no longer at this label (voided already, or changed).
+    /// Record a void of these labels (the order's, as loaded): → LABEL_VOIDED, or, when the
+    /// carrier refused any, the refusal alone (the state stays: a later cancellation notice
+    /// asks again). `false`: the order was no longer at these labels (voided already, or
+    /// changed).
     fn label_voided(
         &self,
         seller_id: &str,
         order_id: &str,
-        label: &PurchasedLabel,
+        labels: &[PurchasedLabel],
         void: &RecordedVoid,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 #[cfg(feature = "dynamodb")]
-pub use dynamo::DynamoDispatchStore;
+pub use dynamo::{DynamoDispatchStore, labels_of};
 
 #[cfg(feature = "dynamodb")]
 mod dynamo {
@@ -246,12 +335,13 @@ mod dynamo {
     /// What dispatch reads of an order item: everything shipping needs and its own state.
     const LOAD_PROJECTION: &str = "pk, sk, seller_id, order_id, marketplace_id, fulfillment_status, \
         fulfilled_by, ship_country, #items, pii_expires_at, pii_erased_at, #hold, \
-        dispatch_state, dispatch_via, dispatch_key, label, label_void, cancel_requested, review_state";
+        dispatch_state, dispatch_via, dispatch_packages, labels, label, label_void, confirmed_packages, \
+        cancel_requested, review_state";
     /// What dispatch reads of the sealed-PII item: the `shipping` blob only (never `contact` or
     /// `gift`). Its IAM policy allows no other attribute.
     const PII_PROJECTION: &str = "pk, sk, pii_shipping";
 
-    const PENDING: &str = "LABEL_PENDING";
+    const PENDING: &str = super::LABEL_PENDING_STATE;
     const PURCHASED: &str = super::LABEL_PURCHASED_STATE;
     const CONFIRMED: &str = super::CONFIRMED_STATE;
     const VOIDED: &str = "LABEL_VOIDED";
@@ -361,9 +451,59 @@ mod dynamo {
         item.get(k).and_then(|v| v.as_s().ok()).cloned()
     }
 
-    fn label_of(item: &HashMap<String, AttributeValue>) -> Result<PurchasedLabel, StoreError> {
-        let text = get_s(item, "label").ok_or(StoreError::Malformed("label"))?;
-        serde_json::from_str(&text).map_err(|_| StoreError::Malformed("label"))
+    /// An order's labels in package order: the `labels` map (package reference → label JSON),
+    /// or the single `label` of an order recorded before orders had packages.
+    pub fn labels_of(
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<Vec<PurchasedLabel>, StoreError> {
+        let parse = |text: &str| {
+            serde_json::from_str::<PurchasedLabel>(text)
+                .map_err(|_| StoreError::Malformed("labels"))
+        };
+        let mut labels = match item.get("labels") {
+            Some(AttributeValue::M(m)) => m
+                .values()
+                .map(|v| v.as_s().map_err(|_| StoreError::Malformed("labels")))
+                .map(|v| v.and_then(|t| parse(t)))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(StoreError::Malformed("labels")),
+            None => match get_s(item, "label") {
+                Some(text) => vec![parse(&text)?],
+                None => Vec::new(),
+            },
+        };
+        labels.sort_by_key(|l| {
+            (
+                l.package_ref.parse::<u64>().unwrap_or(u64::MAX),
+                l.package_ref.clone(),
+            )
+        });
+        Ok(labels)
+    }
+
+    /// `#r0`, `#r1`, ... for the package references in `refs`, with a condition clause per
+    /// reference built by `clause` from its placeholder.
+    fn ref_names(
+        refs: &[String],
+        prefix: &str,
+        clause: impl Fn(&str, usize) -> String,
+    ) -> (Vec<String>, HashMap<String, String>) {
+        let mut clauses = Vec::new();
+        let mut names = HashMap::new();
+        for (i, r) in refs.iter().enumerate() {
+            let name = format!("#{prefix}{i}");
+            clauses.push(clause(&name, i));
+            names.insert(name, r.clone());
+        }
+        (clauses, names)
+    }
+
+    /// The package plan recorded at `begin` (at least one package).
+    fn plan_of(item: &HashMap<String, AttributeValue>) -> Result<Vec<PlannedPackage>, StoreError> {
+        get_s(item, "dispatch_packages")
+            .and_then(|text| serde_json::from_str::<Vec<PlannedPackage>>(&text).ok())
+            .filter(|plan| !plan.is_empty())
+            .ok_or(StoreError::Malformed("dispatch_packages"))
     }
 
     fn parse(item: &HashMap<String, AttributeValue>) -> Result<OrderForDispatch, StoreError> {
@@ -381,16 +521,33 @@ mod dynamo {
                 })
             })
             .collect();
+        let labels = labels_of(item)?;
+        let some = |labels: Vec<PurchasedLabel>| {
+            if labels.is_empty() {
+                Err(StoreError::Malformed("labels"))
+            } else {
+                Ok(labels)
+            }
+        };
         let state = match get_s(item, "dispatch_state").as_deref() {
             None => DispatchState::Ready,
             Some(PENDING) => DispatchState::LabelPending {
                 via: get_s(item, "dispatch_via").ok_or(StoreError::Malformed("dispatch_via"))?,
-                key: get_s(item, "dispatch_key").ok_or(StoreError::Malformed("dispatch_key"))?,
+                plan: plan_of(item)?,
+                bought: labels,
             },
-            Some(PURCHASED) => DispatchState::LabelPurchased(label_of(item)?),
-            Some(CONFIRMED) => DispatchState::Confirmed(label_of(item)?),
+            Some(PURCHASED) => DispatchState::LabelPurchased {
+                labels: some(labels)?,
+                confirmed: item
+                    .get("confirmed_packages")
+                    .and_then(|v| v.as_ss().ok())
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            // Nothing left to do with these labels (an erased order keeps none).
+            Some(CONFIRMED) => DispatchState::Confirmed(labels),
             Some(VOIDED) => DispatchState::Voided {
-                label: label_of(item)?,
+                labels,
                 void: get_s(item, "label_void")
                     .and_then(|t| serde_json::from_str(&t).ok())
                     .ok_or(StoreError::Malformed("label_void"))?,
@@ -444,14 +601,17 @@ mod dynamo {
             seller_id: &str,
             order_id: &str,
             via: &str,
-            key: &str,
+            plan: &[PlannedPackage],
         ) -> Result<Begin, StoreError> {
+            let plan_text = serde_json::to_string(plan).expect("plain struct serializes");
             let result = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(self.key(seller_id, order_id)))
-                .update_expression("SET dispatch_state = :pending, dispatch_via = :via, dispatch_key = :key")
+                .update_expression(
+                    "SET dispatch_state = :pending, dispatch_via = :via, dispatch_packages = :plan, labels = :none",
+                )
                 .condition_expression(
                     "attribute_not_exists(dispatch_state) AND fulfillment_status = :unshipped AND fulfilled_by = :merchant \
                      AND attribute_not_exists(#hold) AND attribute_not_exists(pii_erased_at) \
@@ -463,7 +623,8 @@ mod dynamo {
                 .expression_attribute_names("#hold", "hold")
                 .expression_attribute_values(":pending", s(PENDING))
                 .expression_attribute_values(":via", s(via))
-                .expression_attribute_values(":key", s(key))
+                .expression_attribute_values(":plan", s(plan_text))
+                .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
                 .expression_attribute_values(":unshipped", s(status::UNSHIPPED))
                 .expression_attribute_values(":merchant", s(status::MERCHANT))
                 .send()
@@ -478,18 +639,19 @@ mod dynamo {
                             .get(
                                 seller_id,
                                 order_id,
-                                "dispatch_state, dispatch_via, dispatch_key",
+                                "dispatch_state, dispatch_via, dispatch_packages, labels",
                             )
                             .await?
                             .unwrap_or_default();
                         match (
                             get_s(&old, "dispatch_state").as_deref(),
                             get_s(&old, "dispatch_via"),
-                            get_s(&old, "dispatch_key"),
                         ) {
-                            (Some(PENDING), Some(via), Some(key)) => {
-                                Ok(Begin::AlreadyPending { via, key })
-                            }
+                            (Some(PENDING), Some(via)) => Ok(Begin::AlreadyPending {
+                                via,
+                                plan: plan_of(&old)?,
+                                bought: labels_of(&old)?,
+                            }),
                             _ => Ok(Begin::Refused),
                         }
                     }
@@ -503,6 +665,7 @@ mod dynamo {
             seller_id: &str,
             order_id: &str,
             label: &PurchasedLabel,
+            completes: Option<&[String]>,
             anchored_expiry: Option<i64>,
         ) -> Result<(), StoreError> {
             use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -511,27 +674,44 @@ mod dynamo {
                 let _ = e;
                 StoreError::Malformed("transaction request")
             };
-            // The order moves to LABEL_PURCHASED and the tracking number starts pointing at it,
-            // in one transaction (carrier callbacks find the order through it).
-            let mut update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(self.key(seller_id, order_id)));
-            update = match anchored_expiry {
+            // The package's label is recorded and its tracking number starts pointing at the
+            // order, in one transaction (carrier callbacks find the order through it). The
+            // order's own `tracking_number`/`carrier` are its first recorded label's.
+            let mut set = vec![
+                "labels.#ref = :label",
+                "tracking_number = if_not_exists(tracking_number, :tracking)",
+                "carrier = if_not_exists(carrier, :carrier)",
+            ];
+            // Every other package recorded: this write completes the order's labels.
+            let (others, mut names) = ref_names(completes.unwrap_or_default(), "o", |name, _| {
+                format!("attribute_exists(labels.{name})")
+            });
+            if completes.is_some() {
+                set.push("dispatch_state = :purchased");
+            }
+            if anchored_expiry.is_some() {
                 // The first anchor wins (a repeat of this write, or an earlier shipped version).
-                Some(exp) => update
-                    .update_expression(
-                        "SET dispatch_state = :purchased, label = :label, tracking_number = :tracking, \
-                         carrier = :carrier, anchored_expires_at = if_not_exists(anchored_expires_at, :exp), \
-                         pii_expires_at = if_not_exists(anchored_expires_at, :exp)",
-                    )
-                    .expression_attribute_values(":exp", n(exp)),
-                None => update.update_expression(
-                    "SET dispatch_state = :purchased, label = :label, tracking_number = :tracking, carrier = :carrier",
-                ),
-            };
-            let update = update
-                .condition_expression(
-                    "dispatch_state = :pending OR (dispatch_state = :purchased AND label = :label)",
+                set.push("anchored_expires_at = if_not_exists(anchored_expires_at, :exp)");
+                set.push("pii_expires_at = if_not_exists(anchored_expires_at, :exp)");
+            }
+            let fresh = std::iter::once(
+                "dispatch_state = :pending AND (attribute_not_exists(labels.#ref) OR labels.#ref = :label)"
+                    .to_owned(),
+            )
+            .chain(others)
+            .collect::<Vec<_>>()
+            .join(" AND ");
+            names.insert("#ref".to_owned(), label.package_ref.clone());
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(self.key(seller_id, order_id)))
+                .update_expression(format!("SET {}", set.join(", ")))
+                .condition_expression(format!(
+                    "({fresh}) OR (dispatch_state = :purchased AND labels.#ref = :label)"
+                ))
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(
+                    anchored_expiry.map(|exp| HashMap::from([(":exp".to_owned(), n(exp))])),
                 )
                 .expression_attribute_values(":pending", s(PENDING))
                 .expression_attribute_values(":purchased", s(PURCHASED))
@@ -581,9 +761,17 @@ mod dynamo {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     let reasons = crate::aws::ddb::cancellation_reasons(&e);
-                    match reasons.get(1).and_then(Option::as_deref) {
-                        Some("ConditionalCheckFailed") => Err(StoreError::Conflict(
+                    match (
+                        reasons.first().and_then(Option::as_deref),
+                        reasons.get(1).and_then(Option::as_deref),
+                    ) {
+                        (_, Some("ConditionalCheckFailed")) => Err(StoreError::Conflict(
                             "tracking number already bound to another order",
+                        )),
+                        // Another label for this package, or the last package recorded before
+                        // every other one: read the order again.
+                        (Some("ConditionalCheckFailed"), _) => Err(StoreError::Conflict(
+                            "the order's labels changed under this write",
                         )),
                         _ => Err(err("TransactWriteItems", &e)),
                     }
@@ -595,41 +783,74 @@ mod dynamo {
             &self,
             seller_id: &str,
             order_id: &str,
+            package_ref: &str,
+            completes: Option<&[String]>,
             at: &str,
         ) -> Result<(), StoreError> {
-            let result = self
+            let (others, _) = ref_names(completes.unwrap_or_default(), "o", |_, i| {
+                format!("contains(confirmed_packages, :o{i})")
+            });
+            let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(self.key(seller_id, order_id)))
-                .update_expression("SET dispatch_state = :confirmed, confirmed_at = :at")
-                .condition_expression("dispatch_state IN (:purchased, :confirmed)")
+                .update_expression(if completes.is_some() {
+                    "ADD confirmed_packages :ref SET dispatch_state = :confirmed, confirmed_at = if_not_exists(confirmed_at, :at)"
+                } else {
+                    "ADD confirmed_packages :ref SET confirmed_at = if_not_exists(confirmed_at, :at)"
+                })
+                .condition_expression(
+                    std::iter::once("dispatch_state IN (:purchased, :confirmed)".to_owned())
+                        .chain(others)
+                        .collect::<Vec<_>>()
+                        .join(" AND "),
+                )
+                .expression_attribute_values(":ref", AttributeValue::Ss(vec![package_ref.to_owned()]))
                 .expression_attribute_values(":confirmed", s(CONFIRMED))
                 .expression_attribute_values(":purchased", s(PURCHASED))
-                .expression_attribute_values(":at", s(at))
-                .send()
-                .await;
-            result.map(|_| ()).map_err(|e| err("UpdateItem", &e))
+                .expression_attribute_values(":at", s(at));
+            for (i, r) in completes.unwrap_or_default().iter().enumerate() {
+                update = update.expression_attribute_values(format!(":o{i}"), s(r));
+            }
+            if crate::aws::ddb::applied("UpdateItem", update.send().await)? {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict(
+                    "a package confirmation is missing or the order moved on",
+                ))
+            }
         }
 
         async fn label_voided(
             &self,
             seller_id: &str,
             order_id: &str,
-            label: &PurchasedLabel,
+            labels: &[PurchasedLabel],
             void: &RecordedVoid,
         ) -> Result<bool, StoreError> {
-            let label = serde_json::to_string(label).expect("plain struct serializes");
+            let refs: Vec<String> = labels.iter().map(|l| l.package_ref.clone()).collect();
+            let (same, names) = ref_names(&refs, "l", |name, i| format!("labels.{name} = :l{i}"));
             let void_text = serde_json::to_string(void).expect("plain struct serializes");
-            let update = self
+            let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(self.key(seller_id, order_id)))
-                .condition_expression("dispatch_state = :purchased AND label = :label")
+                .condition_expression(
+                    std::iter::once("dispatch_state IN (:purchased, :pending)".to_owned())
+                        .chain(same)
+                        .collect::<Vec<_>>()
+                        .join(" AND "),
+                )
+                .set_expression_attribute_names(Some(names))
                 .expression_attribute_values(":purchased", s(PURCHASED))
-                .expression_attribute_values(":label", s(label))
+                .expression_attribute_values(":pending", s(PENDING))
                 .expression_attribute_values(":void", s(void_text));
+            for (i, label) in labels.iter().enumerate() {
+                let text = serde_json::to_string(label).expect("plain struct serializes");
+                update = update.expression_attribute_values(format!(":l{i}"), s(text));
+            }
             let update = if void.outcome.status.settled() {
                 update
                     .update_expression("SET dispatch_state = :voided, label_void = :void")

@@ -227,15 +227,18 @@ async fn rebind_lookup(
             s(layout::order_pk(seller_id, order_id)),
         )
         .key(crate::layout::SORT_KEY, s(ORDER_SK))
-        .projection_expression("dispatch_via, label")
+        .projection_expression("dispatch_via, label, labels")
         .consistent_read(true)
         .send()
         .await
         .map_err(|e| err("GetItem", &e))?
         .item
         .unwrap_or_default();
-    let label: Option<crate::dispatch::PurchasedLabel> =
-        get_s(&order, "label").and_then(|l| serde_json::from_str(l).ok());
+    // The label that bought this tracking number (an order of several packages has one each).
+    let label: Option<crate::dispatch::PurchasedLabel> = crate::dispatch::labels_of(&order)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|l| l.shipment.tracking_number == number);
     let Some(route) = label
         .as_ref()
         .map(|l| l.shipment.via.clone())

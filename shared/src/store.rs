@@ -458,12 +458,22 @@ pub mod dynamo {
         item
     }
 
-    /// Cancelled (or never fulfillable) while its label is bought and not voided yet.
+    /// Cancelled (or never fulfillable) while labels are bought and not voided yet: every
+    /// package's (LABEL_PURCHASED), or some while the rest were being bought (LABEL_PENDING).
     fn label_to_void(item: Option<&Item>) -> bool {
         item.is_some_and(|i| {
             let get = |k: &str| i.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
+            let some_bought = || {
+                i.get("labels")
+                    .and_then(|v| v.as_m().ok())
+                    .is_some_and(|m| !m.is_empty())
+            };
             get("fulfillment_status").is_some_and(status::never_ships)
-                && get("dispatch_state") == Some(crate::dispatch::LABEL_PURCHASED_STATE)
+                && match get("dispatch_state") {
+                    Some(crate::dispatch::LABEL_PURCHASED_STATE) => true,
+                    Some(crate::dispatch::LABEL_PENDING_STATE) => some_bought(),
+                    _ => false,
+                }
         })
     }
 

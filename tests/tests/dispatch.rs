@@ -189,13 +189,17 @@ enum CrashAt {
     Purchase,
     /// The label is voided but the void never recorded.
     Void,
+    /// Amazon accepted a package's confirmation but it was never recorded.
+    Confirm,
 }
 
-/// A store that "crashes" once right after the carrier answered.
+/// A store that "crashes" once right after the carrier (or Amazon) answered.
 struct CrashOnce<S> {
     inner: S,
     at: CrashAt,
-    crashed: std::sync::atomic::AtomicBool,
+    /// Writes at `at` that succeed before the crash.
+    after: usize,
+    seen: std::sync::atomic::AtomicUsize,
 }
 
 /// `d` with its store wrapped to crash once at `at`.
@@ -203,11 +207,21 @@ fn crash_once<S, K, R, A, D>(
     d: orderseal_dispatch::Dispatch<S, K, R, A, D>,
     at: CrashAt,
 ) -> orderseal_dispatch::Dispatch<CrashOnce<S>, K, R, A, D> {
+    crash_once_after(d, at, 0)
+}
+
+/// `d` with its store wrapped to crash once at the write at `at` that follows `after` good ones.
+fn crash_once_after<S, K, R, A, D>(
+    d: orderseal_dispatch::Dispatch<S, K, R, A, D>,
+    at: CrashAt,
+    after: usize,
+) -> orderseal_dispatch::Dispatch<CrashOnce<S>, K, R, A, D> {
     orderseal_dispatch::Dispatch {
         store: CrashOnce {
             inner: d.store,
             at,
-            crashed: Default::default(),
+            after,
+            seen: Default::default(),
         },
         sealer: d.sealer,
         carriers: d.carriers,
@@ -221,7 +235,7 @@ fn crash_once<S, K, R, A, D>(
 
 impl<S> CrashOnce<S> {
     fn crash_now(&self, at: CrashAt) -> bool {
-        self.at == at && !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst)
+        self.at == at && self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == self.after
     }
 }
 
@@ -239,9 +253,9 @@ impl<S: DispatchStore> DispatchStore for CrashOnce<S> {
         seller_id: &str,
         order_id: &str,
         via: &str,
-        key: &str,
+        plan: &[orderseal::dispatch::PlannedPackage],
     ) -> Result<orderseal::dispatch::Begin, StoreError> {
-        self.inner.begin(seller_id, order_id, via, key).await
+        self.inner.begin(seller_id, order_id, via, plan).await
     }
 
     async fn label_purchased(
@@ -249,32 +263,45 @@ impl<S: DispatchStore> DispatchStore for CrashOnce<S> {
         seller_id: &str,
         order_id: &str,
         label: &PurchasedLabel,
+        completes: Option<&[String]>,
         anchored: Option<i64>,
     ) -> Result<(), StoreError> {
         if self.crash_now(CrashAt::Purchase) {
             return Err(StoreError::Malformed("injected crash"));
         }
         self.inner
-            .label_purchased(seller_id, order_id, label, anchored)
+            .label_purchased(seller_id, order_id, label, completes, anchored)
             .await
     }
 
-    async fn confirmed(&self, seller_id: &str, order_id: &str, at: &str) -> Result<(), StoreError> {
-        self.inner.confirmed(seller_id, order_id, at).await
+    async fn confirmed(
+        &self,
+        seller_id: &str,
+        order_id: &str,
+        package_ref: &str,
+        completes: Option<&[String]>,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        if self.crash_now(CrashAt::Confirm) {
+            return Err(StoreError::Malformed("injected crash"));
+        }
+        self.inner
+            .confirmed(seller_id, order_id, package_ref, completes, at)
+            .await
     }
 
     async fn label_voided(
         &self,
         seller_id: &str,
         order_id: &str,
-        label: &PurchasedLabel,
+        labels: &[PurchasedLabel],
         void: &orderseal::dispatch::RecordedVoid,
     ) -> Result<bool, StoreError> {
         if self.crash_now(CrashAt::Void) {
             return Err(StoreError::Malformed("injected crash"));
         }
         self.inner
-            .label_voided(seller_id, order_id, label, void)
+            .label_voided(seller_id, order_id, labels, void)
             .await
     }
 }
@@ -512,8 +539,10 @@ async fn a_tracking_number_cannot_be_moved_to_another_order() {
     let stack = TestStack::new().await;
     let (first, second) = ("113-0000022-0000031", "113-0000022-0000032");
     let tracking = stack.ship(first, "US", "WA").await;
-    let label: PurchasedLabel =
-        serde_json::from_str(s(&stack.order_item(first).await.unwrap(), "label")).unwrap();
+    let labels = orderseal::dispatch::labels_of(&stack.order_item(first).await.unwrap()).unwrap();
+    let [label] = &labels[..] else {
+        panic!("one package, one label: {labels:?}")
+    };
     assert_eq!(label.shipment.tracking_number, tracking);
     ingest_orders(
         &stack,
@@ -526,14 +555,22 @@ async fn a_tracking_number_cannot_be_moved_to_another_order() {
     )
     .await;
     let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    let plan = [orderseal::dispatch::PlannedPackage {
+        package_ref: "1".into(),
+        key: "os-test".into(),
+        parcel: d.rules.default_parcel,
+        items: label.items.clone(),
+    }];
     let begun = d
         .store
-        .begin(SELLER, second, &label.shipment.via, "os-test")
+        .begin(SELLER, second, &label.shipment.via, &plan)
         .await
         .unwrap();
     assert_eq!(begun, orderseal::dispatch::Begin::Started);
     assert!(matches!(
-        d.store.label_purchased(SELLER, second, &label, None).await,
+        d.store
+            .label_purchased(SELLER, second, label, Some(&[]), None)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let item = stack.order_item(second).await.unwrap();
@@ -765,4 +802,226 @@ async fn a_carrier_key_rotated_under_a_running_dispatch_is_read_again_on_its_401
     let item = stack.order_item("113-0000024-0000001").await.unwrap();
     assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
     logs.assert_clean();
+}
+
+/// The canary order with a second line: two floor lamps, which the seller's rules ship one per
+/// box of their own (`SKU-LAMP-1`), beside the two mugs of the first line.
+fn order_with_lamps(order_id: &str) -> serde_json::Value {
+    let mut order = canary_order(order_id, "UNSHIPPED", "MERCHANT", "2026-11-21T10:00:00Z");
+    order["orderItems"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "orderItemId": "50000000000002",
+            "quantityOrdered": 2,
+            "product": {"asin": "B0CANARY02", "sellerSku": "SKU-LAMP-1", "title": "Floor lamp",
+                "price": {"unitPrice": {"amount": "89.00", "currencyCode": "USD"}}}
+        }));
+    order
+}
+
+#[tokio::test]
+async fn an_order_split_by_the_sellers_sku_rules_is_bought_and_confirmed_package_by_package() {
+    use spapi_sandbox::{Fault as AmazonFault, Op};
+    let logs = LogCapture::start();
+    let stack = TestStack::with_visibility_timeout(1).await;
+    let (crash_buying, crash_confirming, cancelled) = (
+        "113-0000028-0000001",
+        "113-0000028-0000002",
+        "113-0000028-0000003",
+    );
+    let packages_of = |body: &serde_json::Value| {
+        let d = &body["packageDetail"];
+        let items: Vec<(String, u64)> = d["orderItems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["orderItemId"].as_str().unwrap().to_owned(),
+                    i["quantity"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        (d["packageReferenceId"].as_str().unwrap().to_owned(), items)
+    };
+    let plan = |id: &str| {
+        [
+            ("1", "50000000000001", 2),
+            ("2", "50000000000002", 1),
+            ("3", "50000000000002", 1),
+        ]
+        .map(|(r, item, q)| (id.to_owned(), r.to_owned(), vec![(item.to_owned(), q)]))
+        .to_vec()
+    };
+
+    // 1. A crash after the second package's label was bought, before it was recorded.
+    ingest_orders(&stack, &[order_with_lamps(crash_buying)]).await;
+    let d = crash_once_after(stack.dispatch(CARRIER_TIMEOUT).await, CrashAt::Purchase, 1);
+    let report = stack.drain_shipments(&d, Duration::from_secs(4)).await;
+    assert_eq!((report.failed, report.acknowledged), (1, 1));
+    let control = stack.carriers.control();
+    assert_eq!(
+        control.labels_purchased(Api::EasyPost),
+        3,
+        "one label per package"
+    );
+    assert!(control.stats().api(Api::EasyPost).idempotent_replays >= 1);
+    // Each package weighs what it holds: the mugs together, each lamp alone.
+    let mut keys = Vec::new();
+    let mut grams = Vec::new();
+    for r in control.received(Api::EasyPost) {
+        let Some(ounces) = r.body["shipment"]["parcel"]["weight"].as_f64() else {
+            continue;
+        };
+        if !keys.contains(&r.idempotency_key) {
+            keys.push(r.idempotency_key.clone());
+            grams.push((ounces * 28.349_523_125).round() as i64);
+        }
+    }
+    assert_eq!(
+        keys.len(),
+        3,
+        "a key per package, the retry under the same one"
+    );
+    for (got, want) in grams.iter().zip([900, 2800, 2800]) {
+        assert!((got - want).abs() <= 3, "parcels {grams:?}");
+    }
+    let confirmations: Vec<_> = stack
+        .sandbox
+        .control()
+        .confirmations()
+        .iter()
+        .map(|(id, body)| {
+            let (r, items) = packages_of(body);
+            (id.clone(), r, items)
+        })
+        .collect();
+    assert_eq!(
+        confirmations,
+        plan(crash_buying),
+        "one confirmation per package, with its items"
+    );
+    let item = stack.order_item(crash_buying).await.unwrap();
+    assert_eq!(s(&item, "dispatch_state"), "CONFIRMED");
+    let labels = orderseal::dispatch::labels_of(&item).unwrap();
+    assert_eq!(labels.len(), 3);
+    let order = stack.sandbox.control().order(crash_buying).unwrap();
+    assert_eq!(order["fulfillment"]["fulfillmentStatus"], "SHIPPED");
+    assert_eq!(order["packages"].as_array().unwrap().len(), 3);
+    // Every package's tracking number leads the carrier's webhooks to the order.
+    for label in &labels {
+        let lookup = stack
+            .aws
+            .dynamodb
+            .get_item()
+            .table_name(stack.table())
+            .key(
+                "pk",
+                AttributeValue::S(orderseal::layout::tracking_pk(
+                    &label.shipment.via,
+                    &label.shipment.tracking_number,
+                )),
+            )
+            .key("sk", AttributeValue::S("TRACKING".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert_eq!(s(&lookup, "order_id"), crash_buying);
+    }
+
+    // 2. A crash after Amazon accepted the second package, before it was recorded: the retry
+    // sends that package again (an edit of the same package to Amazon), never a fourth one.
+    stack.sandbox.control().clear_confirmations();
+    ingest_orders(&stack, &[order_with_lamps(crash_confirming)]).await;
+    let d = crash_once_after(stack.dispatch(CARRIER_TIMEOUT).await, CrashAt::Confirm, 1);
+    let report = stack.drain_shipments(&d, Duration::from_secs(4)).await;
+    assert_eq!((report.failed, report.acknowledged), (1, 1));
+    assert_eq!(control.labels_purchased(Api::EasyPost), 6);
+    let refs: Vec<String> = stack
+        .sandbox
+        .control()
+        .confirmations()
+        .iter()
+        .map(|(_, body)| packages_of(body).0)
+        .collect();
+    assert_eq!(refs, ["1", "2", "2", "3"]);
+    let order = stack.sandbox.control().order(crash_confirming).unwrap();
+    assert_eq!(order["packages"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        s(
+            &stack.order_item(crash_confirming).await.unwrap(),
+            "dispatch_state"
+        ),
+        "CONFIRMED"
+    );
+
+    // 3. Cancelled once its labels were bought (Amazon refused the first confirmation): every
+    // package's label is voided, once.
+    ingest_orders(&stack, &[order_with_lamps(cancelled)]).await;
+    stack
+        .sandbox
+        .control()
+        .inject(Op::ConfirmShipment, AmazonFault::BadRequest, 1);
+    let d = stack.dispatch(CARRIER_TIMEOUT).await;
+    let report = stack.drain_shipments(&d, Duration::ZERO).await;
+    assert_eq!(report.acknowledged, 1);
+    assert_eq!(
+        s(
+            &stack.order_item(cancelled).await.unwrap(),
+            "dispatch_state"
+        ),
+        "LABEL_PURCHASED"
+    );
+    let mut version = order_with_lamps(cancelled);
+    version["fulfillment"]["fulfillmentStatus"] = "CANCELLED".into();
+    version["lastUpdatedTime"] = "2026-11-22T09:00:00Z".into();
+    let ingest = stack.ingest();
+    stack.notify(&ingest, &version).await;
+    let report = stack.drain_shipments(&d, Duration::ZERO).await;
+    assert_eq!(report.acknowledged, 1);
+    assert_eq!(
+        control.labels_refunded(Api::EasyPost),
+        3,
+        "each package's label voided once"
+    );
+    let item = stack.order_item(cancelled).await.unwrap();
+    assert_eq!(s(&item, "dispatch_state"), "LABEL_VOIDED");
+    let void: serde_json::Value = serde_json::from_str(s(&item, "label_void")).unwrap();
+    assert_eq!(void["status"], "submitted");
+    assert_eq!(void["packages"].as_array().unwrap().len(), 3);
+    assert_no_canary("the table and queues", &stack.raw_dump().await);
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn calls_per_package_of_a_split_order() {
+    let stack = TestStack::new().await;
+    ingest_orders(&stack, &[order_with_lamps("113-0000029-0000001")]).await;
+    let dispatch = stack.dispatch(CARRIER_TIMEOUT).await;
+    stack.aws_as(orderseal_local::roles::DISPATCH).calls.reset();
+    let report = stack.drain_shipments(&dispatch, Duration::ZERO).await;
+    assert_eq!(report.acknowledged, 1);
+    let aws = stack
+        .aws_as(orderseal_local::roles::DISPATCH)
+        .calls
+        .snapshot();
+    println!("1 order of 3 packages, AWS: {aws:?}");
+    let count = |k: &str| aws.get(k).copied().unwrap_or(0);
+    // As one package (calls_per_shipped_order), plus per further package: its label's
+    // TransactWriteItems, its confirmation's usage-plan slot and record (UpdateItem ×2); the
+    // order is loaded and its address unsealed once.
+    assert_eq!(count("DynamoDB.TransactGetItems"), 1);
+    assert_eq!(count("KMS.Decrypt"), 1);
+    assert_eq!(count("DynamoDB.GetItem"), 1);
+    assert_eq!(count("DynamoDB.TransactWriteItems"), 2 + 2);
+    assert_eq!(count("DynamoDB.UpdateItem"), 3 + 2 * 2);
+    assert_eq!(stack.sandbox.control().stats().confirm_shipment.requests, 3);
+    assert_eq!(
+        stack.carriers.control().stats().api(Api::EasyPost).requests,
+        6,
+        "create + buy per package"
+    );
 }

@@ -285,10 +285,15 @@ async fn run(seed: u64) {
             continue;
         };
         let expires = n(&order, "pii_expires_at").unwrap();
-        if let Some(label) = order.get("label").and_then(|v| v.as_s().ok()) {
-            let label: serde_json::Value = serde_json::from_str(label).unwrap();
+        let labels = orderseal::dispatch::labels_of(&order).unwrap();
+        assert_eq!(
+            labels.is_empty(),
+            !order.contains_key("tracking_number"),
+            "seed {seed}: {id} has a tracking number exactly when it has labels"
+        );
+        if let Some(label) = labels.first() {
             let shipped = OffsetDateTime::parse(
-                label["purchased_at"].as_str().unwrap(),
+                &label.purchased_at,
                 &time::format_description::well_known::Rfc3339,
             )
             .unwrap();

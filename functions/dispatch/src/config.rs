@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use orderseal::carriers::{Parcel, ServicePolicy, ShipFrom};
+use orderseal::dispatch::{DispatchLine, PackageItem};
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -28,10 +29,53 @@ pub struct ShippingRules {
     #[serde(default)]
     pub routes: BTreeMap<String, Route>,
     pub default_parcel: Parcel,
-    /// Per seller SKU: the packed size and weight of one unit.
+    /// Per seller SKU: the packed size and weight of one unit, and whether it ships in
+    /// packages of its own.
     #[serde(default)]
-    pub skus: BTreeMap<String, Parcel>,
+    pub skus: BTreeMap<String, SkuRule>,
 }
+
+/// How one seller SKU is packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkuRule {
+    /// One unit's weight.
+    pub weight_grams: u32,
+    /// One unit's packed size; with `units_per_package`, the size of the package it ships in.
+    pub length_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+    /// The SKU ships in packages of its own, this many units each (1: every unit alone, e.g.
+    /// a bulky or hazardous item); without it, it shares the order's one mixed package.
+    #[serde(default)]
+    pub units_per_package: Option<std::num::NonZeroU32>,
+}
+
+impl SkuRule {
+    fn unit(&self) -> Parcel {
+        Parcel {
+            weight_grams: self.weight_grams,
+            length_mm: self.length_mm,
+            width_mm: self.width_mm,
+            height_mm: self.height_mm,
+        }
+    }
+}
+
+/// The most packages one order is split into: beyond that the rules (or the order) need a
+/// person, and the request is quarantined with its reason instead of buying that many labels.
+pub const MAX_PACKAGES: usize = 20;
+
+/// A package of the plan before it has a reference and key: its parcel and items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub parcel: Parcel,
+    pub items: Vec<PackageItem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the order would ship as {0} packages (at most {MAX_PACKAGES})")]
+pub struct TooManyPackages(pub u64);
 
 impl ShippingRules {
     pub fn route(&self, country: Option<&str>) -> &Route {
@@ -46,25 +90,83 @@ impl ShippingRules {
         route.phone_required || country.is_some_and(|c| c != self.ship_from.country)
     }
 
-    /// One box for the order: weights add up per unit; each side is the largest unit's side.
+    /// One box for `lines`: weights add up per unit; each side is the largest unit's side.
     pub fn parcel<'a>(&self, lines: impl IntoIterator<Item = (Option<&'a str>, u32)>) -> Parcel {
         let mut total: Option<Parcel> = None;
         for (sku, qty) in lines {
             let unit = sku
                 .and_then(|s| self.skus.get(s))
-                .unwrap_or(&self.default_parcel);
+                .map(SkuRule::unit)
+                .unwrap_or(self.default_parcel);
             let t = total.get_or_insert(Parcel {
                 weight_grams: 0,
                 length_mm: 0,
                 width_mm: 0,
                 height_mm: 0,
             });
-            t.weight_grams += unit.weight_grams * qty.max(1);
+            t.weight_grams = t
+                .weight_grams
+                .saturating_add(unit.weight_grams.saturating_mul(qty.max(1)));
             t.length_mm = t.length_mm.max(unit.length_mm);
             t.width_mm = t.width_mm.max(unit.width_mm);
             t.height_mm = t.height_mm.max(unit.height_mm);
         }
         total.unwrap_or(self.default_parcel)
+    }
+
+    /// The order's packages, always the same for the same lines and rules: first one mixed
+    /// package with every line whose SKU has no `units_per_package` (if there is any), then,
+    /// line by line, the packages of SKUs that ship on their own, `units_per_package` units
+    /// each (the last one takes what is left). Every ordered unit is in exactly one package.
+    pub fn packages(&self, lines: &[DispatchLine]) -> Result<Vec<Package>, TooManyPackages> {
+        let own = |l: &DispatchLine| {
+            l.seller_sku
+                .as_deref()
+                .and_then(|s| self.skus.get(s))
+                .and_then(|r| r.units_per_package.map(|n| (r, n.get())))
+                // A line of no units has nothing to pack on its own.
+                .filter(|_| l.quantity > 0)
+        };
+        let count: u64 = lines
+            .iter()
+            .map(|l| match own(l) {
+                Some((_, per)) => u64::from(l.quantity.div_ceil(per)),
+                None => 0,
+            })
+            .sum::<u64>()
+            + u64::from(lines.iter().any(|l| own(l).is_none()));
+        if count > MAX_PACKAGES as u64 {
+            return Err(TooManyPackages(count));
+        }
+        let item = |l: &DispatchLine, quantity| PackageItem {
+            order_item_id: l.order_item_id.clone(),
+            quantity,
+        };
+        let mixed: Vec<&DispatchLine> = lines.iter().filter(|l| own(l).is_none()).collect();
+        let mut packages = Vec::new();
+        if !mixed.is_empty() {
+            packages.push(Package {
+                parcel: self.parcel(mixed.iter().map(|l| (l.seller_sku.as_deref(), l.quantity))),
+                items: mixed.iter().map(|l| item(l, l.quantity)).collect(),
+            });
+        }
+        for line in lines {
+            let Some((rule, per)) = own(line) else {
+                continue;
+            };
+            let mut left = line.quantity;
+            while left > 0 {
+                let units = left.min(per);
+                let mut parcel = rule.unit();
+                parcel.weight_grams = parcel.weight_grams.saturating_mul(units);
+                packages.push(Package {
+                    parcel,
+                    items: vec![item(line, units)],
+                });
+                left -= units;
+            }
+        }
+        Ok(packages)
     }
 }
 
@@ -202,6 +304,97 @@ mod tests {
         assert_eq!(r.route(None).carrier, "easypost");
         assert!(!r.phone_required(r.route(Some("US")), Some("US")));
         assert!(r.phone_required(r.route(Some("CA")), Some("CA")));
+    }
+
+    fn line(id: &str, sku: &str, quantity: u32) -> DispatchLine {
+        DispatchLine {
+            order_item_id: id.into(),
+            seller_sku: Some(sku.into()),
+            quantity,
+        }
+    }
+
+    fn split_rules() -> ShippingRules {
+        let mut r = rules();
+        let rule = |w, per| SkuRule {
+            weight_grams: w,
+            length_mm: 600,
+            width_mm: 400,
+            height_mm: 400,
+            units_per_package: std::num::NonZeroU32::new(per),
+        };
+        r.skus.insert("LAMP".into(), rule(3000, 1));
+        r.skus.insert("TILE".into(), rule(1000, 4));
+        r
+    }
+
+    #[test]
+    fn skus_that_ship_alone_get_packages_of_their_own_and_the_rest_share_one() {
+        let r = split_rules();
+        let lines = [
+            line("A", "MUG", 2),
+            line("B", "LAMP", 2),
+            line("C", "TILE", 9),
+            line("D", "UNKNOWN", 1),
+        ];
+        let p = r.packages(&lines).unwrap();
+        let items: Vec<Vec<(&str, u32)>> = p
+            .iter()
+            .map(|p| {
+                p.items
+                    .iter()
+                    .map(|i| (i.order_item_id.as_str(), i.quantity))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            items,
+            vec![
+                vec![("A", 2), ("D", 1)],
+                vec![("B", 1)],
+                vec![("B", 1)],
+                vec![("C", 4)],
+                vec![("C", 4)],
+                vec![("C", 1)],
+            ]
+        );
+        assert_eq!(
+            p[0].parcel,
+            r.parcel([(Some("MUG"), 2), (Some("UNKNOWN"), 1)])
+        );
+        assert_eq!(p[1].parcel.weight_grams, 3000);
+        assert_eq!(p[3].parcel.weight_grams, 4000);
+        assert_eq!(p[5].parcel.weight_grams, 1000);
+        assert_eq!(p[5].parcel.length_mm, 600);
+        // The same lines always give the same plan (a retry recomputes nothing different).
+        assert_eq!(r.packages(&lines).unwrap(), p);
+        // Without rules for it, an order is one package, as before.
+        assert_eq!(r.packages(&lines[..1]).unwrap().len(), 1);
+        assert_eq!(r.packages(&[line("B", "LAMP", 1)]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_order_that_would_need_too_many_packages_is_refused_and_big_numbers_do_not_overflow() {
+        let r = split_rules();
+        let max = u32::try_from(MAX_PACKAGES).unwrap();
+        assert_eq!(
+            r.packages(&[line("B", "LAMP", max)]).unwrap().len(),
+            MAX_PACKAGES
+        );
+        assert_eq!(
+            r.packages(&[line("B", "LAMP", max), line("A", "MUG", 1)]),
+            Err(TooManyPackages(u64::from(max) + 1))
+        );
+        assert_eq!(
+            r.packages(&[line("B", "LAMP", u32::MAX), line("C", "TILE", u32::MAX)]),
+            Err(TooManyPackages(
+                u64::from(u32::MAX) + u64::from(u32::MAX.div_ceil(4))
+            ))
+        );
+        let heavy = r.packages(&[line("A", "MUG", u32::MAX)]).unwrap();
+        assert_eq!(heavy[0].parcel.weight_grams, u32::MAX);
+        // A line of no units ships in the mixed package, never in packages of its own.
+        assert_eq!(r.packages(&[line("B", "LAMP", 0)]).unwrap().len(), 1);
     }
 
     #[test]

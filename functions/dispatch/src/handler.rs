@@ -1,13 +1,15 @@
 //! The dispatch handler, pure over its ports: shipment requests in, labels bought and shipments
 //! confirmed to Amazon, partial batch failures out.
 //!
-//! Per message: load the order → if CONFIRMED, done → if LABEL_PURCHASED, confirm → else
-//! re-check it is still shippable (not canceled, not held, PII not expired) right before buying,
-//! record the carrier choice and idempotency key (LABEL_PENDING), unseal only `shipping`, build
-//! the `MinimalShipment`, buy the label with the key, record it (LABEL_PURCHASED, no PII), then
-//! `confirmShipment` (CONFIRMED). A crash anywhere resumes from the recorded state. An order
-//! Amazon cancelled after its label was bought (LABEL_PURCHASED) has the label voided with the
-//! carrier instead, once (LABEL_VOIDED; the carrier's answer recorded on the order).
+//! Per message: load the order → if CONFIRMED, done → if LABEL_PURCHASED, confirm what is left
+//! → else re-check it is still shippable (not canceled, not held, PII not expired) right before
+//! buying, plan its packages from the seller's SKU rules and record the carrier choice and the
+//! plan with a key per package (LABEL_PENDING), unseal only `shipping`, and per package build
+//! the `MinimalShipment`, buy its label with its key and record it (no PII); with every label
+//! recorded (LABEL_PURCHASED), `confirmShipment` package by package, each recorded as Amazon
+//! accepts it (CONFIRMED with the last). A crash anywhere resumes from the recorded state at the
+//! first package not done. An order Amazon cancelled after labels were bought has them voided
+//! with the carrier instead, once (LABEL_VOIDED; the carrier's answers recorded on the order).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -21,8 +23,8 @@ use orderseal::carriers::{Carrier, CarrierError, MinimalError, MinimalShipment, 
 use orderseal::classes::{ClassPayload, ShippingPii};
 use orderseal::clock::Clock;
 use orderseal::dispatch::{
-    Begin, DispatchState, DispatchStore, NotShippable, OrderForDispatch, PurchasedLabel,
-    RecordedVoid,
+    Begin, DispatchState, DispatchStore, NotShippable, OrderForDispatch, PackageItem,
+    PlannedPackage, PurchasedLabel, RecordedVoid,
 };
 use orderseal::quarantine::Quarantine;
 use orderseal::seal::{KeyProvider, PiiClass, SealContext, SealError, Sealer};
@@ -31,10 +33,7 @@ use orderseal::spapi::SpApiError;
 use orderseal::spapi::model::{ConfirmShipmentOrderItem, ConfirmShipmentRequest, PackageDetail};
 use orderseal::store::StoreError;
 
-use crate::config::ShippingRules;
-
-/// One package per order for now; its reference is what Amazon calls packageReferenceId.
-pub const PACKAGE_REF: &str = "1";
+use crate::config::{ShippingRules, TooManyPackages};
 
 /// Port: Orders v0 confirmShipment.
 pub trait ShipmentConfirmer: Send + Sync {
@@ -117,6 +116,8 @@ pub enum Retry {
     NoCarrier(String),
     #[error("decrypted shipping class is malformed")]
     BadPlaintext,
+    #[error(transparent)]
+    TooManyPackages(#[from] TooManyPackages),
     #[error("quarantine failed: {0}")]
     Quarantine(String),
 }
@@ -133,6 +134,7 @@ impl Retry {
             Retry::Address(_) => "address_incomplete",
             Retry::NoCarrier(_) => "carrier_not_configured",
             Retry::BadPlaintext => "shipping_class_malformed",
+            Retry::TooManyPackages(_) => "too_many_packages",
             Retry::Quarantine(_) => "quarantine_failed",
         }
     }
@@ -143,9 +145,11 @@ impl Retry {
     /// confirmation (400). Everything else (timeouts, throttling, 5xx, AWS errors) is retried.
     pub fn is_permanent(&self) -> bool {
         match self {
-            Retry::Malformed | Retry::Address(_) | Retry::NoCarrier(_) | Retry::BadPlaintext => {
-                true
-            }
+            Retry::Malformed
+            | Retry::Address(_)
+            | Retry::NoCarrier(_)
+            | Retry::BadPlaintext
+            | Retry::TooManyPackages(_) => true,
             Retry::Carrier(e) => matches!(
                 e,
                 CarrierError::Rejected { .. } | CarrierError::NoRates | CarrierError::Disallowed(_)
@@ -248,47 +252,59 @@ where
         let Some(order) = self.store.load(&req.seller_id, &req.order_id).await? else {
             return Ok(Outcome::OrderMissing);
         };
-        let label = match order.state.clone() {
+        let labels = match order.state.clone() {
             DispatchState::Confirmed(_) => return Ok(Outcome::AlreadyConfirmed),
             DispatchState::Voided { .. } => return Ok(Outcome::AlreadyVoided),
-            DispatchState::LabelPurchased(label) if order.label_must_be_voided() => {
-                return self.void(&order, &label, deadline).await;
+            DispatchState::LabelPurchased { labels, .. } if order.label_must_be_voided() => {
+                return self.void(&order, &labels, deadline).await;
+            }
+            // Cancelled while its packages were being bought: void those bought so far.
+            DispatchState::LabelPending { bought, .. }
+                if order.label_must_be_voided() && !bought.is_empty() =>
+            {
+                return self.void(&order, &bought, deadline).await;
             }
             // Bought, not yet confirmed: a cancellation asked for since stops the confirmation,
-            // and the label is reported for voiding (the seller cancels on Amazon).
-            DispatchState::LabelPurchased(label) if order.cancel_requested => {
-                warn!(
-                    reason = NotShippable::CancelRequested.as_str(),
-                    via = %label.shipment.via,
-                    tracking_number = %label.shipment.tracking_number,
-                    "buyer asked to cancel after the label was bought: not confirmed, void the label"
-                );
+            // and the labels are reported for voiding (the seller cancels on Amazon).
+            DispatchState::LabelPurchased { labels, .. } if order.cancel_requested => {
+                for label in &labels {
+                    warn!(
+                        reason = NotShippable::CancelRequested.as_str(),
+                        via = %label.shipment.via,
+                        package = %label.package_ref,
+                        tracking_number = %label.shipment.tracking_number,
+                        "buyer asked to cancel after the label was bought: not confirmed, void the label"
+                    );
+                }
                 return Ok(Outcome::NotShippable(NotShippable::CancelRequested));
             }
-            DispatchState::LabelPurchased(label) => label,
-            DispatchState::LabelPending { via, key } => {
+            DispatchState::LabelPurchased { labels, confirmed } => {
+                self.confirm(&order, &labels, &confirmed, deadline).await?;
+                return Ok(Outcome::Confirmed);
+            }
+            DispatchState::LabelPending { via, plan, bought } => {
                 if let Err(why) = order.shippable(self.now().unix_timestamp()) {
                     warn!(
                         reason = why.as_str(),
-                        "order stopped being shippable after a carrier was chosen; any label bought under the recorded key needs voiding"
+                        "order stopped being shippable after a carrier was chosen; any label bought under the recorded keys needs voiding"
                     );
                     return Ok(Outcome::NotShippable(why));
                 }
-                self.buy(&order, &via, &key, deadline).await?
+                self.buy(&order, &via, &plan, bought, deadline).await?
             }
             DispatchState::Ready => {
                 if let Err(why) = order.shippable(self.now().unix_timestamp()) {
                     return Ok(Outcome::NotShippable(why));
                 }
                 let route = self.rules.route(order.ship_country.as_deref());
-                let key = label_key(&order.seller_id, &order.order_id, PACKAGE_REF);
-                let (via, key) = match self
+                let plan = self.plan(&order)?;
+                let (via, plan, bought) = match self
                     .store
-                    .begin(&order.seller_id, &order.order_id, &route.carrier, &key)
+                    .begin(&order.seller_id, &order.order_id, &route.carrier, &plan)
                     .await?
                 {
-                    Begin::Started => (route.carrier.clone(), key),
-                    Begin::AlreadyPending { via, key } => (via, key),
+                    Begin::Started => (route.carrier.clone(), plan, Vec::new()),
+                    Begin::AlreadyPending { via, plan, bought } => (via, plan, bought),
                     Begin::Refused => {
                         // Changed under us (e.g. canceled by a newer notification): re-read why.
                         let why = match self.store.load(&order.seller_id, &order.order_id).await? {
@@ -300,10 +316,10 @@ where
                         ));
                     }
                 };
-                self.buy(&order, &via, &key, deadline).await?
+                self.buy(&order, &via, &plan, bought, deadline).await?
             }
         };
-        self.confirm(&order, &label, deadline).await?;
+        self.confirm(&order, &labels, &[], deadline).await?;
         Ok(Outcome::Confirmed)
     }
 
@@ -311,13 +327,44 @@ where
         self.clock.now()
     }
 
+    /// The order's packages by the seller's rules, each with its reference ("1", "2", ...)
+    /// and the idempotency key of its label.
+    fn plan(&self, order: &OrderForDispatch) -> Result<Vec<PlannedPackage>, Retry> {
+        Ok(self
+            .rules
+            .packages(&order.lines)?
+            .into_iter()
+            .zip(1u32..)
+            .map(|(p, n)| {
+                let package_ref = n.to_string();
+                PlannedPackage {
+                    key: label_key(&order.seller_id, &order.order_id, &package_ref),
+                    package_ref,
+                    parcel: p.parcel,
+                    items: p.items,
+                }
+            })
+            .collect())
+    }
+
+    /// Buy the label of every planned package not `bought` yet, each under its own key and
+    /// recorded as soon as the carrier sold it; the address is unsealed once for all of them.
+    /// Returns every package's label, in plan order.
     async fn buy(
         &self,
         order: &OrderForDispatch,
         via: &str,
-        key: &str,
+        plan: &[PlannedPackage],
+        mut bought: Vec<PurchasedLabel>,
         deadline: Instant,
-    ) -> Result<PurchasedLabel, Retry> {
+    ) -> Result<Vec<PurchasedLabel>, Retry> {
+        let todo: Vec<&PlannedPackage> = plan
+            .iter()
+            .filter(|p| !bought.iter().any(|l| l.package_ref == p.package_ref))
+            .collect();
+        if todo.is_empty() {
+            return Ok(bought);
+        }
         // No adapter, no unsealing.
         if self.carriers.get(via).is_none() {
             return Err(Retry::NoCarrier(via.to_owned()));
@@ -331,92 +378,113 @@ where
         let shipping = ShippingPii::from_plaintext(&plaintext).map_err(|_| Retry::BadPlaintext)?;
         drop(plaintext);
         let route = self.rules.route(order.ship_country.as_deref());
-        let parcel = self.rules.parcel(
-            order
-                .lines
+        let phone = self
+            .rules
+            .phone_required(route, order.ship_country.as_deref());
+        for package in todo {
+            let shipment = MinimalShipment::from_shipping(
+                &shipping,
+                package.key.clone(),
+                self.rules.ship_from.clone(),
+                package.parcel,
+                phone,
+            )?;
+            let key = package.key.as_str();
+            let created = self
+                .carrier_call(via, deadline, |carrier| {
+                    let shipment = &shipment;
+                    async move { carrier.create_shipment(shipment, route.policy, key).await }
+                })
+                .await?;
+            drop(shipment);
+            let label = PurchasedLabel {
+                shipment: created,
+                purchased_at: self.now().format(&Rfc3339).unwrap_or_default(),
+                package_ref: package.package_ref.clone(),
+                items: package.items.clone(),
+            };
+            // The ship date is the first label's purchase: orderseal confirms with it.
+            let anchored = bought
+                .is_empty()
+                .then(|| self.retention.shipment_expiry(self.now()))
+                .flatten()
+                .map(time::OffsetDateTime::unix_timestamp);
+            let others: Vec<String> = plan
                 .iter()
-                .map(|l| (l.seller_sku.as_deref(), l.quantity)),
-        );
-        let shipment = MinimalShipment::from_shipping(
-            &shipping,
-            key.to_owned(),
-            self.rules.ship_from.clone(),
-            parcel,
-            self.rules
-                .phone_required(route, order.ship_country.as_deref()),
-        )?;
+                .filter(|p| p.package_ref != package.package_ref)
+                .map(|p| p.package_ref.clone())
+                .collect();
+            let completes = (bought.len() + 1 == plan.len()).then_some(others.as_slice());
+            self.store
+                .label_purchased(
+                    &order.seller_id,
+                    &order.order_id,
+                    &label,
+                    completes,
+                    anchored,
+                )
+                .await?;
+            info!(
+                via,
+                carrier = %label.shipment.carrier,
+                service = %label.shipment.service,
+                package = %label.package_ref,
+                packages = plan.len(),
+                tracking_number = %label.shipment.tracking_number,
+                "label purchased"
+            );
+            bought.push(label);
+        }
         drop(shipping);
-        let created = self
-            .carrier_call(via, deadline, |carrier| {
-                let shipment = &shipment;
-                async move { carrier.create_shipment(shipment, route.policy, key).await }
-            })
-            .await?;
-        let label = PurchasedLabel {
-            shipment: created,
-            purchased_at: self.now().format(&Rfc3339).unwrap_or_default(),
-            package_ref: PACKAGE_REF.to_owned(),
-        };
-        // The ship date is the label's purchase: orderseal confirms the shipment with it.
-        let anchored = self
-            .retention
-            .shipment_expiry(self.now())
-            .map(time::OffsetDateTime::unix_timestamp);
-        self.store
-            .label_purchased(&order.seller_id, &order.order_id, &label, anchored)
-            .await?;
-        info!(
-            via,
-            carrier = %label.shipment.carrier,
-            service = %label.shipment.service,
-            tracking_number = %label.shipment.tracking_number,
-            "label purchased"
-        );
-        Ok(label)
+        bought.sort_by_key(|l| plan.iter().position(|p| p.package_ref == l.package_ref));
+        Ok(bought)
     }
 
-    /// Void the label of an order cancelled after it was bought, under the label's own key (a
-    /// retry asks for the same refund), and record the carrier's answer.
+    /// Void the labels of an order cancelled after they were bought, each under its own key (a
+    /// retry asks for the same refund), and record the carrier's answers.
     async fn void(
         &self,
         order: &OrderForDispatch,
-        label: &PurchasedLabel,
+        labels: &[PurchasedLabel],
         deadline: Instant,
     ) -> Result<Outcome, Retry> {
-        let via = &label.shipment.via;
-        let key = label_key(&order.seller_id, &order.order_id, &label.package_ref);
-        let outcome = self
-            .carrier_call(via, deadline, |carrier| {
-                let key = &key;
-                async move { carrier.void_label(&label.shipment, key).await }
-            })
-            .await?;
-        let status = outcome.status;
-        let void = RecordedVoid {
-            outcome,
-            at: self.now().format(&Rfc3339).unwrap_or_default(),
-        };
+        let mut voids = Vec::with_capacity(labels.len());
+        for label in labels {
+            let via = &label.shipment.via;
+            let key = label_key(&order.seller_id, &order.order_id, &label.package_ref);
+            let outcome = self
+                .carrier_call(via, deadline, |carrier| {
+                    let key = &key;
+                    async move { carrier.void_label(&label.shipment, key).await }
+                })
+                .await?;
+            if outcome.status.settled() {
+                info!(
+                    via = %via,
+                    carrier = %label.shipment.carrier,
+                    package = %label.package_ref,
+                    tracking_number = %label.shipment.tracking_number,
+                    void_status = outcome.status.as_str(),
+                    "cancelled after its label was bought: label voided"
+                );
+            } else {
+                warn!(
+                    via = %via,
+                    package = %label.package_ref,
+                    tracking_number = %label.shipment.tracking_number,
+                    reason = "void_rejected",
+                    "the carrier refused to void the label: ask it again, or take it up with the carrier"
+                );
+            }
+            voids.push((label.package_ref.clone(), outcome));
+        }
+        let void = RecordedVoid::of(voids, self.now().format(&Rfc3339).unwrap_or_default());
+        let status = void.outcome.status;
         let recorded = self
             .store
-            .label_voided(&order.seller_id, &order.order_id, label, &void)
+            .label_voided(&order.seller_id, &order.order_id, labels, &void)
             .await?;
-        if status.settled() {
-            info!(
-                via = %via,
-                carrier = %label.shipment.carrier,
-                tracking_number = %label.shipment.tracking_number,
-                void_status = status.as_str(),
-                recorded,
-                "cancelled after its label was bought: label voided"
-            );
-        } else {
-            warn!(
-                via = %via,
-                tracking_number = %label.shipment.tracking_number,
-                reason = "void_rejected",
-                "the carrier refused to void the label: ask it again, or take it up with the carrier"
-            );
-        }
+        info!(void_status = status.as_str(), recorded, "voids recorded");
         Ok(Outcome::LabelVoided(status))
     }
 
@@ -476,46 +544,76 @@ where
         }
     }
 
+    /// `confirmShipment` for every package not `confirmed` yet, one request per package with
+    /// its own items, each recorded as Amazon accepts it.
     async fn confirm(
         &self,
         order: &OrderForDispatch,
-        label: &PurchasedLabel,
+        labels: &[PurchasedLabel],
+        confirmed: &[String],
         deadline: Instant,
     ) -> Result<(), Retry> {
-        // Amazon's code for the carrier in the order's marketplace, or Other with its name.
-        let (carrier_code, carrier_name) = orderseal::carriers::amazon::carrier_code(
-            &order.marketplace_id,
-            &label.shipment.carrier,
-        );
-        let body = ConfirmShipmentRequest {
-            marketplace_id: order.marketplace_id.clone(),
-            package_detail: PackageDetail {
-                package_reference_id: label.package_ref.clone(),
-                carrier_code,
-                carrier_name,
-                shipping_method: Some(label.shipment.service.clone()),
-                tracking_number: label.shipment.tracking_number.clone(),
-                ship_date: label.purchased_at.clone(),
-                order_items: order
+        let mut done: Vec<String> = confirmed.to_vec();
+        for label in labels {
+            if done.contains(&label.package_ref) {
+                continue;
+            }
+            // Amazon's code for the carrier in the order's marketplace, or Other with its name.
+            let (carrier_code, carrier_name) = orderseal::carriers::amazon::carrier_code(
+                &order.marketplace_id,
+                &label.shipment.carrier,
+            );
+            // A label recorded before orders had packages holds the whole order.
+            let items: Vec<PackageItem> = if label.items.is_empty() {
+                order
                     .lines
                     .iter()
-                    .map(|l| ConfirmShipmentOrderItem {
+                    .map(|l| PackageItem {
                         order_item_id: l.order_item_id.clone(),
                         quantity: l.quantity,
                     })
-                    .collect(),
-            },
-        };
-        self.amazon
-            .confirm(&order.seller_id, &order.order_id, &body, deadline)
-            .await?;
-        self.store
-            .confirmed(
-                &order.seller_id,
-                &order.order_id,
-                &self.now().format(&Rfc3339).unwrap_or_default(),
-            )
-            .await?;
+                    .collect()
+            } else {
+                label.items.clone()
+            };
+            let body = ConfirmShipmentRequest {
+                marketplace_id: order.marketplace_id.clone(),
+                package_detail: PackageDetail {
+                    package_reference_id: label.package_ref.clone(),
+                    carrier_code,
+                    carrier_name,
+                    shipping_method: Some(label.shipment.service.clone()),
+                    tracking_number: label.shipment.tracking_number.clone(),
+                    ship_date: label.purchased_at.clone(),
+                    order_items: items
+                        .into_iter()
+                        .map(|i| ConfirmShipmentOrderItem {
+                            order_item_id: i.order_item_id,
+                            quantity: i.quantity,
+                        })
+                        .collect(),
+                },
+            };
+            self.amazon
+                .confirm(&order.seller_id, &order.order_id, &body, deadline)
+                .await?;
+            let others: Vec<String> = labels
+                .iter()
+                .filter(|l| l.package_ref != label.package_ref)
+                .map(|l| l.package_ref.clone())
+                .collect();
+            let completes = (done.len() + 1 == labels.len()).then_some(others.as_slice());
+            self.store
+                .confirmed(
+                    &order.seller_id,
+                    &order.order_id,
+                    &label.package_ref,
+                    completes,
+                    &self.now().format(&Rfc3339).unwrap_or_default(),
+                )
+                .await?;
+            done.push(label.package_ref.clone());
+        }
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ type Item = HashMap<String, AttributeValue>;
 pub const AUDIT_RETENTION: Duration = Duration::days(3653);
 
 /// The non-PII attributes the sweep reads to build a business record (never a sealed blob).
-const BUSINESS_ATTRS: [&str; 19] = [
+const BUSINESS_ATTRS: [&str; 20] = [
     crate::layout::PARTITION_KEY,
     "seller_id",
     "order_id",
@@ -50,6 +50,7 @@ const BUSINESS_ATTRS: [&str; 19] = [
     "order_total",
     "order_tax",
     "label",
+    "labels",
     "carrier",
     "tracking_number",
     "confirmed_at",
@@ -112,6 +113,33 @@ fn due_of(item: &Item) -> Option<DueOrder> {
     })
 }
 
+/// Whom the order's shipping class went to: the carrier of each package's label (one entry
+/// per package), or the order's carrier as recorded before orders had packages.
+fn shared_with(item: &Item, route: Option<String>) -> Vec<SharedWith> {
+    let shipping = || vec![crate::seal::PiiClass::Shipping.as_str().to_owned()];
+    let labels = crate::dispatch::labels_of(item).unwrap_or_default();
+    if labels.is_empty() {
+        return get_s(item, "carrier")
+            .map(|carrier| SharedWith {
+                carrier: carrier.to_owned(),
+                route: route.clone(),
+                tracking_number: get_s(item, "tracking_number").map(str::to_owned),
+                classes: shipping(),
+            })
+            .into_iter()
+            .collect();
+    }
+    labels
+        .into_iter()
+        .map(|l| SharedWith {
+            carrier: l.shipment.carrier,
+            route: Some(l.shipment.via),
+            tracking_number: Some(l.shipment.tracking_number),
+            classes: shipping(),
+        })
+        .collect()
+}
+
 /// The business record of a stored order, as it stands at erasure (`erased_at`) or, for an
 /// order that holds no PII, as it stands.
 pub fn business_record(
@@ -119,9 +147,9 @@ pub fn business_record(
     erased_at: Option<OffsetDateTime>,
     keep_until: OffsetDateTime,
 ) -> Result<BusinessRecord, StoreError> {
-    let label: Option<PurchasedLabel> =
-        get_s(item, "label").and_then(|l| serde_json::from_str(l).ok());
-    let shipment = label.as_ref().map(|l| &l.shipment);
+    let labels: Vec<PurchasedLabel> = crate::dispatch::labels_of(item).unwrap_or_default();
+    let label = labels.first();
+    let shipment = label.map(|l| &l.shipment);
     let items = match item.get("items") {
         Some(v) => v
             .as_l()
@@ -157,15 +185,48 @@ pub fn business_record(
         tracking_number: shipment
             .map(|s| s.tracking_number.clone())
             .or_else(|| get_s(item, "tracking_number").map(str::to_owned)),
-        shipping_cost: shipment.map(|s| s.cost.clone()),
-        shipped_at: time_of(item, "confirmed_at").or_else(|| {
-            label
-                .as_ref()
-                .and_then(|l| OffsetDateTime::parse(&l.purchased_at, &Rfc3339).ok())
-        }),
+        shipping_cost: shipping_cost(&labels),
+        packages: if labels.len() > 1 {
+            labels
+                .iter()
+                .map(|l| ShippedPackage {
+                    package_ref: l.package_ref.clone(),
+                    carrier: l.shipment.carrier.clone(),
+                    service: l.shipment.service.clone(),
+                    tracking_number: l.shipment.tracking_number.clone(),
+                    cost: l.shipment.cost.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        shipped_at: time_of(item, "confirmed_at")
+            .or_else(|| label.and_then(|l| OffsetDateTime::parse(&l.purchased_at, &Rfc3339).ok())),
         delivered_at: time_of(item, "delivered_at"),
         pii_erased_at: erased_at,
         retain_until: keep_until,
+    })
+}
+
+/// What the order's labels cost together: their sum when they share a currency and every
+/// amount is a number; otherwise the first label's cost (each package's is in `packages`).
+fn shipping_cost(labels: &[PurchasedLabel]) -> Option<Money> {
+    let first = &labels.first()?.shipment.cost;
+    let total = labels
+        .iter()
+        .try_fold(rust_decimal::Decimal::ZERO, |sum, l| {
+            let cost = &l.shipment.cost;
+            (cost.currency_code == first.currency_code)
+                .then(|| cost.amount.parse::<rust_decimal::Decimal>().ok())
+                .flatten()
+                .and_then(|a| sum.checked_add(a))
+        });
+    Some(match total {
+        Some(sum) if labels.len() > 1 => Money {
+            amount: sum.to_string(),
+            currency_code: first.currency_code.clone(),
+        },
+        _ => first.clone(),
     })
 }
 
@@ -421,7 +482,7 @@ impl DynamoRetention {
             .projection_expression(
                 "pk, sk, fulfillment_status, pii_classes, created_time, last_updated, pii_expires_at, \
                  anchored_expires_at, hold_until, pii_erased_at, carrier, tracking_number, dispatch_via, \
-                 erase_requested",
+                 labels, erase_requested",
             )
             .consistent_read(true)
             .send()
@@ -469,15 +530,7 @@ impl DynamoRetention {
             expiry_basis: expiry_basis.to_owned(),
             erased_at,
             hold,
-            shared_with: text("carrier")
-                .map(|carrier| SharedWith {
-                    carrier,
-                    route: text("dispatch_via"),
-                    tracking_number: text("tracking_number"),
-                    classes: vec![crate::seal::PiiClass::Shipping.as_str().to_owned()],
-                })
-                .into_iter()
-                .collect(),
+            shared_with: shared_with(&item, text("dispatch_via")),
         })
     }
 
@@ -1095,6 +1148,8 @@ pub struct BusinessRecords {
 
 /// One item of the business partitions: an order's record, or a return (read after the
 /// records of its month).
+// Entries live a page at a time and records are the common case: boxing them saves nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusinessEntry {
     Order(BusinessRecord),
@@ -1345,7 +1400,8 @@ impl RetentionStore for DynamoRetention {
             .table_name(&self.table)
             .set_key(Some(self.order_key(seller_id, order_id)))
             .update_expression(
-                "SET pii_erased_at = :now, #ttl = :keep REMOVE pii_shard, #hold, hold_until, label",
+                "SET pii_erased_at = :now, #ttl = :keep REMOVE pii_shard, #hold, hold_until, label, labels, \
+                 dispatch_packages",
             )
             .condition_expression(
                 "attribute_exists(pii_shard) AND pii_expires_at <= :now AND last_updated_ms = :v \

@@ -173,7 +173,12 @@ pub struct BusinessRecord {
     pub carrier: Option<String>,
     pub service: Option<String>,
     pub tracking_number: Option<String>,
+    /// What the labels cost together (the order's shipment may be several packages).
     pub shipping_cost: Option<Money>,
+    /// Each package of a shipment of more than one (the fields above are the first's, the
+    /// cost is the total).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<ShippedPackage>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub shipped_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -184,6 +189,16 @@ pub struct BusinessRecord {
     pub pii_erased_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub retain_until: OffsetDateTime,
+}
+
+/// One package of a shipment: what its label was and cost (no PII).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippedPackage {
+    pub package_ref: String,
+    pub carrier: String,
+    pub service: String,
+    pub tracking_number: String,
+    pub cost: Money,
 }
 
 /// Columns of the accounting export: one `sale` row per order line (order fields repeated),
@@ -244,6 +259,19 @@ fn cell(text: &str) -> String {
 }
 
 impl BusinessRecord {
+    /// The shipment's tracking number, or its packages' separated by spaces.
+    pub fn tracking_numbers(&self) -> String {
+        if self.packages.is_empty() {
+            self.tracking_number.clone().unwrap_or_default()
+        } else {
+            self.packages
+                .iter()
+                .map(|p| p.tracking_number.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    }
+
     /// The export rows of this record (an order without lines still gets one row).
     pub fn csv_rows(&self) -> Vec<[String; CSV_HEADER.len()]> {
         let amount = |m: &Option<Money>| m.as_ref().map(|m| m.amount.clone()).unwrap_or_default();
@@ -266,7 +294,7 @@ impl BusinessRecord {
                 currency.clone(),
                 cell(self.carrier.as_deref().unwrap_or_default()),
                 cell(self.service.as_deref().unwrap_or_default()),
-                cell(self.tracking_number.as_deref().unwrap_or_default()),
+                cell(&self.tracking_numbers()),
                 amount(&self.shipping_cost),
                 self.shipping_cost
                     .as_ref()
@@ -947,6 +975,7 @@ mod tests {
                 amount: "7.10".into(),
                 currency_code: "USD".into(),
             }),
+            packages: Vec::new(),
             shipped_at: Some(t),
             delivered_at: None,
             pii_erased_at: Some(t),

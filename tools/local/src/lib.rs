@@ -572,7 +572,8 @@ pub fn demo_fraud_rules() -> orderseal::fraud::FraudConfig {
 }
 
 /// The demo seller's shipping rules: ships from Seattle; cheapest via EasyPost by default,
-/// fastest via Shippo to Canada, the generic carrier to the UK and Germany.
+/// fastest via Shippo to Canada, the generic carrier to the UK and Germany; a floor lamp
+/// (`SKU-LAMP-1`) ships in a box of its own per unit.
 pub fn demo_shipping_rules() -> serde_json::Value {
     serde_json::json!({
         "ship_from": {"name": "Orderseal Demo Seller", "address_lines": ["1 Warehouse Way"], "city": "Seattle",
@@ -585,7 +586,11 @@ pub fn demo_shipping_rules() -> serde_json::Value {
             "JP": {"carrier": "easypost", "policy": "fastest"}
         },
         "default_parcel": {"weight_grams": 500, "length_mm": 250, "width_mm": 200, "height_mm": 100},
-        "skus": {"SKU-MUG-1": {"weight_grams": 450, "length_mm": 160, "width_mm": 160, "height_mm": 130}}
+        "skus": {
+            "SKU-MUG-1": {"weight_grams": 450, "length_mm": 160, "width_mm": 160, "height_mm": 130},
+            "SKU-LAMP-1": {"weight_grams": 2800, "length_mm": 600, "width_mm": 300, "height_mm": 300,
+                "units_per_package": 1}
+        }
     })
 }
 
