@@ -1478,6 +1478,84 @@ mod tests {
         assert_eq!(pk, "BUSINESS#2026-11", "months are UTC months");
     }
 
+    fn label(package_ref: &str, tracking: &str, amount: &str, currency: &str) -> PurchasedLabel {
+        PurchasedLabel {
+            shipment: crate::carriers::ShipmentCreated {
+                via: "easypost".into(),
+                carrier: "USPS".into(),
+                service: "Priority".into(),
+                tracking_number: tracking.into(),
+                label_ref: format!("pl_{tracking}"),
+                carrier_shipment_id: format!("shp_{tracking}"),
+                cost: Money {
+                    amount: amount.into(),
+                    currency_code: currency.into(),
+                },
+            },
+            purchased_at: "2026-11-21T10:00:00Z".into(),
+            package_ref: package_ref.into(),
+            items: Vec::new(),
+        }
+    }
+
+    fn order_with(labels: &[PurchasedLabel]) -> Item {
+        let mut item = Item::from([
+            (crate::layout::PARTITION_KEY.to_owned(), s("ORDER#S1#111-1")),
+            ("seller_id".to_owned(), s("S1")),
+            ("order_id".to_owned(), s("111-1")),
+            ("created_time".to_owned(), s("2026-11-20T09:00:00Z")),
+            ("last_updated".to_owned(), s("2026-11-21T10:00:00Z")),
+        ]);
+        let map = labels
+            .iter()
+            .map(|l| (l.package_ref.clone(), s(serde_json::to_string(l).unwrap())))
+            .collect();
+        item.insert("labels".into(), AttributeValue::M(map));
+        item
+    }
+
+    #[test]
+    fn a_shipment_of_several_packages_is_kept_per_package_with_its_total_cost() {
+        let keep = datetime!(2028-05-01 00:00 UTC);
+        // Keys of the map come back in any order: the record lists packages by reference.
+        let labels = [
+            label("10", "T10", "1.05", "USD"),
+            label("2", "T2", "7.10", "USD"),
+            label("1", "T1", "12.35", "USD"),
+        ];
+        let r = business_record(&order_with(&labels), None, keep).unwrap();
+        let refs: Vec<&str> = r.packages.iter().map(|p| p.package_ref.as_str()).collect();
+        assert_eq!(refs, ["1", "2", "10"]);
+        assert_eq!(r.tracking_number.as_deref(), Some("T1"));
+        assert_eq!(r.tracking_numbers(), "T1 T2 T10");
+        assert_eq!(
+            r.shipping_cost,
+            Some(Money {
+                amount: "20.50".into(),
+                currency_code: "USD".into()
+            })
+        );
+        // Costs in different currencies are not added up: the first stands, each is listed.
+        let mixed = [
+            label("1", "T1", "12.35", "USD"),
+            label("2", "T2", "9", "CAD"),
+        ];
+        let r = business_record(&order_with(&mixed), None, keep).unwrap();
+        assert_eq!(r.shipping_cost.unwrap().amount, "12.35");
+        assert_eq!(r.packages[1].cost.currency_code, "CAD");
+        // One package: no package list, its own cost.
+        let r = business_record(&order_with(&mixed[..1]), None, keep).unwrap();
+        assert!(r.packages.is_empty());
+        assert_eq!(r.tracking_numbers(), "T1");
+        // An order recorded before orders had packages: its single `label`.
+        let mut legacy = order_with(&[]);
+        legacy.remove("labels");
+        legacy.insert("label".into(), s(serde_json::to_string(&mixed[0]).unwrap()));
+        let r = business_record(&legacy, None, keep).unwrap();
+        assert_eq!(r.tracking_number.as_deref(), Some("T1"));
+        assert_eq!(r.shipping_cost.unwrap().amount, "12.35");
+    }
+
     #[test]
     fn an_export_range_reads_each_month_it_touches() {
         assert_eq!(
