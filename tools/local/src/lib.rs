@@ -7,6 +7,7 @@
 pub mod access_api;
 pub mod audit_stream;
 pub mod callbacks;
+pub mod coldstart;
 pub mod inspect;
 pub mod notify;
 pub mod provision;
@@ -222,6 +223,19 @@ pub fn access_config(
     purpose: orderseal::access::Purpose,
     canary_orders: &[&str],
 ) -> Result<orderseal_pii_access::AccessConfig, LocalError> {
+    orderseal_pii_access::AccessConfig::from_lookup(lookup(access_env(
+        resources,
+        purpose,
+        canary_orders,
+    )?))
+    .map_err(LocalError::Stack)
+}
+
+fn access_env(
+    resources: &Resources,
+    purpose: orderseal::access::Purpose,
+    canary_orders: &[&str],
+) -> Result<BTreeMap<String, String>, LocalError> {
     let function = match purpose {
         orderseal::access::Purpose::CustomerService => "PiiAccessCustomerServiceFunction",
         orderseal::access::Purpose::Returns => "PiiAccessReturnsFunction",
@@ -244,8 +258,7 @@ pub fn access_config(
         ),
         ("ORDERSEAL_CANARY_ORDERS", canary_orders.join(",")),
     ]);
-    orderseal_pii_access::AccessConfig::from_lookup(lookup(template_settings(function)?, env))
-        .map_err(LocalError::Stack)
+    Ok(overlay(template_settings(function)?, env))
 }
 
 /// The AWS configuration of the emulator at `endpoint` (region, local credentials).
@@ -346,14 +359,46 @@ pub fn template_settings(function: &str) -> Result<BTreeMap<String, String>, Loc
         .unwrap_or_default())
 }
 
-/// `settings` overlaid with the local resources' `env`, as a lookup.
-fn lookup(
+/// `settings` overlaid with the local resources' `env`: a function's environment.
+fn overlay(
     settings: BTreeMap<String, String>,
     env: BTreeMap<&str, String>,
-) -> impl Fn(&str) -> Option<String> {
+) -> BTreeMap<String, String> {
     let mut all = settings;
     all.extend(env.into_iter().map(|(k, v)| (k.to_owned(), v)));
-    move |k| all.get(k).cloned()
+    all
+}
+
+/// `env` as the lookup the configurations read.
+fn lookup(env: BTreeMap<String, String>) -> impl Fn(&str) -> Option<String> {
+    move |k| env.get(k).cloned()
+}
+
+/// The environment the function binary `bin` (as `cargo lambda` names it) gets on the
+/// emulator's resources: the template's settings and the local resources', as Lambda would
+/// set them. `lambda-hello` (the cold-start baseline) and the audit-log function need none.
+pub fn function_env(
+    resources: &Resources,
+    bin: &str,
+    sandbox_url: &str,
+    carrier_url: &str,
+) -> Result<BTreeMap<String, String>, LocalError> {
+    Ok(match bin {
+        "ingest" => ingest_env(resources, sandbox_url)?,
+        "dispatch" => dispatch_env(resources, sandbox_url, carrier_url, &demo_shipping_rules())?,
+        "carrier-callback" => callback_env(resources)?,
+        "retention" => overlay(
+            template_settings("RetentionFunction")?,
+            BTreeMap::from([(
+                "ORDERSEAL_TABLE",
+                resources.table("OrdersTable")?.to_owned(),
+            )]),
+        ),
+        "pii-access" => access_env(resources, orderseal::access::Purpose::CustomerService, &[])?,
+        "subscriptions" => subscriptions_env(resources, sandbox_url)?,
+        "audit-log" | "lambda-hello" => BTreeMap::new(),
+        other => return Err(LocalError::Stack(format!("no function binary {other}"))),
+    })
 }
 
 /// The ingest configuration for resources provisioned in the emulator.
@@ -361,6 +406,14 @@ pub fn ingest_config(
     resources: &Resources,
     sandbox_url: &str,
 ) -> Result<orderseal_ingest::IngestConfig, LocalError> {
+    orderseal_ingest::IngestConfig::from_lookup(lookup(ingest_env(resources, sandbox_url)?))
+        .map_err(|e| LocalError::Stack(e.to_string()))
+}
+
+fn ingest_env(
+    resources: &Resources,
+    sandbox_url: &str,
+) -> Result<BTreeMap<String, String>, LocalError> {
     let env: BTreeMap<&str, String> = BTreeMap::from([
         (
             "ORDERSEAL_TABLE",
@@ -400,8 +453,7 @@ pub fn ingest_config(
             format!("{sandbox_url}/auth/o2/token"),
         ),
     ]);
-    orderseal_ingest::IngestConfig::from_lookup(lookup(template_settings("IngestFunction")?, env))
-        .map_err(|e| LocalError::Stack(e.to_string()))
+    Ok(overlay(template_settings("IngestFunction")?, env))
 }
 
 /// The subscriptions function's configuration for resources provisioned in the emulator: its
@@ -410,6 +462,17 @@ pub fn subscriptions_config(
     resources: &Resources,
     sandbox_url: &str,
 ) -> Result<orderseal_subscriptions::SubscriptionsConfig, LocalError> {
+    orderseal_subscriptions::SubscriptionsConfig::from_lookup(lookup(subscriptions_env(
+        resources,
+        sandbox_url,
+    )?))
+    .map_err(|e| LocalError::Stack(e.to_string()))
+}
+
+fn subscriptions_env(
+    resources: &Resources,
+    sandbox_url: &str,
+) -> Result<BTreeMap<String, String>, LocalError> {
     let env: BTreeMap<&str, String> = BTreeMap::from([
         (
             "ORDERSEAL_TABLE",
@@ -444,11 +507,7 @@ pub fn subscriptions_config(
             local_role_arn(roles::OPERATOR),
         ),
     ]);
-    orderseal_subscriptions::SubscriptionsConfig::from_lookup(lookup(
-        template_settings("SubscriptionsFunction")?,
-        env,
-    ))
-    .map_err(|e| LocalError::Stack(e.to_string()))
+    Ok(overlay(template_settings("SubscriptionsFunction")?, env))
 }
 
 /// The subscriptions function on the emulator's resources, with the clients of its own role.
@@ -544,6 +603,11 @@ pub const LOCAL_WEBHOOK_SECRETS: [&str; 4] = [
 pub fn callback_config(
     resources: &Resources,
 ) -> Result<orderseal_carrier_callback::CallbackConfig, LocalError> {
+    orderseal_carrier_callback::CallbackConfig::from_lookup(lookup(callback_env(resources)?))
+        .map_err(LocalError::Stack)
+}
+
+fn callback_env(resources: &Resources) -> Result<BTreeMap<String, String>, LocalError> {
     let env: BTreeMap<&str, String> = BTreeMap::from([
         (
             "ORDERSEAL_TABLE",
@@ -554,11 +618,7 @@ pub fn callback_config(
             resources.secret("WebhookSecretsSecret")?.to_owned(),
         ),
     ]);
-    orderseal_carrier_callback::CallbackConfig::from_lookup(lookup(
-        template_settings("CarrierCallbackFunction")?,
-        env,
-    ))
-    .map_err(LocalError::Stack)
+    Ok(overlay(template_settings("CarrierCallbackFunction")?, env))
 }
 
 /// The demo seller's fraud rules: an order of 100.00 or more to an address no other order
@@ -601,6 +661,21 @@ pub fn dispatch_config(
     carrier_url: &str,
     rules: &serde_json::Value,
 ) -> Result<orderseal_dispatch::DispatchConfig, LocalError> {
+    orderseal_dispatch::DispatchConfig::from_lookup(lookup(dispatch_env(
+        resources,
+        sandbox_url,
+        carrier_url,
+        rules,
+    )?))
+    .map_err(|e| LocalError::Stack(e.to_string()))
+}
+
+fn dispatch_env(
+    resources: &Resources,
+    sandbox_url: &str,
+    carrier_url: &str,
+    rules: &serde_json::Value,
+) -> Result<BTreeMap<String, String>, LocalError> {
     let env: BTreeMap<&str, String> = BTreeMap::from([
         (
             "ORDERSEAL_TABLE",
@@ -647,6 +722,5 @@ pub fn dispatch_config(
             std::env::var("ORDERSEAL_CARRIER_TIMEOUT_MS").unwrap_or_else(|_| "10000".into()),
         ),
     ]);
-    orderseal_dispatch::DispatchConfig::from_lookup(|k| env.get(k).cloned())
-        .map_err(|e| LocalError::Stack(e.to_string()))
+    Ok(overlay(BTreeMap::new(), env))
 }

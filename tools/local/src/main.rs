@@ -112,6 +112,31 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         orders: usize,
     },
+    /// Time each function's init (exec to its first request for an event) against a fake
+    /// Lambda Runtime API, interleaved with a bare `lambda_runtime` baseline, on the local
+    /// stack's resources. Build the binaries first: `cargo build --release --bins`.
+    Coldstart {
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        /// The binaries to time (the baseline is always timed too).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "ingest,dispatch,carrier-callback,retention,pii-access,audit-log,subscriptions"
+        )]
+        bins: Vec<String>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The Python peer's init to ready, in ms (`../shared/peer/python_init.sh`; 372 there).
+        #[arg(long, default_value_t = 372.0)]
+        python_init_ms: f64,
+        /// More environment for every binary, `KEY=VALUE` (e.g. `SSL_CERT_FILE=...` to see
+        /// what loading the certificate store costs).
+        #[arg(long = "env", value_parser = parse_env)]
+        extra_env: Vec<(String, String)>,
+    },
     /// up + send the sample notifications + drain + orders.
     Demo {
         #[arg(long, default_value = "fixtures/notifications")]
@@ -248,6 +273,64 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
                 report.failed,
                 report.overdue
             );
+            Ok(())
+        }
+        Cmd::Coldstart {
+            runs,
+            bin_dir,
+            bins,
+            seed,
+            python_init_ms,
+            extra_env,
+        } => {
+            let (state, _) = connect().await?;
+            let mut targets = Vec::new();
+            for bin in std::iter::once(orderseal_local::coldstart::BASELINE.to_owned()).chain(bins)
+            {
+                let mut env = orderseal_local::function_env(
+                    &state.resources,
+                    &bin,
+                    &state.sandbox_url,
+                    &state.carrier_url,
+                )?;
+                // As Lambda sets them, and the emulator for every AWS endpoint.
+                for (k, v) in [
+                    ("AWS_REGION", orderseal_local::REGION),
+                    ("AWS_DEFAULT_REGION", orderseal_local::REGION),
+                    ("AWS_ACCESS_KEY_ID", "local"),
+                    ("AWS_SECRET_ACCESS_KEY", "local"),
+                    ("AWS_SESSION_TOKEN", "local"),
+                    ("AWS_ENDPOINT_URL", state.moto_url.as_str()),
+                    ("RUST_LOG", "info"),
+                ] {
+                    env.insert(k.to_owned(), v.to_owned());
+                }
+                env.extend(extra_env.iter().cloned());
+                let path = bin_dir.join(&bin);
+                if !path.exists() {
+                    return Err(LocalError::Stack(format!(
+                        "{} is not built: cargo build --release --bins",
+                        path.display()
+                    )));
+                }
+                targets.push(orderseal_local::coldstart::Target { bin, path, env });
+            }
+            let summaries = orderseal_local::coldstart::measure(
+                &targets,
+                runs,
+                std::time::Duration::from_secs(10),
+                seed,
+            )
+            .await?;
+            print!(
+                "{}",
+                orderseal_local::coldstart::render(&summaries, python_init_ms)
+            );
+            if summaries.iter().any(|s| s.failures > 0) {
+                return Err(LocalError::Stack(
+                    "some runs never asked for an event".into(),
+                ));
+            }
             Ok(())
         }
         Cmd::Reconcile { lookback_days } => {
@@ -520,6 +603,12 @@ async fn run(cli: Cli) -> Result<(), LocalError> {
             print_orders(&state, &aws).await
         }
     }
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
 async fn connect() -> Result<(StackState, AwsClients), LocalError> {
