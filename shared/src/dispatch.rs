@@ -787,9 +787,7 @@ mod dynamo {
             completes: Option<&[String]>,
             at: &str,
         ) -> Result<(), StoreError> {
-            let (others, _) = ref_names(completes.unwrap_or_default(), "o", |_, i| {
-                format!("contains(confirmed_packages, :o{i})")
-            });
+            let others = completes.unwrap_or_default();
             let mut update = self
                 .client
                 .update_item()
@@ -802,7 +800,7 @@ mod dynamo {
                 })
                 .condition_expression(
                     std::iter::once("dispatch_state IN (:purchased, :confirmed)".to_owned())
-                        .chain(others)
+                        .chain((0..others.len()).map(|i| format!("contains(confirmed_packages, :o{i})")))
                         .collect::<Vec<_>>()
                         .join(" AND "),
                 )
@@ -810,7 +808,7 @@ mod dynamo {
                 .expression_attribute_values(":confirmed", s(CONFIRMED))
                 .expression_attribute_values(":purchased", s(PURCHASED))
                 .expression_attribute_values(":at", s(at));
-            for (i, r) in completes.unwrap_or_default().iter().enumerate() {
+            for (i, r) in others.iter().enumerate() {
                 update = update.expression_attribute_values(format!(":o{i}"), s(r));
             }
             if crate::aws::ddb::applied("UpdateItem", update.send().await)? {

@@ -530,6 +530,29 @@ async fn calls_per_shipped_order() {
     );
 }
 
+/// The tracking-number lookup carrier webhooks find their order through.
+async fn tracking_lookup(
+    stack: &TestStack,
+    via: &str,
+    number: &str,
+) -> orderseal_local::inspect::Item {
+    stack
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(stack.table())
+        .key(
+            "pk",
+            AttributeValue::S(orderseal::layout::tracking_pk(via, number)),
+        )
+        .key("sk", AttributeValue::S("TRACKING".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
 /// A tracking number stays bound to the order its label was bought for: a second order
 /// claiming it (a carrier reusing a number, a replayed response) is refused as a conflict,
 /// the order stays LABEL_PENDING, and the carrier's webhooks still reach the first order.
@@ -576,24 +599,7 @@ async fn a_tracking_number_cannot_be_moved_to_another_order() {
     let item = stack.order_item(second).await.unwrap();
     assert_eq!(s(&item, "dispatch_state"), "LABEL_PENDING");
     assert!(!item.contains_key("tracking_number"));
-    let lookup = stack
-        .aws
-        .dynamodb
-        .get_item()
-        .table_name(stack.table())
-        .key(
-            "pk",
-            AttributeValue::S(orderseal::layout::tracking_pk(
-                &label.shipment.via,
-                &tracking,
-            )),
-        )
-        .key("sk", AttributeValue::S("TRACKING".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let lookup = tracking_lookup(&stack, &label.shipment.via, &tracking).await;
     assert_eq!(s(&lookup, "order_id"), first);
     logs.assert_clean();
 }
@@ -911,24 +917,8 @@ async fn an_order_split_by_the_sellers_sku_rules_is_bought_and_confirmed_package
     assert_eq!(order["packages"].as_array().unwrap().len(), 3);
     // Every package's tracking number leads the carrier's webhooks to the order.
     for label in &labels {
-        let lookup = stack
-            .aws
-            .dynamodb
-            .get_item()
-            .table_name(stack.table())
-            .key(
-                "pk",
-                AttributeValue::S(orderseal::layout::tracking_pk(
-                    &label.shipment.via,
-                    &label.shipment.tracking_number,
-                )),
-            )
-            .key("sk", AttributeValue::S("TRACKING".into()))
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap();
+        let lookup =
+            tracking_lookup(&stack, &label.shipment.via, &label.shipment.tracking_number).await;
         assert_eq!(s(&lookup, "order_id"), crash_buying);
     }
 

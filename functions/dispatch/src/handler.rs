@@ -160,6 +160,12 @@ impl Retry {
     }
 }
 
+/// The package references of `refs` but `this`: what a write that completes the order's
+/// packages conditions on.
+fn other_refs<'a>(refs: impl Iterator<Item = &'a String>, this: &str) -> Vec<String> {
+    refs.filter(|r| r.as_str() != this).cloned().collect()
+}
+
 pub use orderseal::batch::BatchFailed;
 use orderseal::batch::for_each_message;
 
@@ -409,11 +415,7 @@ where
                 .then(|| self.retention.shipment_expiry(self.now()))
                 .flatten()
                 .map(time::OffsetDateTime::unix_timestamp);
-            let others: Vec<String> = plan
-                .iter()
-                .filter(|p| p.package_ref != package.package_ref)
-                .map(|p| p.package_ref.clone())
-                .collect();
+            let others = other_refs(plan.iter().map(|p| &p.package_ref), &package.package_ref);
             let completes = (bought.len() + 1 == plan.len()).then_some(others.as_slice());
             self.store
                 .label_purchased(
@@ -597,11 +599,7 @@ where
             self.amazon
                 .confirm(&order.seller_id, &order.order_id, &body, deadline)
                 .await?;
-            let others: Vec<String> = labels
-                .iter()
-                .filter(|l| l.package_ref != label.package_ref)
-                .map(|l| l.package_ref.clone())
-                .collect();
+            let others = other_refs(labels.iter().map(|l| &l.package_ref), &label.package_ref);
             let completes = (done.len() + 1 == labels.len()).then_some(others.as_slice());
             self.store
                 .confirmed(

@@ -722,5 +722,6 @@ fn dispatch_env(
             std::env::var("ORDERSEAL_CARRIER_TIMEOUT_MS").unwrap_or_else(|_| "10000".into()),
         ),
     ]);
+    // Dispatch locally runs on these alone, as it always has (no template settings).
     Ok(overlay(BTreeMap::new(), env))
 }
